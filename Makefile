@@ -1,0 +1,31 @@
+# ragd: the two entry points are `make run` and `make test` (see README.md).
+BUILD ?= build
+CMAKE_FLAGS ?=
+JOBS ?= $(shell nproc)
+
+.PHONY: run test build setup models clean tsan bench
+
+run: setup build
+	./scripts/run-main $(BUILD)/bin/ragd
+
+test: setup build
+	./scripts/run-tests $(BUILD)
+
+setup:
+	./scripts/setup
+
+models:
+	./scripts/setup models
+
+build:
+	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Concurrency code under ThreadSanitizer (a separate build tree).
+tsan: setup
+	@test -f build-tsan/build.ninja || cmake -S . -B build-tsan -G Ninja -DRAGD_TSAN=ON
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && ctest --output-on-failure -L tsan
+
+clean:
+	rm -rf $(BUILD) build-tsan
