@@ -1,0 +1,75 @@
+// Generator: one sequence's prompt → completion loop on a LlamaModel, for the CLI
+// (generate, chat, bench) and tests. The serving scheduler (many sequences per step) is
+// a separate object built on the same forward pass.
+//
+// The generator keeps its KV cache between calls: a prompt that starts with the tokens of
+// the previous call (a chat's earlier turns) only evaluates the new suffix.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/sampler.h"
+#include "model/kv_cache.h"
+#include "model/llama_model.h"
+#include "model/tokenizer.h"
+
+namespace ragd::engine {
+
+struct GenerationOptions {
+  size_t max_tokens = 256;
+  std::vector<std::string> stop;
+  bool ignore_eos = false;
+  SamplingParams sampling;
+};
+
+enum class FinishReason { Stop, Length, Cancelled };
+const char* finish_reason_name(FinishReason reason);  // "stop", "length", "cancelled"
+
+struct GenerationResult {
+  std::string text;
+  std::vector<int32_t> tokens;  // generated ids (including a final end-of-generation id)
+  FinishReason finish = FinishReason::Length;
+  size_t prompt_tokens = 0;
+  size_t reused_prompt_tokens = 0;  // prefix found in the cache, not recomputed
+  double prefill_seconds = 0.0;
+  double decode_seconds = 0.0;
+  std::vector<double> token_seconds;  // wall time of each decode step
+};
+
+class Generator {
+ public:
+  // ctx_size: the most positions (prompt + generated) one call may use.
+  Generator(model::LlamaModel& model, const model::Tokenizer& tokenizer, size_t ctx_size,
+            size_t prefill_chunk = 512);
+
+  // Streams text pieces to on_text (which returns false to cancel). Throws ragd::Error when
+  // the prompt does not fit in the context.
+  GenerationResult generate(std::span<const int32_t> prompt, const GenerationOptions& options,
+                            const std::function<bool(std::string_view)>& on_text = {});
+
+  // Evaluates `tokens` after the cached ones and returns the logits of the last one
+  // (tests and benchmarks drive the model step by step with this).
+  std::span<const float> evaluate(std::span<const int32_t> tokens);
+  void reset();  // forget the cache
+  const std::vector<int32_t>& cached_tokens() const { return cached_; }
+  size_t ctx_size() const { return ctx_size_; }
+
+ private:
+  size_t reuse_prefix(std::span<const int32_t> prompt);
+
+  model::LlamaModel& model_;
+  const model::Tokenizer& tokenizer_;
+  size_t ctx_size_;
+  size_t prefill_chunk_;
+  std::unique_ptr<model::KvCache> cache_;
+  model::LinearBlockAllocator allocator_;
+  std::vector<uint32_t> blocks_;
+  std::vector<int32_t> cached_;  // tokens whose keys/values are in the cache, in order
+  std::vector<float> logits_;
+};
+
+}  // namespace ragd::engine

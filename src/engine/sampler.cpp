@@ -1,0 +1,102 @@
+#include "engine/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "util/error.h"
+
+namespace ragd::engine {
+
+void SamplingParams::validate() const {
+  if (!(temperature >= 0.0f) || temperature > 100.0f) fail("temperature must be in [0, 100]");
+  if (!(top_p > 0.0f) || top_p > 1.0f) fail("top_p must be in (0, 1]");
+  if (!(min_p >= 0.0f) || min_p > 1.0f) fail("min_p must be in [0, 1]");
+  if (!(repeat_penalty > 0.0f)) fail("repeat_penalty must be > 0");
+  if (repeat_last_n < -1) fail("repeat_last_n must be >= -1");
+  if (!(std::fabs(frequency_penalty) <= 2.0f)) fail("frequency_penalty must be in [-2, 2]");
+  if (!(std::fabs(presence_penalty) <= 2.0f)) fail("presence_penalty must be in [-2, 2]");
+}
+
+int32_t argmax(std::span<const float> logits) {
+  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+Sampler::Sampler(SamplingParams params) : params_(std::move(params)), rng_(params_.seed) {
+  params_.validate();
+}
+
+void Sampler::apply_bias_and_penalties(std::span<float> logits,
+                                       std::span<const int32_t> history) {
+  const auto n_vocab = static_cast<int32_t>(logits.size());
+  for (const auto& [id, bias] : params_.logit_bias) {
+    if (id >= 0 && id < n_vocab) logits[id] += bias;
+  }
+  const bool penalise = params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
+                        params_.presence_penalty != 0.0f;
+  if (!penalise || history.empty()) return;
+  size_t window = params_.repeat_last_n < 0 ? history.size()
+                                            : std::min<size_t>(history.size(), params_.repeat_last_n);
+  std::unordered_map<int32_t, int> counts;
+  for (size_t i = history.size() - window; i < history.size(); ++i) ++counts[history[i]];
+  for (const auto& [id, count] : counts) {
+    if (id < 0 || id >= n_vocab) continue;
+    float& l = logits[id];
+    // llama.cpp / CTRL-style: shrink positive logits, grow negative ones.
+    l = l > 0 ? l / params_.repeat_penalty : l * params_.repeat_penalty;
+    l -= static_cast<float>(count) * params_.frequency_penalty + params_.presence_penalty;
+  }
+}
+
+int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history) {
+  apply_bias_and_penalties(logits, history);
+  if (params_.temperature <= 0.0f) return argmax(logits);
+
+  candidates_.clear();
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (logits[i] > -std::numeric_limits<float>::infinity()) {
+      candidates_.push_back({static_cast<int32_t>(i), logits[i], 0.0f});
+    }
+  }
+  if (candidates_.empty()) fail("every token is banned by logit_bias");
+  auto by_logit = [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; };
+  size_t keep = candidates_.size();
+  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
+    keep = params_.top_k;
+    std::partial_sort(candidates_.begin(), candidates_.begin() + keep, candidates_.end(), by_logit);
+    candidates_.resize(keep);
+  } else {
+    std::sort(candidates_.begin(), candidates_.end(), by_logit);
+  }
+  // Probabilities of the untempered distribution over the survivors.
+  const float max_logit = candidates_[0].logit;
+  double sum = 0.0;
+  for (auto& c : candidates_) sum += (c.p = std::exp(c.logit - max_logit));
+  for (auto& c : candidates_) c.p = static_cast<float>(c.p / sum);
+  if (params_.top_p < 1.0f) {
+    double cumulative = 0.0;
+    size_t n = 0;
+    while (n < candidates_.size()) {
+      cumulative += candidates_[n++].p;
+      if (cumulative >= params_.top_p) break;
+    }
+    candidates_.resize(n);
+  }
+  if (params_.min_p > 0.0f) {
+    const float threshold = params_.min_p * candidates_[0].p;
+    size_t n = 1;
+    while (n < candidates_.size() && candidates_[n].p >= threshold) ++n;
+    candidates_.resize(n);
+  }
+  // Temperature on what is left, then draw.
+  sum = 0.0;
+  for (auto& c : candidates_) sum += (c.p = std::exp((c.logit - max_logit) / params_.temperature));
+  double r = std::uniform_real_distribution<double>(0.0, sum)(rng_);
+  for (const auto& c : candidates_) {
+    r -= c.p;
+    if (r <= 0.0) return c.id;
+  }
+  return candidates_.back().id;
+}
+
+}  // namespace ragd::engine

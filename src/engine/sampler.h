@@ -1,0 +1,60 @@
+// Sampler: turns one row of logits into the next token id.
+//
+// The chain follows llama.cpp's default order so that settings mean the same thing to
+// users coming from it: logit bias → repetition/frequency/presence penalties → top-k →
+// top-p → min-p (these three on the untempered distribution) → temperature → draw.
+// temperature <= 0 is greedy (argmax after bias and penalties). A Sampler owns its
+// random generator, so a fixed seed reproduces a sequence of draws.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+namespace ragd::engine {
+
+struct SamplingParams {
+  float temperature = 0.8f;       // <= 0: greedy
+  int32_t top_k = 40;             // <= 0: off
+  float top_p = 0.95f;            // >= 1: off
+  float min_p = 0.05f;            // <= 0: off
+  float repeat_penalty = 1.0f;    // 1: off; > 1 discourages tokens in the recent window
+  int32_t repeat_last_n = 64;     // window for all three penalties; -1: whole history
+  float frequency_penalty = 0.0f; // OpenAI: subtract count * value
+  float presence_penalty = 0.0f;  // OpenAI: subtract value once if present
+  uint64_t seed = 0xC0FFEE;
+  std::unordered_map<int32_t, float> logit_bias;  // added to logits; -inf bans a token
+
+  // Throws ragd::Error naming the first out-of-range field.
+  void validate() const;
+};
+
+class Sampler {
+ public:
+  explicit Sampler(SamplingParams params);
+
+  // `logits` is modified in place (bias and penalties). `history` is the sequence so far
+  // (prompt and generated tokens) for the penalties.
+  int32_t sample(std::span<float> logits, std::span<const int32_t> history);
+
+  const SamplingParams& params() const { return params_; }
+
+ private:
+  struct Candidate {
+    int32_t id;
+    float logit;
+    float p;
+  };
+  void apply_bias_and_penalties(std::span<float> logits, std::span<const int32_t> history);
+
+  SamplingParams params_;
+  std::mt19937_64 rng_;
+  std::vector<Candidate> candidates_;
+};
+
+// Index of the largest logit (the lowest index on ties).
+int32_t argmax(std::span<const float> logits);
+
+}  // namespace ragd::engine

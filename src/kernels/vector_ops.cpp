@@ -1,0 +1,109 @@
+#include "kernels/vector_ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ragd::kernels {
+
+void rms_norm(const float* x, const float* weight, float* out, size_t n, float eps) {
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) sum += x[i] * x[i];
+  const float inv = 1.0f / std::sqrt(sum / static_cast<float>(n) + eps);
+  if (weight) {
+    for (size_t i = 0; i < n; ++i) out[i] = x[i] * inv * weight[i];
+  } else {
+    for (size_t i = 0; i < n; ++i) out[i] = x[i] * inv;
+  }
+}
+
+void layer_norm(const float* x, const float* weight, const float* bias, float* out, size_t n,
+                float eps) {
+  float mean = 0.0f;
+  for (size_t i = 0; i < n; ++i) mean += x[i];
+  mean /= static_cast<float>(n);
+  float var = 0.0f;
+  for (size_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  var /= static_cast<float>(n);
+  const float inv = 1.0f / std::sqrt(var + eps);
+  for (size_t i = 0; i < n; ++i) {
+    float v = (x[i] - mean) * inv;
+    if (weight) v *= weight[i];
+    if (bias) v += bias[i];
+    out[i] = v;
+  }
+}
+
+void softmax(float* x, size_t n) {
+  if (n == 0) return;
+  const float max = *std::max_element(x, x + n);
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+  for (size_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void swiglu(float* gate, const float* up, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void gelu(float* x, size_t n) {
+  constexpr float kInvSqrt2 = 0.70710678118654752f;
+  for (size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
+}
+
+void add(float* dst, const float* src, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+float dot_f32(const float* a, const float* b, size_t n) {
+  // Eight partial sums let the compiler keep independent FMA chains in flight.
+  float acc[8] = {};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (size_t j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  }
+  float sum = 0.0f;
+  for (; i < n; ++i) sum += a[i] * b[i];
+  for (float v : acc) sum += v;
+  return sum;
+}
+
+void axpy(float* y, float a, const float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void scale(float* x, float a, size_t n) {
+  for (size_t i = 0; i < n; ++i) x[i] *= a;
+}
+
+void rope_angles(size_t pos, size_t rope_dim, float base, float* cos_out, float* sin_out) {
+  const size_t half = rope_dim / 2;
+  for (size_t i = 0; i < half; ++i) {
+    // theta_i = pos * base^(-2i / rope_dim), in double: positions reach 10^5 and a float
+    // phase error would grow with them.
+    const double theta =
+        static_cast<double>(pos) * std::pow(static_cast<double>(base), -2.0 * i / rope_dim);
+    cos_out[i] = static_cast<float>(std::cos(theta));
+    sin_out[i] = static_cast<float>(std::sin(theta));
+  }
+}
+
+void rope_apply(float* head, size_t rope_dim, const float* cos, const float* sin,
+                bool interleaved) {
+  const size_t half = rope_dim / 2;
+  for (size_t i = 0; i < half; ++i) {
+    const size_t a = interleaved ? 2 * i : i;
+    const size_t b = interleaved ? 2 * i + 1 : i + half;
+    const float x0 = head[a], x1 = head[b];
+    head[a] = x0 * cos[i] - x1 * sin[i];
+    head[b] = x0 * sin[i] + x1 * cos[i];
+  }
+}
+
+}  // namespace ragd::kernels

@@ -1,0 +1,25 @@
+#include "model/kv_cache.h"
+
+#include "util/error.h"
+
+namespace ragd::model {
+
+KvCache::KvCache(size_t n_layer, size_t kv_dim, size_t block_tokens, size_t n_blocks)
+    : n_layer_(n_layer), kv_dim_(kv_dim), block_tokens_(block_tokens), n_blocks_(n_blocks) {
+  if (block_tokens == 0 || n_blocks == 0) fail("KV cache needs at least one block of one token");
+  storage_.resize(2 * n_layer * kv_dim * block_tokens * n_blocks);
+}
+
+void LinearBlockAllocator::reserve(std::vector<uint32_t>& table, size_t n_tokens,
+                                   size_t block_tokens) {
+  size_t need = (n_tokens + block_tokens - 1) / block_tokens;
+  while (table.size() < need) {
+    if (next_ >= capacity_) {
+      fail("KV cache is full ({} blocks of {} tokens); use a larger --ctx-size", capacity_,
+           block_tokens);
+    }
+    table.push_back(next_++);
+  }
+}
+
+}  // namespace ragd::model

@@ -1,0 +1,67 @@
+// KvCache: the key/value memory of the attention layers, as a pool of fixed-size blocks.
+//
+// Block b holds the keys and values of `block_tokens` consecutive positions of one
+// sequence, for every layer. A sequence owns a block table (block ids in position order):
+// position p lives in block table[p / block_tokens], slot p % block_tokens. Who owns which
+// block, and sharing blocks between sequences with a common prefix, is the engine's
+// business (engine/block_manager); this class is only the storage and its addressing.
+// Values are float32: exact enough to reproduce reference logits.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace ragd::model {
+
+class KvCache {
+ public:
+  KvCache(size_t n_layer, size_t kv_dim, size_t block_tokens, size_t n_blocks);
+
+  size_t n_layer() const { return n_layer_; }
+  size_t kv_dim() const { return kv_dim_; }
+  size_t block_tokens() const { return block_tokens_; }
+  size_t n_blocks() const { return n_blocks_; }
+  size_t bytes() const { return storage_.size() * sizeof(float); }
+  static size_t bytes_per_block(size_t n_layer, size_t kv_dim, size_t block_tokens) {
+    return 2 * n_layer * kv_dim * block_tokens * sizeof(float);
+  }
+
+  // Key / value vector (kv_dim floats) of `slot` in `block` at `layer`.
+  float* key(size_t layer, uint32_t block, size_t slot) { return at(layer, block, slot, 0); }
+  float* value(size_t layer, uint32_t block, size_t slot) { return at(layer, block, slot, 1); }
+  const float* key(size_t layer, uint32_t block, size_t slot) const {
+    return const_cast<KvCache*>(this)->at(layer, block, slot, 0);
+  }
+  const float* value(size_t layer, uint32_t block, size_t slot) const {
+    return const_cast<KvCache*>(this)->at(layer, block, slot, 1);
+  }
+
+ private:
+  float* at(size_t layer, uint32_t block, size_t slot, size_t kv) {
+    // Layout: [block][layer][k|v][slot][kv_dim] keeps one block's memory contiguous.
+    return storage_.data() +
+           (((static_cast<size_t>(block) * n_layer_ + layer) * 2 + kv) * block_tokens_ + slot) *
+               kv_dim_;
+  }
+
+  size_t n_layer_, kv_dim_, block_tokens_, n_blocks_;
+  std::vector<float> storage_;
+};
+
+// A simple owner of blocks for callers that run one or a few sequences without the
+// engine's block manager (CLI generate/chat, tests): hands out blocks in order.
+class LinearBlockAllocator {
+ public:
+  explicit LinearBlockAllocator(const KvCache& cache) : capacity_(cache.n_blocks()) {}
+  // Grows `table` until it covers `n_tokens` positions; throws ragd::Error when full.
+  void reserve(std::vector<uint32_t>& table, size_t n_tokens, size_t block_tokens);
+  void reset() { next_ = 0; }
+
+ private:
+  size_t capacity_;
+  uint32_t next_ = 0;
+};
+
+}  // namespace ragd::model

@@ -1,0 +1,231 @@
+#include "model/llama_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/quants.h"
+#include "kernels/vector_ops.h"
+#include "util/error.h"
+
+namespace ragd::model {
+
+using kernels::WeightView;
+
+LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool& pool)
+    : file_(std::move(file)), pool_(pool), config_(LlamaConfig::from_gguf(*file_)) {
+  const auto& c = config_;
+  token_embd_ = weight("token_embd.weight", c.n_vocab, c.n_embd);
+  output_norm_ = vector("output_norm.weight", c.n_embd);
+  // Tied embeddings: without output.weight the token embedding doubles as the output head.
+  output_ = file_->find_tensor("output.weight") ? weight("output.weight", c.n_vocab, c.n_embd)
+                                                : token_embd_;
+  for (size_t i = 0; i < c.n_layer; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    Layer l;
+    l.attn_norm = vector(p + "attn_norm.weight", c.n_embd);
+    l.wq = weight(p + "attn_q.weight", c.q_dim(), c.n_embd);
+    l.wk = weight(p + "attn_k.weight", c.kv_dim(), c.n_embd);
+    l.wv = weight(p + "attn_v.weight", c.kv_dim(), c.n_embd);
+    l.wo = weight(p + "attn_output.weight", c.n_embd, c.q_dim());
+    l.bq = vector(p + "attn_q.bias", c.q_dim(), true);
+    l.bk = vector(p + "attn_k.bias", c.kv_dim(), true);
+    l.bv = vector(p + "attn_v.bias", c.kv_dim(), true);
+    l.ffn_norm = vector(p + "ffn_norm.weight", c.n_embd);
+    l.w_gate = weight(p + "ffn_gate.weight", c.n_ff, c.n_embd);
+    l.w_up = weight(p + "ffn_up.weight", c.n_ff, c.n_embd);
+    l.w_down = weight(p + "ffn_down.weight", c.n_embd, c.n_ff);
+    layers_.push_back(l);
+  }
+}
+
+WeightView LlamaModel::weight(const std::string& name, size_t rows, size_t cols) const {
+  const GgufTensor& t = file_->tensor(name);
+  if (t.dims.size() != 2 || t.dims[0] != cols || t.dims[1] != rows) {
+    fail("'{}': tensor '{}' should have shape [{} x {}]", file_->path(), name, cols, rows);
+  }
+  if (!kernels::can_dequantize(t.type)) {
+    fail("'{}': tensor '{}' has type {}, which ragd cannot compute with yet", file_->path(),
+         name, kernels::type_name(t.type));
+  }
+  return WeightView{t.type, t.data, rows, cols};
+}
+
+const float* LlamaModel::vector(const std::string& name, size_t n, bool optional) const {
+  const GgufTensor* t = file_->find_tensor(name);
+  if (!t) {
+    if (optional) return nullptr;
+    fail("'{}': model has no tensor '{}'", file_->path(), name);
+  }
+  if (t->type != kernels::TensorType::F32 || t->n_elements != n) {
+    fail("'{}': tensor '{}' should be {} f32 values", file_->path(), name, n);
+  }
+  // GGUF data is aligned to >= 32 bytes, so the float pointer is aligned.
+  return reinterpret_cast<const float*>(t->data);
+}
+
+std::unique_ptr<KvCache> LlamaModel::make_cache(size_t block_tokens, size_t n_blocks) const {
+  return std::make_unique<KvCache>(config_.n_layer, config_.kv_dim(), block_tokens, n_blocks);
+}
+
+void LlamaModel::matmul(const WeightView& w, const float* x, size_t n, float* y) {
+  if (reference_) {
+    kernels::matmul_reference(w, x, n, y);
+  } else {
+    kernels::matmul(w, x, n, y, pool_);
+  }
+}
+
+void LlamaModel::forward(std::span<const SequenceBatch> batch, KvCache& cache,
+                         std::vector<float>& logits) {
+  const auto& c = config_;
+  slots_.clear();
+  for (size_t s = 0; s < batch.size(); ++s) {
+    const auto& seq = batch[s];
+    if (seq.tokens.empty()) fail("forward: sequence {} has no tokens", s);
+    size_t end = seq.start_pos + seq.tokens.size();
+    if (seq.blocks.size() * cache.block_tokens() < end) {
+      fail("forward: block table of sequence {} covers {} positions, needs {}", s,
+           seq.blocks.size() * cache.block_tokens(), end);
+    }
+    for (size_t i = 0; i < seq.tokens.size(); ++i) {
+      if (seq.tokens[i] < 0 || static_cast<size_t>(seq.tokens[i]) >= c.n_vocab) {
+        fail("forward: token id {} is outside the vocabulary (0..{})", seq.tokens[i],
+             c.n_vocab - 1);
+      }
+      slots_.push_back({s, seq.start_pos + i});
+    }
+  }
+  n_tokens_ = slots_.size();
+  const size_t T = n_tokens_;
+  x_.resize(T * c.n_embd);
+  h_.resize(T * c.n_embd);
+  q_.resize(T * c.q_dim());
+  k_.resize(T * c.kv_dim());
+  v_.resize(T * c.kv_dim());
+  attn_.resize(T * c.q_dim());
+  gate_.resize(T * c.n_ff);
+  up_.resize(T * c.n_ff);
+  rope_cos_.resize(T * c.rope_dim / 2);
+  rope_sin_.resize(T * c.rope_dim / 2);
+  for (size_t t = 0; t < T; ++t) {
+    kernels::rope_angles(slots_[t].pos, c.rope_dim, c.rope_base, &rope_cos_[t * c.rope_dim / 2],
+                         &rope_sin_[t * c.rope_dim / 2]);
+  }
+
+  embed(batch);
+  for (size_t il = 0; il < c.n_layer; ++il) {
+    attention_block(layers_[il], il, batch, cache);
+    ffn_block(layers_[il]);
+  }
+  output(batch, logits);
+}
+
+void LlamaModel::embed(std::span<const SequenceBatch> batch) {
+  size_t t = 0;
+  for (const auto& seq : batch) {
+    for (int32_t id : seq.tokens) kernels::get_row(token_embd_, id, &x_[t++ * config_.n_embd]);
+  }
+}
+
+void LlamaModel::attention_block(const Layer& l, size_t il, std::span<const SequenceBatch> batch,
+                                 KvCache& cache) {
+  const auto& c = config_;
+  const size_t T = n_tokens_;
+  for (size_t t = 0; t < T; ++t) {
+    kernels::rms_norm(&x_[t * c.n_embd], l.attn_norm, &h_[t * c.n_embd], c.n_embd, c.rms_eps);
+  }
+  matmul(l.wq, h_.data(), T, q_.data());
+  matmul(l.wk, h_.data(), T, k_.data());
+  matmul(l.wv, h_.data(), T, v_.data());
+
+  const bool interleaved = c.rope_style == RopeStyle::Interleaved;
+  const size_t half = c.rope_dim / 2;
+  for (size_t t = 0; t < T; ++t) {
+    float* q = &q_[t * c.q_dim()];
+    float* k = &k_[t * c.kv_dim()];
+    float* v = &v_[t * c.kv_dim()];
+    if (l.bq) kernels::add(q, l.bq, c.q_dim());
+    if (l.bk) kernels::add(k, l.bk, c.kv_dim());
+    if (l.bv) kernels::add(v, l.bv, c.kv_dim());
+    const float* cs = &rope_cos_[t * half];
+    const float* sn = &rope_sin_[t * half];
+    for (size_t h = 0; h < c.n_head; ++h) kernels::rope_apply(q + h * c.head_dim, c.rope_dim, cs, sn, interleaved);
+    for (size_t h = 0; h < c.n_head_kv; ++h) kernels::rope_apply(k + h * c.head_dim, c.rope_dim, cs, sn, interleaved);
+    // Store this token's key/value where its position lives in the sequence's blocks.
+    const auto& seq = batch[slots_[t].seq];
+    const size_t pos = slots_[t].pos;
+    const uint32_t block = seq.blocks[pos / cache.block_tokens()];
+    const size_t slot = pos % cache.block_tokens();
+    std::memcpy(cache.key(il, block, slot), k, c.kv_dim() * sizeof(float));
+    std::memcpy(cache.value(il, block, slot), v, c.kv_dim() * sizeof(float));
+  }
+
+  attend(il, batch, cache);
+  matmul(l.wo, attn_.data(), T, h_.data());
+  kernels::add(x_.data(), h_.data(), T * c.n_embd);
+}
+
+// Causal attention of every batch token over its own sequence's cached positions
+// [0, pos]. Tasks are (token, head) pairs; each thread has its own score buffer.
+void LlamaModel::attend(size_t il, std::span<const SequenceBatch> batch, const KvCache& cache) {
+  const auto& c = config_;
+  const size_t T = n_tokens_;
+  size_t max_ctx = 0;
+  for (const auto& s : slots_) max_ctx = std::max(max_ctx, s.pos + 1);
+  scores_.resize(pool_.size() * max_ctx);
+  const size_t group = c.n_head / c.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  const size_t bt = cache.block_tokens();
+
+  pool_.parallel_for(T * c.n_head, [&](size_t task, size_t thread) {
+    const size_t t = task / c.n_head, h = task % c.n_head;
+    const size_t kv_off = (h / group) * c.head_dim;
+    const auto& seq = batch[slots_[t].seq];
+    const size_t n_ctx = slots_[t].pos + 1;
+    const float* q = &q_[t * c.q_dim() + h * c.head_dim];
+    float* scores = &scores_[thread * max_ctx];
+    for (size_t j = 0; j < n_ctx; ++j) {
+      const float* key = cache.key(il, seq.blocks[j / bt], j % bt) + kv_off;
+      scores[j] = kernels::dot_f32(q, key, c.head_dim) * scale;
+    }
+    kernels::softmax(scores, n_ctx);
+    float* out = &attn_[t * c.q_dim() + h * c.head_dim];
+    std::fill(out, out + c.head_dim, 0.0f);
+    for (size_t j = 0; j < n_ctx; ++j) {
+      const float* value = cache.value(il, seq.blocks[j / bt], j % bt) + kv_off;
+      kernels::axpy(out, scores[j], value, c.head_dim);
+    }
+  });
+}
+
+void LlamaModel::ffn_block(const Layer& l) {
+  const auto& c = config_;
+  const size_t T = n_tokens_;
+  for (size_t t = 0; t < T; ++t) {
+    kernels::rms_norm(&x_[t * c.n_embd], l.ffn_norm, &h_[t * c.n_embd], c.n_embd, c.rms_eps);
+  }
+  matmul(l.w_gate, h_.data(), T, gate_.data());
+  matmul(l.w_up, h_.data(), T, up_.data());
+  kernels::swiglu(gate_.data(), up_.data(), T * c.n_ff);
+  matmul(l.w_down, gate_.data(), T, h_.data());
+  kernels::add(x_.data(), h_.data(), T * c.n_embd);
+}
+
+void LlamaModel::output(std::span<const SequenceBatch> batch, std::vector<float>& logits) {
+  const auto& c = config_;
+  // Gather the normalised rows that need logits (usually one per sequence).
+  size_t rows = 0, t = 0;
+  for (const auto& seq : batch) {
+    const size_t first = seq.all_logits ? 0 : seq.tokens.size() - 1;
+    for (size_t i = first; i < seq.tokens.size(); ++i) {
+      kernels::rms_norm(&x_[(t + i) * c.n_embd], output_norm_, &h_[rows++ * c.n_embd], c.n_embd,
+                        c.rms_eps);
+    }
+    t += seq.tokens.size();
+  }
+  logits.resize(rows * c.n_vocab);
+  matmul(output_, h_.data(), rows, logits.data());
+}
+
+}  // namespace ragd::model

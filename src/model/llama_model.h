@@ -1,0 +1,92 @@
+// LlamaModel: the llama-family decoder (Llama 2/3, SmolLM2, Mistral, Qwen2) as a batched
+// forward pass over weights mapped from a GGUF file.
+//
+// One forward() call takes the new tokens of any number of sequences at once (a decode
+// step contributes one token per sequence, a prefill chunk many) and runs every matmul
+// once over all of them, so the weights are read once per step, not once per sequence.
+// Attention reads and writes each sequence's keys/values through its block table in a
+// shared KvCache. The model holds no per-sequence state.
+//
+// Not thread-safe: one thread calls forward() at a time (it parallelises internally).
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "kernels/thread_pool.h"
+#include "model/gguf.h"
+#include "model/kv_cache.h"
+#include "model/llama_config.h"
+
+namespace ragd::model {
+
+// The new tokens of one sequence in a forward pass.
+struct SequenceBatch {
+  std::span<const int32_t> tokens;   // at least one
+  size_t start_pos = 0;              // position of tokens[0]; earlier ones are in the cache
+  std::span<const uint32_t> blocks;  // block table covering start_pos + tokens.size()
+  bool all_logits = false;           // logits for every token, not only the last
+};
+
+class LlamaModel {
+ public:
+  // `file` stays shared: the weights are views into its mapping.
+  LlamaModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool& pool);
+
+  const LlamaConfig& config() const { return config_; }
+  const GgufFile& file() const { return *file_; }
+
+  // Use the scalar reference matmul (tests compare it with the fast path).
+  void set_reference_mode(bool on) { reference_ = on; }
+
+  // Runs the batch; `logits` receives one row of n_vocab floats per requested position,
+  // in batch order (sequence by sequence; each sequence's rows in token order).
+  void forward(std::span<const SequenceBatch> batch, KvCache& cache, std::vector<float>& logits);
+
+  // A KV cache sized for this model.
+  std::unique_ptr<KvCache> make_cache(size_t block_tokens, size_t n_blocks) const;
+
+ private:
+  struct Layer {
+    const float* attn_norm;
+    kernels::WeightView wq, wk, wv, wo;
+    const float *bq = nullptr, *bk = nullptr, *bv = nullptr;
+    const float* ffn_norm;
+    kernels::WeightView w_gate, w_up, w_down;
+  };
+  // Per-token bookkeeping for one forward pass.
+  struct TokenSlot {
+    size_t seq;  // index into the batch
+    size_t pos;
+  };
+
+  kernels::WeightView weight(const std::string& name, size_t rows, size_t cols) const;
+  const float* vector(const std::string& name, size_t n, bool optional = false) const;
+  void matmul(const kernels::WeightView& w, const float* x, size_t n, float* y);
+
+  void embed(std::span<const SequenceBatch> batch);
+  void attention_block(const Layer& layer, size_t il, std::span<const SequenceBatch> batch,
+                       KvCache& cache);
+  void attend(size_t il, std::span<const SequenceBatch> batch, const KvCache& cache);
+  void ffn_block(const Layer& layer);
+  void output(std::span<const SequenceBatch> batch, std::vector<float>& logits);
+
+  std::shared_ptr<const GgufFile> file_;
+  kernels::ThreadPool& pool_;
+  LlamaConfig config_;
+  kernels::WeightView token_embd_{};
+  kernels::WeightView output_{};
+  const float* output_norm_ = nullptr;
+  std::vector<Layer> layers_;
+  bool reference_ = false;
+
+  // Scratch reused across calls (resized to the batch): activations are row-major,
+  // one row per token.
+  size_t n_tokens_ = 0;
+  std::vector<TokenSlot> slots_;
+  std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_cos_, rope_sin_, scores_;
+};
+
+}  // namespace ragd::model
