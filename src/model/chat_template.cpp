@@ -1,0 +1,291 @@
+#include "model/chat_template.h"
+
+#include <mutex>
+#include <span>
+#include <unordered_set>
+
+#include "util/log.h"
+
+namespace ragd::model {
+
+namespace {
+
+bool contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+// Python's str.strip() / Jinja's trim for the whitespace that matters in prompts.
+std::string_view trim(std::string_view s) {
+  constexpr std::string_view kWs = " \t\n\r\f\v";
+  const size_t b = s.find_first_not_of(kWs);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(kWs) - b + 1);
+}
+
+// Reads the literal text of a Jinja string starting at `pos` up to `end_marker`, undoing
+// escapes (\n \t \' \" \\). Returns false when the text is not a plain literal, i.e. it
+// leaves the string (an unescaped quote) or holds template syntax before the marker.
+bool literal_until(std::string_view tmpl, size_t pos, std::string_view end_marker, std::string& out) {
+  out.clear();
+  while (pos < tmpl.size()) {
+    if (tmpl.substr(pos).starts_with(end_marker)) return true;
+    const char c = tmpl[pos];
+    if (c == '\\' && pos + 1 < tmpl.size()) {
+      const char e = tmpl[pos + 1];
+      out.push_back(e == 'n' ? '\n' : e == 't' ? '\t' : e);
+      pos += 2;
+      continue;
+    }
+    if (c == '\'' || c == '"' || c == '{' || c == '}') return false;
+    out.push_back(c);
+    ++pos;
+  }
+  return false;
+}
+
+// ChatML templates that write a fixed system turn (SmolLM2, Qwen2.5) hold it as
+// '<|im_start|>system\n<TEXT><|im_end|>\n' with a literal TEXT; finds TEXT.
+std::string find_default_system(std::string_view tmpl) {
+  constexpr std::string_view kStart = "<|im_start|>system";
+  std::string text;
+  for (size_t at = tmpl.find(kStart); at != std::string_view::npos; at = tmpl.find(kStart, at + 1)) {
+    size_t pos = at + kStart.size();
+    if (tmpl.substr(pos).starts_with("\\n")) {
+      pos += 2;
+    } else if (tmpl.substr(pos).starts_with("\n")) {
+      pos += 1;
+    } else {
+      continue;
+    }
+    if (literal_until(tmpl, pos, "<|im_end|>", text) && !text.empty()) return text;
+  }
+  return {};
+}
+
+// Llama-3.1+ templates: "Cutting Knowledge Date: December 2023\n" and a default
+// `date_string = "26 Jul 2024"`.
+void find_llama3_dates(std::string_view tmpl, std::string& knowledge, std::string& today) {
+  constexpr std::string_view kKnowledge = "Cutting Knowledge Date: ";
+  if (const size_t at = tmpl.find(kKnowledge); at != std::string_view::npos) {
+    const size_t pos = at + kKnowledge.size();
+    const size_t end = tmpl.find_first_of("\\\n\"'", pos);
+    knowledge = std::string(tmpl.substr(pos, end == std::string_view::npos ? 0 : end - pos));
+  }
+  if (knowledge.empty()) return;
+  today = "26 Jul 2024";  // the Llama-3.1/3.2 templates' fallback
+  for (std::string_view key : {"date_string = \"", "date_string = '"}) {
+    if (const size_t at = tmpl.find(key); at != std::string_view::npos) {
+      const size_t pos = at + key.size();
+      const size_t end = tmpl.find(key.back(), pos);
+      if (end != std::string_view::npos) today = std::string(tmpl.substr(pos, end - pos));
+      break;
+    }
+  }
+}
+
+using Messages = std::span<const ChatMessage>;
+
+// Splits off a leading system message.
+std::pair<const ChatMessage*, Messages> split_system(const std::vector<ChatMessage>& m) {
+  if (!m.empty() && m.front().role == "system") return {&m.front(), Messages(m).subspan(1)};
+  return {nullptr, Messages(m)};
+}
+
+void render_chatml(std::string& out, const std::vector<ChatMessage>& messages,
+                   const std::string& default_system) {
+  if (!default_system.empty() && !messages.empty() && messages.front().role != "system") {
+    out += "<|im_start|>system\n" + default_system + "<|im_end|>\n";
+  }
+  for (const auto& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+}
+
+void render_llama3(std::string& out, const std::vector<ChatMessage>& messages,
+                   const std::string& knowledge, const std::string& today) {
+  const auto header = [&](std::string_view role) {
+    out += "<|start_header_id|>";
+    out += role;
+    out += "<|end_header_id|>\n\n";
+  };
+  Messages rest(messages);
+  if (!knowledge.empty()) {
+    // Llama-3.1+: the system turn is always written, with the dates before the system text.
+    const auto [system, others] = split_system(messages);
+    header("system");
+    out += "Cutting Knowledge Date: " + knowledge + "\nToday Date: " + today + "\n\n";
+    if (system) out += trim(system->content);
+    out += "<|eot_id|>";
+    rest = others;
+  }
+  for (const auto& m : rest) {
+    header(m.role);
+    out += trim(m.content);
+    out += "<|eot_id|>";
+  }
+}
+
+void render_llama2(std::string& out, const std::vector<ChatMessage>& messages) {
+  const auto [system, turns] = split_system(messages);
+  for (size_t i = 0; i < turns.size(); ++i) {
+    std::string content = turns[i].content;
+    if (i == 0 && system) content = "<<SYS>>\n" + system->content + "\n<</SYS>>\n\n" + content;
+    if (turns[i].role == "assistant") {
+      out += " ";
+      out += trim(content);
+      out += " </s>";
+    } else {
+      if (i > 0) out += "<s>";  // the template's bos_token before every user turn but the first
+      out += "[INST] ";
+      out += trim(content);
+      out += " [/INST]";
+    }
+  }
+}
+
+void render_mistral(std::string& out, const std::vector<ChatMessage>& messages) {
+  // v0.1/v0.2 have no system role: the system text opens the first user turn.
+  const auto [system, turns] = split_system(messages);
+  for (size_t i = 0; i < turns.size(); ++i) {
+    if (turns[i].role == "assistant") {
+      out += turns[i].content + "</s>";
+    } else {
+      out += "[INST] ";
+      if (i == 0 && system) out += system->content + "\n\n";
+      out += turns[i].content + " [/INST]";
+    }
+  }
+}
+
+void render_mistral_v3(std::string& out, const std::vector<ChatMessage>& messages) {
+  // v0.3 puts the system text in front of the last user message.
+  const auto [system, turns] = split_system(messages);
+  size_t last_user = turns.size();
+  for (size_t i = 0; i < turns.size(); ++i) {
+    if (turns[i].role != "assistant") last_user = i;
+  }
+  for (size_t i = 0; i < turns.size(); ++i) {
+    if (turns[i].role == "assistant") {
+      out += " ";
+      out += trim(turns[i].content);
+      out += "</s>";
+    } else {
+      out += "[INST] ";
+      if (i == last_user && system) out += system->content + "\n\n";
+      out += turns[i].content + "[/INST]";
+    }
+  }
+}
+
+void render_gemma(std::string& out, const std::vector<ChatMessage>& messages) {
+  // No system role: its text opens the first turn (as Gemma-3's template does).
+  const auto [system, turns] = split_system(messages);
+  for (size_t i = 0; i < turns.size(); ++i) {
+    const std::string& role = turns[i].role == "assistant" ? std::string("model") : turns[i].role;
+    out += "<start_of_turn>" + role + "\n";
+    if (i == 0 && system) out += system->content + "\n\n";
+    out += trim(turns[i].content);
+    out += "<end_of_turn>\n";
+  }
+}
+
+}  // namespace
+
+std::string_view chat_template_name(ChatTemplateKind kind) {
+  switch (kind) {
+    case ChatTemplateKind::ChatML: return "chatml";
+    case ChatTemplateKind::Llama3: return "llama3";
+    case ChatTemplateKind::Llama2: return "llama2";
+    case ChatTemplateKind::Mistral: return "mistral";
+    case ChatTemplateKind::MistralV3: return "mistral-v3";
+    case ChatTemplateKind::Phi3: return "phi3";
+    case ChatTemplateKind::Gemma: return "gemma";
+    case ChatTemplateKind::Unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+ChatTemplateKind detect_chat_template(std::string_view t) {
+  for (auto kind : {ChatTemplateKind::ChatML, ChatTemplateKind::Llama3, ChatTemplateKind::Llama2,
+                    ChatTemplateKind::Mistral, ChatTemplateKind::MistralV3, ChatTemplateKind::Phi3,
+                    ChatTemplateKind::Gemma}) {
+    if (t == chat_template_name(kind)) return kind;
+  }
+  // Order matters: e.g. a ChatML template may mention [INST] in a comment, not vice versa.
+  if (contains(t, "<|im_start|>")) return ChatTemplateKind::ChatML;
+  if (contains(t, "<|start_header_id|>") && contains(t, "<|end_header_id|>")) {
+    return ChatTemplateKind::Llama3;
+  }
+  if (contains(t, "[INST]")) {
+    if (contains(t, "[AVAILABLE_TOOLS]")) return ChatTemplateKind::MistralV3;
+    if (contains(t, "<<SYS>>")) return ChatTemplateKind::Llama2;
+    return ChatTemplateKind::Mistral;
+  }
+  if (contains(t, "<|assistant|>") && contains(t, "<|end|>")) return ChatTemplateKind::Phi3;
+  if (contains(t, "<start_of_turn>")) return ChatTemplateKind::Gemma;
+  return ChatTemplateKind::Unknown;
+}
+
+ChatTemplate::ChatTemplate(std::string_view tmpl) : kind_(detect_chat_template(tmpl)) {
+  switch (kind_) {
+    case ChatTemplateKind::ChatML:
+      default_system_ = find_default_system(tmpl);
+      break;
+    case ChatTemplateKind::Llama3:
+      find_llama3_dates(tmpl, knowledge_date_, today_date_);
+      break;
+    case ChatTemplateKind::Unknown: {
+      // Warn once per distinct template, not on every conversation turn.
+      static std::mutex mu;
+      static std::unordered_set<size_t> warned;
+      std::lock_guard lock(mu);
+      if (warned.insert(std::hash<std::string_view>{}(tmpl)).second) {
+        log::warn("unrecognised chat template ({} bytes{}{}); using ChatML", tmpl.size(),
+                  tmpl.empty() ? "" : ", starts: ", tmpl.substr(0, 60));
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages,
+                                bool add_generation_prompt) const {
+  std::string out;
+  switch (kind_) {
+    case ChatTemplateKind::ChatML:
+    case ChatTemplateKind::Unknown:
+      render_chatml(out, messages, default_system_);
+      if (add_generation_prompt) out += "<|im_start|>assistant\n";
+      break;
+    case ChatTemplateKind::Llama3:
+      render_llama3(out, messages, knowledge_date_, today_date_);
+      if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+      break;
+    case ChatTemplateKind::Llama2:
+      render_llama2(out, messages);  // the prompt already ends in "[/INST]"
+      break;
+    case ChatTemplateKind::Mistral:
+      render_mistral(out, messages);
+      break;
+    case ChatTemplateKind::MistralV3:
+      render_mistral_v3(out, messages);
+      break;
+    case ChatTemplateKind::Phi3:
+      for (const auto& m : messages) out += "<|" + m.role + "|>\n" + m.content + "<|end|>\n";
+      if (add_generation_prompt) out += "<|assistant|>\n";
+      break;
+    case ChatTemplateKind::Gemma:
+      render_gemma(out, messages);
+      if (add_generation_prompt) out += "<start_of_turn>model\n";
+      break;
+  }
+  return out;
+}
+
+std::string apply_chat_template(std::string_view template_text_or_name,
+                                const std::vector<ChatMessage>& messages,
+                                bool add_generation_prompt) {
+  return ChatTemplate(template_text_or_name).apply(messages, add_generation_prompt);
+}
+
+}  // namespace ragd::model

@@ -1,0 +1,69 @@
+// Chat templates: turn a list of messages into the prompt text a chat model was trained on.
+//
+// GGUF files carry the template as Jinja source (`tokenizer.chat_template`). Like llama.cpp's
+// built-in templates, ragd recognises the family from tell-tale substrings and renders it
+// natively (no Jinja interpreter). Families:
+//   chatml      <|im_start|>role\ncontent<|im_end|>\n            (SmolLM2, Qwen2/2.5, Hermes)
+//   llama3      <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>
+//               (Llama-3.1+ templates also get their "Cutting Knowledge Date" system header)
+//   llama2      [INST] <<SYS>>\nsystem\n<</SYS>>\n\nuser [/INST] answer </s><s>[INST] ...
+//   mistral     [INST] user [/INST]answer</s>[INST] ...        (Mistral-7B-Instruct v0.1/0.2)
+//   mistral-v3  [INST] user[/INST] answer</s>                    (v0.3: "[AVAILABLE_TOOLS]")
+//   phi3        <|role|>\ncontent<|end|>\n
+//   gemma       <start_of_turn>user\ncontent<end_of_turn>\n  ("assistant" is "model")
+// Details that the templates encode in Jinja are reproduced: a default system prompt written
+// into a ChatML template (SmolLM2's "You are a helpful AI assistant named SmolLM...", Qwen's
+// "You are Qwen...") is inserted when the first message is not a system message; Llama-3 and
+// Gemma trim message content; families without a system role fold the system message into the
+// first user turn. An unknown template falls back to ChatML with a warning.
+//
+// The rendered text never starts with the BOS token even where the Jinja template writes
+// `bos_token` first: tokenize it with add_special=true (which adds BOS as the vocabulary says)
+// and parse_special=true (so the markers become their special ids).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ragd::model {
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant" (others are passed through)
+  std::string content;
+};
+
+enum class ChatTemplateKind { ChatML, Llama3, Llama2, Mistral, MistralV3, Phi3, Gemma, Unknown };
+
+// "chatml", "llama3", "llama2", "mistral", "mistral-v3", "phi3", "gemma", "unknown".
+std::string_view chat_template_name(ChatTemplateKind kind);
+
+// Recognises a family name (as above) or Jinja template source.
+ChatTemplateKind detect_chat_template(std::string_view template_text_or_name);
+
+// A recognised template, ready to render many conversations.
+class ChatTemplate {
+ public:
+  // Never fails: unknown templates render as ChatML (and log a warning here, once).
+  explicit ChatTemplate(std::string_view template_text_or_name);
+
+  ChatTemplateKind kind() const { return kind_; }  // Unknown when it fell back to ChatML
+  // The system prompt the template inserts when the conversation has none ("" if none).
+  const std::string& default_system_prompt() const { return default_system_; }
+
+  // add_generation_prompt appends the header that starts the assistant's reply.
+  std::string apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
+
+ private:
+  ChatTemplateKind kind_;
+  std::string default_system_;   // chatml
+  std::string knowledge_date_;   // llama3 (3.1+): e.g. "December 2023"; "" for Llama-3.0
+  std::string today_date_;       // llama3 (3.1+): the template's default date string
+};
+
+// One-shot form of ChatTemplate(template_text_or_name).apply(messages, add_generation_prompt).
+std::string apply_chat_template(std::string_view template_text_or_name,
+                                const std::vector<ChatMessage>& messages,
+                                bool add_generation_prompt);
+
+}  // namespace ragd::model
