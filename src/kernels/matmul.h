@@ -4,9 +4,21 @@
 //   y[i * w.rows + r] = sum_k w[r][k] * x[i * w.cols + k]     for i < n, r < w.rows
 //
 // Quantized weights are multiplied against activations quantized on the fly to 8-bit
-// (Q8_0 or Q8_K, as the weight type needs) with integer dot products; float weights use
-// float FMAs. The implementation is chosen at run time from the CPU's features
-// (AVX-512 VNNI, AVX2, scalar), and can be forced for testing.
+// (once per call: per 32 columns with a float scale for Q4_x/Q5_x/Q8_0 weights, per 256
+// as Q8_K for the k-quants) with integer dot products; float weights use float FMAs. The
+// implementation is chosen at run time from the CPU's features (AVX-512 VNNI, AVX2,
+// scalar), and can be forced for testing (or with RAGD_ISA=scalar|avx2 in the
+// environment). One activation row (decode) streams the weights once, bound by memory
+// bandwidth; batches of >= 12 rows (prefill, many streams) use 16-row panel kernels that
+// reuse every weight for all rows and are bound by integer/FMA throughput.
+//
+// Accuracy: the 8-bit activation rounding costs at most half a step per element, i.e.
+// |matmul - matmul_reference| <= sum_k |w_k| * absmax(x's block of k) / 254 (+ float
+// rounding); see tests/kernels/matmul_test.cpp.
+//
+// Threading: matmul may be called from any thread (calls sharing a pool are serialised
+// by it); y must not overlap x or the weights. Weights of types without an integer kernel
+// (Q2_K, Q3_K, Q8_1, Q8_K) are dequantized row by row and use float dots.
 #pragma once
 
 #include <cstddef>
@@ -29,6 +41,11 @@ Isa best_isa();                 // what this CPU supports
 Isa active_isa();               // what matmul uses now
 void force_isa(Isa isa);        // testing: must be <= best_isa()
 std::string_view isa_name(Isa isa);
+
+// The ISA of the kernel matmul uses for `type` right now: active_isa() when that ISA has
+// a kernel for the type, else the best lower one that has; Scalar also covers the
+// dequantize-then-dot fallback of types without integer kernels (Q2_K Q3_K Q8_1 Q8_K).
+Isa kernel_isa(TensorType type);
 
 // Fast path (run-time dispatch, threaded over `pool`).
 void matmul(const WeightView& w, const float* x, size_t n, float* y, ThreadPool& pool);

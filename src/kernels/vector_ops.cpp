@@ -1,5 +1,7 @@
 #include "kernels/vector_ops.h"
 
+#include "kernels/matmul.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -61,7 +63,18 @@ void add(float* dst, const float* src, size_t n) {
   for (size_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
-float dot_f32(const float* a, const float* b, size_t n) {
+namespace detail {
+float dot_f32_avx512(const float* a, const float* b, size_t n);
+float dot_f32_avx2(const float* a, const float* b, size_t n);
+void axpy_avx512(float* y, float a, const float* x, size_t n);
+void axpy_avx2(float* y, float a, const float* x, size_t n);
+bool weighted_rows_sum_avx512(const float* w, const float* rows, size_t stride, size_t n,
+                              size_t dim, float* out);
+}  // namespace detail
+
+namespace {
+
+float dot_f32_scalar(const float* a, const float* b, size_t n) {
   // Eight partial sums let the compiler keep independent FMA chains in flight.
   float acc[8] = {};
   size_t i = 0;
@@ -74,8 +87,38 @@ float dot_f32(const float* a, const float* b, size_t n) {
   return sum;
 }
 
-void axpy(float* y, float a, const float* x, size_t n) {
+void axpy_scalar(float* y, float a, const float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+}  // namespace
+
+// dot_f32 and axpy are attention's inner loops (once per query x key): this file is built
+// without SIMD flags, so they dispatch once to the best ISA's version.
+float dot_f32(const float* a, const float* b, size_t n) {
+  static const auto fn = best_isa() >= Isa::Avx512 ? detail::dot_f32_avx512
+                         : best_isa() >= Isa::Avx2 ? detail::dot_f32_avx2
+                                                   : dot_f32_scalar;
+  return fn(a, b, n);
+}
+
+void axpy(float* y, float a, const float* x, size_t n) {
+  static const auto fn = best_isa() >= Isa::Avx512 ? detail::axpy_avx512
+                         : best_isa() >= Isa::Avx2 ? detail::axpy_avx2
+                                                   : axpy_scalar;
+  fn(y, a, x, n);
+}
+
+void dot_rows(const float* q, const float* rows, size_t stride, size_t n, size_t dim,
+              float scale, float* scores) {
+  for (size_t j = 0; j < n; ++j) scores[j] = scale * dot_f32(q, rows + j * stride, dim);
+}
+
+void weighted_rows_sum(const float* w, const float* rows, size_t stride, size_t n, size_t dim,
+                       float* out) {
+  static const bool simd = best_isa() >= Isa::Avx512;
+  if (simd && detail::weighted_rows_sum_avx512(w, rows, stride, n, dim, out)) return;
+  for (size_t j = 0; j < n; ++j) axpy(out, w[j], rows + j * stride, dim);
 }
 
 void scale(float* x, float a, size_t n) {

@@ -1,0 +1,114 @@
+// Internal interface between the matmul driver (matmul.cpp) and the per-ISA kernels.
+//
+// The driver converts the n activation rows once per call into the format the weight
+// type's kernel wants (ActFormat), then hands row ranges of the weight matrix to the
+// kernel on each thread. A kernel computes the tile y[i*ldy + r] for r in [r0, r1) and
+// i in [i0, i1), reading weight row r at w + r*w_stride and packed activation row i at
+// a + i*a_stride.
+//
+// Packed activation formats (all little-endian, rows padded to 64 bytes):
+//   F32    the float rows as given (a_stride = cols * 4).
+//   Q8x32  for weights with 32-element blocks. With nb = cols/32:
+//            int8  qs[cols]       round(x / d) per block, d = absmax/127
+//            float dl[nb * 8]     each block's d repeated 8 times (one per int32 lane
+//                                 of a 256-bit integer dot product over the block)
+//            int32/float aux[nb * 8]  per group of 4 consecutive qs (lane g of block b):
+//                 AuxKind::Corr(c)  int32  -c * sum(qs[4g..4g+4))   (offset weights)
+//                 AuxKind::Corr8Nib int32  as Corr(8) for lanes 0..3 of the block and
+//                                   Corr(128) for lanes 4..7: Q4_0 kernels that keep the
+//                                   high nibbles in place (x16) start from it
+//                 AuxKind::MinSum   float  d * sum(qs[4g..4g+4))     (weights with a min)
+//            float d[nb]          each block's d, compact
+//            float ds[nb * 2]     (d, d * sum(qs)) of each block, interleaved
+//          Lanes let SIMD kernels fold per-block constants in without horizontal sums;
+//          the compact arrays let the decode kernel scale several weight rows at once.
+//   Q8K    GGML's BlockQ8_K array (cols/256 blocks) for the k-quants.
+//   Q8x32P16  panels of 16 activation rows for the batched (prefill) kernels: int32 lane t
+//          of a vector is activation row t, so one vpdpbusd with 4 broadcast weight bytes
+//          advances 16 rows. Per block b of 32 columns a panel holds 640 bytes:
+//            uint8 qs[8][16][4]   group g (columns 32b+4g..+4) of rows 0..15, stored as
+//                                 q + 128 (unsigned: the weights are the signed operand)
+//            float d[16]          the rows' block scales
+//            float aux[16]        MinSum: d * sum(q of the row's block); otherwise zero
+//          Rows past n in the last panel are all-zero bytes.
+//   Q8KP16 panels of 16 rows for the batched k-quant kernels, quantized as Q8_K (one d per
+//          256 columns). Per super-block b a panel holds kPanelSuperBytes = 4416 bytes:
+//            uint8 qs[64][16][4]  group g (columns 256b+4g..+4) of rows 0..15, q + 128
+//            float d[16]
+//            int32 asum[4][16]    row t, pair p: int16 sums of q over the 32-element
+//                                 sub-blocks 2p (low half) and 2p+1 (high half)
+//   F32P16 panels of 16 float activation rows, column-major: float x[cols][16]
+//          (rows past n are zero), for the batched float-weight kernels.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/matmul.h"
+
+namespace ragd::kernels::detail {
+
+enum class ActFormat { F32, Q8x32, Q8K, Q8x32P16, F32P16, Q8KP16 };
+
+constexpr size_t kPanelRows = 16;
+// How far ahead decode kernels prefetch each weight row stream.
+constexpr size_t kDecodePrefetchBytes = 4096;
+constexpr size_t kPanelBlockBytes = 640;
+constexpr size_t kPanelSuperBytes = 4416;
+
+// What Q8x32's aux lanes hold: the kernels for Q4_0 / Q5_0 / Q8_0 read weights as
+// unsigned q + c and subtract c * sum(a) by starting their int32 accumulator at aux.
+enum class AuxKind : uint8_t { None, Corr8, Corr8Nib, Corr16, Corr128, MinSum };
+
+struct GemmArgs {
+  const uint8_t* w;
+  size_t w_stride;
+  size_t cols;
+  const uint8_t* a;
+  size_t a_stride;
+  float* y;
+  size_t ldy;
+};
+
+using GemmFn = void (*)(const GemmArgs& args, size_t r0, size_t r1, size_t i0, size_t i1);
+
+struct GemmKernel {
+  GemmFn fn = nullptr;  // nullptr: this ISA has no kernel for the type
+  ActFormat act = ActFormat::F32;
+  AuxKind aux = AuxKind::None;
+};
+
+// Kernels for a weight type and a batch of n activation rows (batches may get a
+// different, panel-based kernel).
+GemmKernel scalar_kernel(TensorType type);
+GemmKernel avx2_kernel(TensorType type);
+GemmKernel avx512_kernel(TensorType type, size_t n);
+
+// Packing works in units: one row for row formats, one panel of kPanelRows for panels.
+size_t pack_unit_rows(ActFormat fmt);
+// Bytes per unit (GemmArgs::a_stride), a multiple of 64.
+size_t packed_stride(ActFormat fmt, size_t cols);
+// Packs units [u0, u1) of the n float rows x (row-major, cols each) into dst, the start of
+// the whole packed buffer (unit u at dst + u * packed_stride).
+// `isa` picks the quantizer implementation; every ISA produces identical bytes.
+void pack_units(Isa isa, ActFormat fmt, AuxKind aux, const float* x, size_t cols, size_t n,
+                size_t u0, size_t u1, uint8_t* dst);
+
+// AVX-512 row quantizers (act_pack_avx512.cpp), byte-identical to the scalar ones.
+void pack_q8x32_avx512(AuxKind aux, const float* x, size_t cols, uint8_t* dst);
+void quantize_q8_k_avx512(const float* x, BlockQ8_K* y, size_t cols);
+
+// Offsets inside a Q8x32 row.
+inline const int8_t* q8x32_qs(const uint8_t* row) { return reinterpret_cast<const int8_t*>(row); }
+inline const float* q8x32_dl(const uint8_t* row, size_t cols) {
+  return reinterpret_cast<const float*>(row + cols);
+}
+inline const void* q8x32_aux(const uint8_t* row, size_t cols) { return row + cols + cols; }
+inline const float* q8x32_d(const uint8_t* row, size_t cols) {
+  return reinterpret_cast<const float*>(row + 3 * cols);
+}
+inline const float* q8x32_ds(const uint8_t* row, size_t cols) {
+  return reinterpret_cast<const float*>(row + 3 * cols + cols / 8);
+}
+
+}  // namespace ragd::kernels::detail

@@ -1,0 +1,235 @@
+// matmul driver: picks the kernel for (ISA, weight type), packs the activations once per
+// call into the kernel's format, and splits the weight rows into tasks on the pool.
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+#include "kernels/gemm.h"
+#include "kernels/quants.h"
+#include "util/error.h"
+
+namespace ragd::kernels {
+namespace {
+
+using detail::ActFormat;
+using detail::GemmArgs;
+using detail::GemmKernel;
+
+// RAGD_ISA=scalar|avx2|avx512 lowers the ISA for the whole process (debugging, A/B).
+Isa initial_isa() {
+  const Isa best = best_isa();
+  const char* env = std::getenv("RAGD_ISA");
+  if (!env) return best;
+  const std::string v(env);
+  Isa want = best;
+  if (v == "scalar") want = Isa::Scalar;
+  if (v == "avx2") want = Isa::Avx2;
+  return std::min(want, best);
+}
+
+std::atomic<Isa>& isa_state() {
+  static std::atomic<Isa> isa{initial_isa()};
+  return isa;
+}
+
+GemmKernel select_kernel(Isa isa, TensorType type, size_t n, Isa* chosen = nullptr) {
+  if (chosen) *chosen = Isa::Avx512;
+  if (isa >= Isa::Avx512) {
+    if (auto k = detail::avx512_kernel(type, n); k.fn) return k;
+  }
+  if (chosen) *chosen = Isa::Avx2;
+  if (isa >= Isa::Avx2) {
+    if (auto k = detail::avx2_kernel(type); k.fn) return k;
+  }
+  if (chosen) *chosen = Isa::Scalar;
+  return detail::scalar_kernel(type);
+}
+
+// 64-byte aligned, grow-only scratch for packed activations. One per calling thread:
+// the workers of a call only ever write disjoint rows of the caller's buffer.
+class Scratch {
+ public:
+  uint8_t* get(size_t bytes) {
+    if (bytes > cap_) {
+      cap_ = std::max(bytes, cap_ * 2);
+      buf_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (cap_ + 63) & ~size_t{63})));
+      if (!buf_) fail("out of memory allocating {} bytes of matmul scratch", cap_);
+    }
+    return buf_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> buf_;
+  size_t cap_ = 0;
+};
+
+// Weight types without a kernel (Q2_K, Q3_K, ...): dequantize a row, then float dots.
+void gemm_dequant(const WeightView& w, const float* x, size_t n, float* y, size_t r0, size_t r1) {
+  std::vector<float> row(w.cols);
+  for (size_t r = r0; r < r1; ++r) {
+    get_row(w, r, row.data());
+    for (size_t i = 0; i < n; ++i) {
+      const float* xi = x + i * w.cols;
+      float acc = 0;
+      for (size_t k = 0; k < w.cols; ++k) acc += row[k] * xi[k];
+      y[i * w.rows + r] = acc;
+    }
+  }
+}
+
+struct Job {
+  Isa isa;
+  GemmKernel kernel;
+  GemmArgs args;
+  const WeightView* w;
+  const float* x;
+  size_t n;
+  size_t chunk;  // weight rows per task
+  // Packing tasks (before the gemm) use these.
+  uint8_t* packed;
+  size_t units;           // packing units (rows or panels)
+  size_t units_per_task;
+};
+
+void run_gemm_task(void* ctx, size_t task, size_t /*thread*/) {
+  const Job& j = *static_cast<const Job*>(ctx);
+  const size_t r0 = task * j.chunk;
+  const size_t r1 = std::min(j.w->rows, r0 + j.chunk);
+  if (j.kernel.fn) {
+    j.kernel.fn(j.args, r0, r1, 0, j.n);
+  } else {
+    gemm_dequant(*j.w, j.x, j.n, j.args.y, r0, r1);
+  }
+}
+
+void run_pack_task(void* ctx, size_t task, size_t /*thread*/) {
+  const Job& j = *static_cast<const Job*>(ctx);
+  const size_t u0 = task * j.units_per_task;
+  const size_t u1 = std::min(j.units, u0 + j.units_per_task);
+  detail::pack_units(j.isa, j.kernel.act, j.kernel.aux, j.x, j.w->cols, j.n, u0, u1, j.packed);
+}
+
+// Rows per task: enough tasks for dynamic load balance (4 per thread), few enough that
+// each task's dispatch cost is amortised, and, when several activation rows reuse the
+// weights, small enough that a task's weight rows stay in L2 across activation tiles.
+size_t plan_chunk(const WeightView& w, size_t n, size_t row_bytes, size_t n_threads) {
+  constexpr size_t kRowAlign = 16;
+  constexpr size_t kMinWork = 1 << 15;  // weights per task below which splitting loses
+  constexpr size_t kL2Budget = 256 << 10;
+  if (n_threads <= 1 || w.rows * w.cols * n < 2 * kMinWork) return w.rows;
+  size_t chunk = (w.rows + 4 * n_threads - 1) / (4 * n_threads);
+  chunk = std::max(chunk, kMinWork / std::max<size_t>(1, w.cols * n));
+  if (n > 1) chunk = std::min(chunk, std::max<size_t>(kRowAlign, kL2Budget / row_bytes));
+  chunk = (chunk + kRowAlign - 1) / kRowAlign * kRowAlign;
+  return std::min(chunk, w.rows);
+}
+
+void check_shape(const WeightView& w) {
+  const auto& t = traits(w.type);
+  if (w.cols % t.block_size != 0) {
+    fail("matmul: {} columns is not a multiple of the {} block size {}", w.cols, t.name,
+         t.block_size);
+  }
+  if (!can_dequantize(w.type)) fail("matmul: weights of type {} are not supported", t.name);
+}
+
+}  // namespace
+
+std::string_view isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return "scalar";
+    case Isa::Avx2: return "avx2";
+    case Isa::Avx512: return "avx512";
+  }
+  return "?";
+}
+
+Isa best_isa() {
+  static const Isa best = detect_isa();
+  return best;
+}
+
+Isa active_isa() { return isa_state().load(std::memory_order_relaxed); }
+
+void force_isa(Isa isa) {
+  if (isa > best_isa()) {
+    fail("cannot force ISA {}: this CPU supports at most {}", isa_name(isa), isa_name(best_isa()));
+  }
+  isa_state().store(isa, std::memory_order_relaxed);
+}
+
+Isa kernel_isa(TensorType type) {
+  Isa chosen;
+  select_kernel(active_isa(), type, 1, &chosen);
+  return chosen;
+}
+
+void get_row(const WeightView& w, size_t r, float* out) {
+  const size_t rb = row_bytes(w.type, w.cols);
+  dequantize_row(w.type, static_cast<const uint8_t*>(w.data) + r * rb, out, w.cols);
+}
+
+void matmul_reference(const WeightView& w, const float* x, size_t n, float* y) {
+  check_shape(w);
+  std::vector<float> row(w.cols);
+  for (size_t r = 0; r < w.rows; ++r) {
+    get_row(w, r, row.data());
+    for (size_t i = 0; i < n; ++i) {
+      const float* xi = x + i * w.cols;
+      double acc = 0;
+      for (size_t k = 0; k < w.cols; ++k) acc += static_cast<double>(row[k]) * xi[k];
+      y[i * w.rows + r] = static_cast<float>(acc);
+    }
+  }
+}
+
+void matmul(const WeightView& w, const float* x, size_t n, float* y, ThreadPool& pool) {
+  if (n == 0 || w.rows == 0) return;
+  check_shape(w);
+  thread_local Scratch scratch;
+
+  Job job{};
+  job.isa = active_isa();
+  job.kernel = select_kernel(job.isa, w.type, n);
+  job.w = &w;
+  job.x = x;
+  job.n = n;
+  const size_t wrow = row_bytes(w.type, w.cols);
+  job.args = GemmArgs{static_cast<const uint8_t*>(w.data), wrow, w.cols, nullptr, 0, y, w.rows};
+
+  if (job.kernel.fn && job.kernel.act != ActFormat::F32) {  // F32 rows are used in place
+    const size_t unit = detail::pack_unit_rows(job.kernel.act);
+    job.units = (n + unit - 1) / unit;
+    job.args.a_stride = detail::packed_stride(job.kernel.act, w.cols);
+    job.packed = scratch.get(job.args.a_stride * job.units);
+    job.args.a = job.packed;
+    // Packing is ~1% of the gemm's work; only worth threads for big batches.
+    const size_t pack_tasks = n * w.cols >= (1 << 16) ? std::min(job.units, 4 * pool.size()) : 1;
+    job.units_per_task = (job.units + pack_tasks - 1) / pack_tasks;
+    const size_t n_pack_tasks = (job.units + job.units_per_task - 1) / job.units_per_task;
+    if (n_pack_tasks > 1) {
+      pool.parallel_for(n_pack_tasks, run_pack_task, &job);
+    } else {
+      run_pack_task(&job, 0, 0);
+    }
+  } else {
+    job.args.a = reinterpret_cast<const uint8_t*>(x);
+    job.args.a_stride = w.cols * sizeof(float);
+  }
+
+  job.chunk = plan_chunk(w, n, wrow, pool.size());
+  const size_t n_tasks = (w.rows + job.chunk - 1) / job.chunk;
+  pool.parallel_for(n_tasks, run_gemm_task, &job);
+}
+
+}  // namespace ragd::kernels

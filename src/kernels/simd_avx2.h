@@ -1,0 +1,32 @@
+// Common prelude and helpers of the *_avx2.cpp kernel files (include only from those).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace ragd::kernels::detail::avx2 {
+
+inline float hsum(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+
+inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+// u8 x s8 dot product of 32 bytes as 8 int32 lanes (4 products each). vpmaddubsw
+// saturates pairs at int16, so callers keep the unsigned operand <= 63 (2*63*127 fits).
+inline __m256i dot_u8s8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// 16 bytes of nibbles -> 32 bytes in element order (element j low nibble, j+16 high).
+inline __m256i nibbles32(const uint8_t* qs) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i y = _mm256_setr_m128i(x, _mm_srli_epi16(x, 4));
+  return _mm256_and_si256(y, _mm256_set1_epi8(0x0F));
+}
+
+}  // namespace ragd::kernels::detail::avx2

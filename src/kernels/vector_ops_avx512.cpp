@@ -1,0 +1,57 @@
+// AVX-512 versions of the attention inner loops in vector_ops.h (dot_f32, axpy); chosen at
+// run time by vector_ops.cpp. Lengths are head dims (64, 128): masked tails, no scalar
+// remainder loop.
+#include <cstddef>
+
+#include "kernels/simd_avx512.h"
+
+namespace ragd::kernels::detail {
+
+float dot_f32_avx512(const float* a, const float* b, size_t n) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - i)) - 1);
+    acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+void axpy_avx512(float* y, float a, const float* x, size_t n) {
+  const __m512 va = _mm512_set1_ps(a);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+  }
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
+// out += sum_j w[j] * row_j with out in registers: dims up to 128 (8 zmm). Returns false
+// (caller falls back) for larger dims.
+bool weighted_rows_sum_avx512(const float* w, const float* rows, size_t stride, size_t n,
+                              size_t dim, float* out) {
+  constexpr size_t kMaxVecs = 8;
+  const size_t vecs = (dim + 15) / 16;
+  if (vecs > kMaxVecs) return false;
+  const __mmask16 tail = dim % 16 ? static_cast<__mmask16>((1u << (dim % 16)) - 1) : 0xFFFF;
+  __m512 acc[kMaxVecs];
+  for (size_t v = 0; v < vecs; ++v) acc[v] = _mm512_maskz_loadu_ps(v + 1 == vecs ? tail : 0xFFFF, out + 16 * v);
+  for (size_t j = 0; j < n; ++j) {
+    const __m512 wj = _mm512_set1_ps(w[j]);
+    const float* row = rows + j * stride;
+    for (size_t v = 0; v < vecs; ++v) {
+      acc[v] = _mm512_fmadd_ps(wj, _mm512_maskz_loadu_ps(v + 1 == vecs ? tail : 0xFFFF, row + 16 * v), acc[v]);
+    }
+  }
+  for (size_t v = 0; v < vecs; ++v) _mm512_mask_storeu_ps(out + 16 * v, v + 1 == vecs ? tail : 0xFFFF, acc[v]);
+  return true;
+}
+
+}  // namespace ragd::kernels::detail

@@ -1,0 +1,217 @@
+// matmul (every ISA this CPU has, forced in turn) against matmul_reference, for every
+// weight type, on random data with awkward shapes.
+//
+// Tolerance. The reference multiplies the exact dequantized weights by the exact float
+// activations in double. The fast path rounds each activation to 8 bits within its block
+// (32 elements for Q8x32, 256 for Q8_K): the error per element is at most half a step,
+// amax_block / 254, so |fast - ref| <= sum_k |w_k| * amax_block(k) / 254 (plus float
+// rounding, 1e-5 * sum |w||x|). We assert exactly that bound (with 2% slack), which is
+// tighter than a loose fraction of sum |w||x| and still never flaky. Float weight types
+// (F32/F16/BF16) use float activations: only the float rounding term applies.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "kernels/quants.h"
+#include "util/error.h"
+
+namespace ragd::kernels {
+namespace {
+
+struct Shape {
+  size_t rows, cols, n;
+};
+
+std::vector<uint8_t> random_weights(TensorType type, size_t rows, size_t cols, std::mt19937& rng) {
+  const size_t rb = row_bytes(type, cols);
+  std::vector<uint8_t> w(rows * rb);
+  if (type == TensorType::Q2_K || type == TensorType::Q3_K) {
+    // No quantizer for these: random bytes with sane super-block scales.
+    for (auto& b : w) b = static_cast<uint8_t>(rng());
+    const size_t bs = traits(type).type_size;
+    for (size_t off = 0; off < w.size(); off += bs) {
+      const fp16_t d = fp32_to_fp16(0.01f), dmin = fp32_to_fp16(0.005f);
+      if (type == TensorType::Q2_K) {
+        std::memcpy(&w[off + bs - 4], &d, 2);
+        std::memcpy(&w[off + bs - 2], &dmin, 2);
+      } else {
+        std::memcpy(&w[off + bs - 2], &d, 2);
+      }
+    }
+    return w;
+  }
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  std::vector<float> row(cols);
+  for (size_t r = 0; r < rows; ++r) {
+    for (auto& v : row) v = dist(rng);
+    row[r % cols] *= 6;  // outliers make the per-block scales differ
+    quantize_row(type, row.data(), w.data() + r * rb, cols);
+  }
+  return w;
+}
+
+size_t act_block(TensorType type) {
+  switch (type) {
+    case TensorType::F32: case TensorType::F16: case TensorType::BF16: return 0;
+    case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::Q8_1: case TensorType::Q8_K:
+      return 0;  // dequantizing fallback: float activations
+    case TensorType::Q4_K: case TensorType::Q5_K: case TensorType::Q6_K: return 256;
+    default: return 32;
+  }
+}
+
+void check_against_reference(TensorType type, const Shape& s, ThreadPool& pool, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const auto wdata = random_weights(type, s.rows, s.cols, rng);
+  const WeightView w{type, wdata.data(), s.rows, s.cols};
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(s.n * s.cols);
+  for (auto& v : x) v = dist(rng);
+  for (size_t i = 0; i < s.n; ++i) x[i * s.cols + (i * 7) % s.cols] = 8.0f;  // outliers
+
+  std::vector<float> ref(s.n * s.rows), out(s.n * s.rows, NAN);
+  matmul_reference(w, x.data(), s.n, ref.data());
+  matmul(w, x.data(), s.n, out.data(), pool);
+
+  std::vector<float> wrow(s.cols);
+  const size_t ab = act_block(type);
+  for (size_t r = 0; r < s.rows; ++r) {
+    get_row(w, r, wrow.data());
+    for (size_t i = 0; i < s.n; ++i) {
+      const float* xi = x.data() + i * s.cols;
+      double abs_sum = 0, quant_bound = 0;
+      for (size_t k = 0; k < s.cols; ++k) abs_sum += std::fabs(wrow[k] * xi[k]);
+      if (ab) {
+        for (size_t b = 0; b < s.cols; b += ab) {
+          double amax = 0, wsum = 0;
+          for (size_t k = b; k < b + ab; ++k) {
+            amax = std::max(amax, static_cast<double>(std::fabs(xi[k])));
+            wsum += std::fabs(wrow[k]);
+          }
+          quant_bound += amax / 254.0 * wsum;
+        }
+      }
+      const double tol = 1.02 * quant_bound + 1e-5 * abs_sum + 1e-30;
+      const float got = out[i * s.rows + r], want = ref[i * s.rows + r];
+      ASSERT_LE(std::fabs(got - want), tol)
+          << type_name(type) << " isa=" << isa_name(active_isa()) << " rows=" << s.rows
+          << " cols=" << s.cols << " n=" << s.n << " r=" << r << " i=" << i << " got=" << got
+          << " want=" << want;
+    }
+  }
+}
+
+struct IsaType {
+  Isa isa;
+  TensorType type;
+};
+
+class MatmulVsReference : public ::testing::TestWithParam<IsaType> {
+ protected:
+  void SetUp() override {
+    if (GetParam().isa > best_isa()) GTEST_SKIP() << "CPU lacks " << isa_name(GetParam().isa);
+    saved_ = active_isa();
+    force_isa(GetParam().isa);
+  }
+  void TearDown() override {
+    if (GetParam().isa <= best_isa()) force_isa(saved_);
+  }
+  Isa saved_ = Isa::Scalar;
+};
+
+TEST_P(MatmulVsReference, RandomShapes) {
+  const TensorType type = GetParam().type;
+  // Every type except the dequantizing fallback ones has a kernel for every ISA: make
+  // sure the forced ISA's kernel is the one under test, not a silent fallback.
+  if (type != TensorType::Q2_K && type != TensorType::Q3_K && type != TensorType::Q8_1 &&
+      type != TensorType::Q8_K) {
+    ASSERT_EQ(kernel_isa(type), GetParam().isa) << type_name(type);
+  }
+  const size_t bs = traits(type).block_size == 1 ? 32 : traits(type).block_size;
+  // Rows not divisible by tile or thread counts; n covering the decode (1) and tiled
+  // (3, 7, 17, 64) paths; columns of 1..several blocks.
+  std::vector<Shape> shapes = {
+      {1, bs, 1},      {5, bs, 3},       {67, 2 * bs, 1},  {67, 3 * bs, 7},
+      {130, 4 * bs, 17}, {33, 2 * bs, 64}, {300, 6 * bs, 1}, {19, bs * 5, 5},
+  };
+  if (traits(type).block_size == 1) {
+    // Float types take any column count: exercise the partial-vector tails too.
+    for (size_t cols : {1u, 7u, 17u, 100u}) shapes.push_back({9, cols, 5});
+    shapes.push_back({13, 37, 1});
+  }
+  ThreadPool pool1(1), pool2(2), pool3(3);
+  uint32_t seed = 1;
+  for (const auto& s : shapes) {
+    for (ThreadPool* pool : {&pool1, &pool2, &pool3}) {
+      check_against_reference(type, s, *pool, seed++);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+TEST_P(MatmulVsReference, LargeDecodeShape) {
+  // A realistic decode matmul (many rows, several chunks per thread).
+  const TensorType type = GetParam().type;
+  ThreadPool pool(2);
+  check_against_reference(type, {1100, 512, 1}, pool, 99);
+  check_against_reference(type, {200, 768, 12}, pool, 100);
+}
+
+std::vector<IsaType> all_cases() {
+  std::vector<IsaType> cases;
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q4_0,
+                         TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
+                         TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
+                         TensorType::Q6_K, TensorType::Q8_1, TensorType::Q8_K}) {
+      cases.push_back({isa, t});
+    }
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsasAllTypes, MatmulVsReference, ::testing::ValuesIn(all_cases()),
+                         [](const auto& info) {
+                           return std::string(isa_name(info.param.isa)) + "_" +
+                                  std::string(type_name(info.param.type));
+                         });
+
+TEST(Matmul, OutputLayoutIsRowMajorPerActivation) {
+  // y[i * rows + r]: one activation row's outputs are contiguous.
+  const size_t rows = 3, cols = 32;
+  std::vector<float> wf(rows * cols, 0.0f);
+  for (size_t r = 0; r < rows; ++r) wf[r * cols + r] = static_cast<float>(r + 1);
+  const WeightView w{TensorType::F32, wf.data(), rows, cols};
+  std::vector<float> x(2 * cols, 0.0f);
+  for (size_t k = 0; k < cols; ++k) {
+    x[k] = 1.0f;
+    x[cols + k] = 10.0f;
+  }
+  std::vector<float> y(2 * rows);
+  ThreadPool pool(2);
+  matmul(w, x.data(), 2, y.data(), pool);
+  EXPECT_EQ(y, (std::vector<float>{1, 2, 3, 10, 20, 30}));
+}
+
+TEST(Matmul, RejectsBadShapes) {
+  std::vector<uint8_t> data(1024);
+  const WeightView w{TensorType::Q4_0, data.data(), 2, 48};
+  std::vector<float> x(48), y(2);
+  ThreadPool pool(1);
+  EXPECT_THROW(matmul(w, x.data(), 1, y.data(), pool), Error);
+  EXPECT_THROW(matmul_reference(w, x.data(), 1, y.data()), Error);
+  EXPECT_THROW(force_isa(static_cast<Isa>(static_cast<int>(best_isa()) + 1)), Error);
+}
+
+TEST(Matmul, IsaNames) {
+  EXPECT_EQ(isa_name(Isa::Scalar), "scalar");
+  EXPECT_EQ(isa_name(Isa::Avx2), "avx2");
+  EXPECT_EQ(isa_name(Isa::Avx512), "avx512");
+  EXPECT_LE(active_isa(), best_isa());
+}
+
+}  // namespace
+}  // namespace ragd::kernels

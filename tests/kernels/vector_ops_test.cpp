@@ -1,0 +1,66 @@
+// The SIMD-dispatched vector ops (dot_f32, axpy) against plain loops, for the lengths
+// attention uses and awkward ones (tails of every size).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/vector_ops.h"
+
+namespace ragd::kernels {
+namespace {
+
+TEST(VectorOps, DotAndAxpyMatchPlainLoops) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (size_t n : {0u, 1u, 5u, 8u, 15u, 16u, 17u, 31u, 33u, 64u, 100u, 128u, 257u}) {
+    std::vector<float> a(n), b(n), y(n);
+    for (size_t i = 0; i < n; ++i) {
+      a[i] = dist(rng);
+      b[i] = dist(rng);
+      y[i] = dist(rng);
+    }
+    double ref = 0, mag = 0;
+    for (size_t i = 0; i < n; ++i) {
+      ref += static_cast<double>(a[i]) * b[i];
+      mag += std::fabs(a[i] * b[i]);
+    }
+    EXPECT_NEAR(dot_f32(a.data(), b.data(), n), ref, 1e-5 * mag + 1e-6) << n;
+    std::vector<float> want = y;
+    for (size_t i = 0; i < n; ++i) want[i] += 0.75f * a[i];
+    axpy(y.data(), 0.75f, a.data(), n);
+    for (size_t i = 0; i < n; ++i) EXPECT_NEAR(y[i], want[i], 1e-6f * (1 + std::fabs(want[i]))) << n;
+  }
+}
+
+}  // namespace
+}  // namespace ragd::kernels
+
+namespace ragd::kernels {
+namespace {
+
+TEST(VectorOps, RowBatchedAttentionHelpers) {
+  std::mt19937 rng(8);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (size_t dim : {1u, 16u, 40u, 64u, 128u, 200u}) {
+    const size_t n = 13, stride = dim + 7;
+    std::vector<float> rows(n * stride), q(dim), w(n), out(dim), want(dim), scores(n);
+    for (auto& v : rows) v = dist(rng);
+    for (auto& v : q) v = dist(rng);
+    for (auto& v : w) v = dist(rng);
+    for (size_t i = 0; i < dim; ++i) out[i] = want[i] = dist(rng);
+    dot_rows(q.data(), rows.data(), stride, n, dim, 0.5f, scores.data());
+    for (size_t j = 0; j < n; ++j) {
+      double ref = 0;
+      for (size_t i = 0; i < dim; ++i) ref += static_cast<double>(q[i]) * rows[j * stride + i];
+      EXPECT_NEAR(scores[j], 0.5 * ref, 1e-4 * dim) << dim;
+      for (size_t i = 0; i < dim; ++i) want[i] += w[j] * rows[j * stride + i];
+    }
+    weighted_rows_sum(w.data(), rows.data(), stride, n, dim, out.data());
+    for (size_t i = 0; i < dim; ++i) EXPECT_NEAR(out[i], want[i], 1e-4f * (1 + std::fabs(want[i]))) << dim;
+  }
+}
+
+}  // namespace
+}  // namespace ragd::kernels
