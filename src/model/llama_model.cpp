@@ -185,16 +185,20 @@ void LlamaModel::attend(size_t il, std::span<const SequenceBatch> batch, const K
     const size_t n_ctx = slots_[t].pos + 1;
     const float* q = &q_[t * c.q_dim() + h * c.head_dim];
     float* scores = &scores_[thread * max_ctx];
-    for (size_t j = 0; j < n_ctx; ++j) {
-      const float* key = cache.key(il, seq.blocks[j / bt], j % bt) + kv_off;
-      scores[j] = kernels::dot_f32(q, key, c.head_dim) * scale;
+    float* out = &attn_[t * c.q_dim() + h * c.head_dim];
+    // Within a block, consecutive positions are kv_dim floats apart: one strided pass
+    // per block.
+    for (size_t j0 = 0; j0 < n_ctx; j0 += bt) {
+      const size_t n = std::min(bt, n_ctx - j0);
+      const float* keys = cache.key(il, seq.blocks[j0 / bt], 0) + kv_off;
+      kernels::dot_rows(q, keys, c.kv_dim(), n, c.head_dim, scale, scores + j0);
     }
     kernels::softmax(scores, n_ctx);
-    float* out = &attn_[t * c.q_dim() + h * c.head_dim];
     std::fill(out, out + c.head_dim, 0.0f);
-    for (size_t j = 0; j < n_ctx; ++j) {
-      const float* value = cache.value(il, seq.blocks[j / bt], j % bt) + kv_off;
-      kernels::axpy(out, scores[j], value, c.head_dim);
+    for (size_t j0 = 0; j0 < n_ctx; j0 += bt) {
+      const size_t n = std::min(bt, n_ctx - j0);
+      const float* values = cache.value(il, seq.blocks[j0 / bt], 0) + kv_off;
+      kernels::weighted_rows_sum(scores + j0, values, c.kv_dim(), n, c.head_dim, out);
     }
   });
 }
