@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "util/error.h"
 
@@ -169,6 +170,28 @@ std::string_view gguf_type_name(GgufType type) {
   return i < std::size(names) ? names[i] : "?";
 }
 
+namespace {
+// Converts one array element to T. A value T cannot hold (NaN, out of range) is corrupt
+// data for the caller and raises ragd::Error: a plain cast would be undefined behaviour for
+// floats and silently wrap for integers.
+template <typename T, typename S>
+T convert_element(S v, uint64_t index) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return static_cast<T>(v);
+  } else if constexpr (std::is_floating_point_v<S>) {
+    // Bounds as long double are exact for 64-bit integers (min and max + 1 are powers of 2).
+    const long double lo = static_cast<long double>(std::numeric_limits<T>::min());
+    const long double hi = static_cast<long double>(std::numeric_limits<T>::max()) + 1.0L;
+    const long double x = v;
+    if (!(x >= lo && x < hi)) fail("GGUF array element {} ({}) is out of range", index, v);
+    return static_cast<T>(v);
+  } else {
+    if (!std::in_range<T>(v)) fail("GGUF array element {} ({}) is out of range", index, v);
+    return static_cast<T>(v);
+  }
+}
+}  // namespace
+
 template <typename T>
 std::vector<T> GgufArray::as() const {
   std::vector<T> out;
@@ -180,7 +203,7 @@ std::vector<T> GgufArray::as() const {
     auto load = [&](auto tag) {
       decltype(tag) v;
       std::memcpy(&v, p, sizeof v);
-      return static_cast<T>(v);
+      return convert_element<T>(v, i);
     };
     switch (elem_type) {
       case GgufType::U8: out.push_back(load(uint8_t{})); break;
