@@ -1,0 +1,47 @@
+// BEIR-format evaluation: corpus.jsonl (`_id`, `title`, `text`), queries.jsonl (`_id`,
+// `text`) and qrels/<split>.tsv (query-id, corpus-id, score, with a header line). The corpus
+// is ingested through the normal ingest path into the given store, every judged query is
+// run through the normal Retriever, and the run is scored with eval_metrics.h.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rag/eval_metrics.h"
+#include "rag/ingest.h"
+#include "rag/retriever.h"
+
+namespace ragd::rag {
+
+struct BeirData {
+  std::filesystem::path corpus;
+  // Queries that have judgments in the split, ordered by id.
+  std::vector<std::pair<std::string, std::string>> queries;
+  Qrels qrels;
+};
+
+// Throws ragd::Error naming the missing or malformed file.
+BeirData load_beir(const std::filesystem::path& dir, const std::string& split = "test");
+
+struct BeirOptions {
+  IngestOptions ingest;
+  SearchOptions search;  // top_k is raised to at least 100 for Recall@100
+  Embedder* embedder = nullptr;
+  ProgressFn ingest_progress;
+};
+
+struct BeirReport {
+  std::string mode;
+  size_t documents = 0, chunks = 0, queries = 0;
+  double ingest_seconds = 0, documents_per_second = 0, chunks_per_second = 0;
+  double ndcg_at_10 = 0, recall_at_100 = 0, mrr_at_10 = 0;
+  double latency_ms_p50 = 0, latency_ms_p99 = 0, latency_ms_mean = 0;
+};
+
+// Queries with no results count as 0 for every metric (BEIR would drop them from the mean;
+// with any-term BM25 matching that only happens for queries without indexable terms).
+BeirReport evaluate_beir(const BeirData& data, Store& store, const BeirOptions& options);
+
+}  // namespace ragd::rag
