@@ -3,12 +3,12 @@ BUILD ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: run test build setup models clean tsan bench
+.PHONY: run test build setup models embedder clean tsan bench
 
-run: setup build
+run: setup build embedder
 	./scripts/run-main $(BUILD)/bin/ragd
 
-test: setup build
+test: setup build embedder
 	./scripts/run-tests $(BUILD)
 
 setup:
@@ -16,6 +16,11 @@ setup:
 
 models:
 	./scripts/setup models
+
+# The default embedder is converted to GGUF by the freshly built binary (scripts/fetch-models
+# only fetches its checkpoint).
+embedder: build
+	./scripts/convert-embedder $(BUILD)
 
 build:
 	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)

@@ -1,0 +1,219 @@
+#include "model/bert_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/quants.h"
+#include "kernels/vector_ops.h"
+#include "model/fast_gelu.h"
+#include "util/error.h"
+
+namespace ragd::model {
+
+using kernels::WeightView;
+
+BertModel::BertModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool& pool)
+    : file_(std::move(file)), pool_(pool), config_(BertConfig::from_gguf(*file_)) {
+  const auto& c = config_;
+  token_embd_ = weight("token_embd.weight", c.n_vocab, c.n_embd);
+  token_types_ = weight("token_types.weight", c.n_token_types, c.n_embd);
+  position_embd_ = weight("position_embd.weight", file_->tensor("position_embd.weight").dims[1],
+                          c.n_embd);
+  embd_norm_w_ = vector("token_embd_norm.weight", c.n_embd);
+  embd_norm_b_ = vector("token_embd_norm.bias", c.n_embd);
+  type0_.resize(c.n_embd);
+  kernels::get_row(token_types_, 0, type0_.data());
+  for (size_t i = 0; i < c.n_layer; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    Layer l;
+    l.wq = weight(p + "attn_q.weight", c.n_embd, c.n_embd);
+    l.wk = weight(p + "attn_k.weight", c.n_embd, c.n_embd);
+    l.wv = weight(p + "attn_v.weight", c.n_embd, c.n_embd);
+    l.wo = weight(p + "attn_output.weight", c.n_embd, c.n_embd);
+    l.w_up = weight(p + "ffn_up.weight", c.n_ff, c.n_embd);
+    l.w_down = weight(p + "ffn_down.weight", c.n_embd, c.n_ff);
+    l.bq = vector(p + "attn_q.bias", c.n_embd);
+    l.bk = vector(p + "attn_k.bias", c.n_embd);
+    l.bv = vector(p + "attn_v.bias", c.n_embd);
+    l.bo = vector(p + "attn_output.bias", c.n_embd);
+    l.b_up = vector(p + "ffn_up.bias", c.n_ff);
+    l.b_down = vector(p + "ffn_down.bias", c.n_embd);
+    l.attn_norm_w = vector(p + "attn_output_norm.weight", c.n_embd);
+    l.attn_norm_b = vector(p + "attn_output_norm.bias", c.n_embd);
+    l.out_norm_w = vector(p + "layer_output_norm.weight", c.n_embd);
+    l.out_norm_b = vector(p + "layer_output_norm.bias", c.n_embd);
+    layers_.push_back(l);
+  }
+}
+
+WeightView BertModel::weight(const std::string& name, size_t rows, size_t cols) const {
+  const GgufTensor& t = file_->tensor(name);
+  if (t.dims.size() != 2 || t.dims[0] != cols || t.dims[1] != rows) {
+    fail("'{}': tensor '{}' should have shape [{} x {}]", file_->path(), name, cols, rows);
+  }
+  if (!kernels::can_dequantize(t.type)) {
+    fail("'{}': tensor '{}' has type {}, which ragd cannot compute with yet", file_->path(),
+         name, kernels::type_name(t.type));
+  }
+  return WeightView{t.type, t.data, rows, cols};
+}
+
+const float* BertModel::vector(const std::string& name, size_t n) const {
+  const GgufTensor& t = file_->tensor(name);
+  if (t.type != kernels::TensorType::F32 || t.n_elements != n) {
+    fail("'{}': tensor '{}' should be {} f32 values", file_->path(), name, n);
+  }
+  // GGUF data is aligned to >= 32 bytes, so the float pointer is aligned.
+  return reinterpret_cast<const float*>(t.data);
+}
+
+void BertModel::matmul(const WeightView& w, const float* x, size_t n, float* y) {
+  if (reference_) {
+    kernels::matmul_reference(w, x, n, y);
+  } else {
+    kernels::matmul(w, x, n, y, pool_);
+  }
+}
+
+void BertModel::embed(std::span<const std::span<const int32_t>> sequences, float* out) {
+  const auto& c = config_;
+  spans_.clear();
+  size_t total = 0;
+  for (size_t s = 0; s < sequences.size(); ++s) {
+    const auto& seq = sequences[s];
+    if (seq.empty() || seq.size() > c.n_ctx) {
+      fail("embed: sequence {} has {} tokens; it must have 1..{}", s, seq.size(), c.n_ctx);
+    }
+    for (int32_t id : seq) {
+      if (id < 0 || static_cast<size_t>(id) >= c.n_vocab) {
+        fail("embed: token id {} is outside the vocabulary (0..{})", id, c.n_vocab - 1);
+      }
+    }
+    spans_.push_back({total, seq.size()});
+    total += seq.size();
+  }
+  n_tokens_ = total;
+  if (total == 0) return;
+  x_.resize(total * c.n_embd);
+  q_.resize(total * c.n_embd);
+  k_.resize(total * c.n_embd);
+  v_.resize(total * c.n_embd);
+  attn_.resize(total * c.n_embd);
+  tmp_.resize(total * c.n_embd);
+  ff_.resize(total * c.n_ff);
+
+  embed_tokens(sequences);
+  for (const Layer& l : layers_) {
+    attention_block(l);
+    ffn_block(l);
+  }
+  pool_and_normalize(out);
+}
+
+void BertModel::embed_tokens(std::span<const std::span<const int32_t>> sequences) {
+  const size_t E = config_.n_embd;
+  pool_.parallel_for(sequences.size(), [&](size_t s, size_t) {
+    const Span sp = spans_[s];
+    std::vector<float> pos(E);
+    for (size_t i = 0; i < sp.length; ++i) {
+      float* x = &x_[(sp.begin + i) * E];
+      kernels::get_row(token_embd_, static_cast<size_t>(sequences[s][i]), x);
+      kernels::get_row(position_embd_, i, pos.data());
+      for (size_t e = 0; e < E; ++e) x[e] += type0_[e] + pos[e];
+      kernels::layer_norm(x, embd_norm_w_, embd_norm_b_, x, E, config_.eps);
+    }
+  });
+}
+
+void BertModel::add_bias_residual_norm(float* y, const float* bias, const float* w,
+                                       const float* b) {
+  const size_t E = config_.n_embd;
+  const float eps = config_.eps;
+  pool_.parallel_for(n_tokens_, [&](size_t t, size_t) {
+    float* x = &x_[t * E];
+    const float* yt = y + t * E;
+    for (size_t e = 0; e < E; ++e) x[e] += yt[e] + bias[e];
+    kernels::layer_norm(x, w, b, x, E, eps);
+  });
+}
+
+void BertModel::attention_block(const Layer& l) {
+  const size_t E = config_.n_embd, T = n_tokens_;
+  matmul(l.wq, x_.data(), T, q_.data());
+  matmul(l.wk, x_.data(), T, k_.data());
+  matmul(l.wv, x_.data(), T, v_.data());
+  pool_.parallel_for(T, [&](size_t t, size_t) {
+    kernels::add(&q_[t * E], l.bq, E);
+    kernels::add(&k_[t * E], l.bk, E);
+    kernels::add(&v_[t * E], l.bv, E);
+  });
+  attend();
+  matmul(l.wo, attn_.data(), T, tmp_.data());
+  add_bias_residual_norm(tmp_.data(), l.bo, l.attn_norm_w, l.attn_norm_b);
+}
+
+// Scaled dot-product attention of every token over all tokens of its own sequence. Tasks
+// are (sequence, head) pairs; each thread scores into its own slice of scores_.
+void BertModel::attend() {
+  const auto& c = config_;
+  const size_t E = c.n_embd, D = c.head_dim, H = c.n_head;
+  size_t max_len = 0;
+  for (const Span& s : spans_) max_len = std::max(max_len, s.length);
+  scores_.resize(pool_.size() * max_len);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  pool_.parallel_for(spans_.size() * H, [&](size_t task, size_t thread) {
+    const Span sp = spans_[task / H];
+    const size_t off = (task % H) * D;
+    float* scores = &scores_[thread * max_len];
+    for (size_t i = 0; i < sp.length; ++i) {
+      const float* q = &q_[(sp.begin + i) * E + off];
+      for (size_t j = 0; j < sp.length; ++j) {
+        scores[j] = kernels::dot_f32(q, &k_[(sp.begin + j) * E + off], D) * scale;
+      }
+      kernels::softmax(scores, sp.length);
+      float* o = &attn_[(sp.begin + i) * E + off];
+      std::fill(o, o + D, 0.0f);
+      for (size_t j = 0; j < sp.length; ++j) {
+        kernels::axpy(o, scores[j], &v_[(sp.begin + j) * E + off], D);
+      }
+    }
+  });
+}
+
+void BertModel::ffn_block(const Layer& l) {
+  const size_t F = config_.n_ff, T = n_tokens_;
+  matmul(l.w_up, x_.data(), T, ff_.data());
+  pool_.parallel_for(T, [&](size_t t, size_t) {
+    float* f = &ff_[t * F];
+    kernels::add(f, l.b_up, F);
+    gelu_erf(f, F);
+  });
+  matmul(l.w_down, ff_.data(), T, tmp_.data());
+  add_bias_residual_norm(tmp_.data(), l.b_down, l.out_norm_w, l.out_norm_b);
+}
+
+void BertModel::pool_and_normalize(float* out) {
+  const size_t E = config_.n_embd;
+  for (size_t s = 0; s < spans_.size(); ++s) {
+    const Span sp = spans_[s];
+    float* o = out + s * E;
+    if (config_.pooling == BertPooling::Cls) {
+      std::copy_n(&x_[sp.begin * E], E, o);
+    } else {
+      // Sum in double: long sequences would otherwise lose low bits of every row.
+      std::vector<double> acc(E, 0.0);
+      for (size_t i = 0; i < sp.length; ++i) {
+        const float* x = &x_[(sp.begin + i) * E];
+        for (size_t e = 0; e < E; ++e) acc[e] += x[e];
+      }
+      for (size_t e = 0; e < E; ++e) o[e] = static_cast<float>(acc[e] / sp.length);
+    }
+    double norm = 0;
+    for (size_t e = 0; e < E; ++e) norm += static_cast<double>(o[e]) * o[e];
+    // sentence-transformers' Normalize clamps the norm at 1e-12 (a zero vector stays zero).
+    const float inv = static_cast<float>(1.0 / std::max(std::sqrt(norm), 1e-12));
+    for (size_t e = 0; e < E; ++e) o[e] *= inv;
+  }
+}
+
+}  // namespace ragd::model

@@ -1,0 +1,21 @@
+#include "rag/model_embedder.h"
+
+namespace ragd::rag {
+
+std::unique_ptr<ModelEmbedder> ModelEmbedder::open(const std::string& path,
+                                                   const engine::EmbeddingServiceOptions& options,
+                                                   std::string query_prefix) {
+  return std::make_unique<ModelEmbedder>(engine::EmbeddingService::open(path, options),
+                                         std::move(query_prefix));
+}
+
+std::vector<float> ModelEmbedder::embed_query(std::string_view text) {
+  if (query_prefix_.empty()) return service_->embed(text);
+  return service_->embed(query_prefix_ + std::string(text));
+}
+
+std::vector<std::vector<float>> ModelEmbedder::embed_passages(const std::vector<std::string>& texts) {
+  return service_->embed(texts);
+}
+
+}  // namespace ragd::rag
