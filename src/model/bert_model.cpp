@@ -6,6 +6,7 @@
 #include "kernels/quants.h"
 #include "kernels/vector_ops.h"
 #include "model/fast_gelu.h"
+#include "model/model_weights.h"
 #include "util/error.h"
 
 namespace ragd::model {
@@ -15,57 +16,38 @@ using kernels::WeightView;
 BertModel::BertModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool& pool)
     : file_(std::move(file)), pool_(pool), config_(BertConfig::from_gguf(*file_)) {
   const auto& c = config_;
-  token_embd_ = weight("token_embd.weight", c.n_vocab, c.n_embd);
-  token_types_ = weight("token_types.weight", c.n_token_types, c.n_embd);
-  position_embd_ = weight("position_embd.weight", file_->tensor("position_embd.weight").dims[1],
+  token_embd_ = matrix_weight(*file_, "token_embd.weight", c.n_vocab, c.n_embd);
+  token_types_ = matrix_weight(*file_, "token_types.weight", c.n_token_types, c.n_embd);
+  position_embd_ = matrix_weight(*file_, "position_embd.weight", file_->tensor("position_embd.weight").dims[1],
                           c.n_embd);
-  embd_norm_w_ = vector("token_embd_norm.weight", c.n_embd);
-  embd_norm_b_ = vector("token_embd_norm.bias", c.n_embd);
+  embd_norm_w_ = vector_weight(*file_, "token_embd_norm.weight", c.n_embd);
+  embd_norm_b_ = vector_weight(*file_, "token_embd_norm.bias", c.n_embd);
   type0_.resize(c.n_embd);
   kernels::get_row(token_types_, 0, type0_.data());
   for (size_t i = 0; i < c.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     Layer l;
-    l.wq = weight(p + "attn_q.weight", c.n_embd, c.n_embd);
-    l.wk = weight(p + "attn_k.weight", c.n_embd, c.n_embd);
-    l.wv = weight(p + "attn_v.weight", c.n_embd, c.n_embd);
-    l.wo = weight(p + "attn_output.weight", c.n_embd, c.n_embd);
-    l.w_up = weight(p + "ffn_up.weight", c.n_ff, c.n_embd);
-    l.w_down = weight(p + "ffn_down.weight", c.n_embd, c.n_ff);
-    l.bq = vector(p + "attn_q.bias", c.n_embd);
-    l.bk = vector(p + "attn_k.bias", c.n_embd);
-    l.bv = vector(p + "attn_v.bias", c.n_embd);
-    l.bo = vector(p + "attn_output.bias", c.n_embd);
-    l.b_up = vector(p + "ffn_up.bias", c.n_ff);
-    l.b_down = vector(p + "ffn_down.bias", c.n_embd);
-    l.attn_norm_w = vector(p + "attn_output_norm.weight", c.n_embd);
-    l.attn_norm_b = vector(p + "attn_output_norm.bias", c.n_embd);
-    l.out_norm_w = vector(p + "layer_output_norm.weight", c.n_embd);
-    l.out_norm_b = vector(p + "layer_output_norm.bias", c.n_embd);
+    l.wq = matrix_weight(*file_, p + "attn_q.weight", c.n_embd, c.n_embd);
+    l.wk = matrix_weight(*file_, p + "attn_k.weight", c.n_embd, c.n_embd);
+    l.wv = matrix_weight(*file_, p + "attn_v.weight", c.n_embd, c.n_embd);
+    l.wo = matrix_weight(*file_, p + "attn_output.weight", c.n_embd, c.n_embd);
+    l.w_up = matrix_weight(*file_, p + "ffn_up.weight", c.n_ff, c.n_embd);
+    l.w_down = matrix_weight(*file_, p + "ffn_down.weight", c.n_embd, c.n_ff);
+    l.bq = vector_weight(*file_, p + "attn_q.bias", c.n_embd);
+    l.bk = vector_weight(*file_, p + "attn_k.bias", c.n_embd);
+    l.bv = vector_weight(*file_, p + "attn_v.bias", c.n_embd);
+    l.bo = vector_weight(*file_, p + "attn_output.bias", c.n_embd);
+    l.b_up = vector_weight(*file_, p + "ffn_up.bias", c.n_ff);
+    l.b_down = vector_weight(*file_, p + "ffn_down.bias", c.n_embd);
+    l.attn_norm_w = vector_weight(*file_, p + "attn_output_norm.weight", c.n_embd);
+    l.attn_norm_b = vector_weight(*file_, p + "attn_output_norm.bias", c.n_embd);
+    l.out_norm_w = vector_weight(*file_, p + "layer_output_norm.weight", c.n_embd);
+    l.out_norm_b = vector_weight(*file_, p + "layer_output_norm.bias", c.n_embd);
     layers_.push_back(l);
   }
 }
 
-WeightView BertModel::weight(const std::string& name, size_t rows, size_t cols) const {
-  const GgufTensor& t = file_->tensor(name);
-  if (t.dims.size() != 2 || t.dims[0] != cols || t.dims[1] != rows) {
-    fail("'{}': tensor '{}' should have shape [{} x {}]", file_->path(), name, cols, rows);
-  }
-  if (!kernels::can_dequantize(t.type)) {
-    fail("'{}': tensor '{}' has type {}, which ragd cannot compute with yet", file_->path(),
-         name, kernels::type_name(t.type));
-  }
-  return WeightView{t.type, t.data, rows, cols};
-}
 
-const float* BertModel::vector(const std::string& name, size_t n) const {
-  const GgufTensor& t = file_->tensor(name);
-  if (t.type != kernels::TensorType::F32 || t.n_elements != n) {
-    fail("'{}': tensor '{}' should be {} f32 values", file_->path(), name, n);
-  }
-  // GGUF data is aligned to >= 32 bytes, so the float pointer is aligned.
-  return reinterpret_cast<const float*>(t.data);
-}
 
 void BertModel::matmul(const WeightView& w, const float* x, size_t n, float* y) {
   if (reference_) {

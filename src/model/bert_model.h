@@ -59,8 +59,6 @@ class BertModel {
     size_t begin, length;
   };
 
-  kernels::WeightView weight(const std::string& name, size_t rows, size_t cols) const;
-  const float* vector(const std::string& name, size_t n) const;
   void matmul(const kernels::WeightView& w, const float* x, size_t n, float* y);
 
   void embed_tokens(std::span<const std::span<const int32_t>> sequences);

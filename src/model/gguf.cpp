@@ -1,9 +1,5 @@
 #include "model/gguf.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -11,6 +7,7 @@
 #include <utility>
 
 #include "util/error.h"
+#include "util/mapped_file.h"
 
 namespace ragd::model {
 namespace {
@@ -236,27 +233,10 @@ uint64_t GgufTensor::rows() const {
 }
 
 std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("cannot open model file '{}': {}", path, std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail("'{}' is not a regular file", path);
-  }
   std::unique_ptr<GgufFile> f(new GgufFile());
   f->path_ = path;
-  if (st.st_size > 0) {
-    void* m = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) {
-      int e = errno;
-      ::close(fd);
-      fail("cannot map model file '{}': {}", path, std::strerror(e));
-    }
-    f->mapping_ = m;
-    f->mapping_size_ = static_cast<size_t>(st.st_size);
-    f->bytes_ = {static_cast<const uint8_t*>(m), f->mapping_size_};
-  }
-  ::close(fd);
+  f->mapping_ = std::make_unique<MappedFile>(path);
+  f->bytes_ = f->mapping_->bytes();
   f->parse_all();
   return f;
 }
@@ -269,9 +249,7 @@ std::unique_ptr<GgufFile> GgufFile::parse(std::span<const uint8_t> bytes, std::s
   return f;
 }
 
-GgufFile::~GgufFile() {
-  if (mapping_) ::munmap(mapping_, mapping_size_);
-}
+GgufFile::~GgufFile() = default;
 
 void GgufFile::parse_all() {
   Reader r(bytes_, path_);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kernels/tensor_type.h"
+#include "util/mapped_file.h"
 
 namespace ragd::model {
 
@@ -122,8 +123,7 @@ class GgufFile {
 
   std::string path_;
   std::span<const uint8_t> bytes_;
-  void* mapping_ = nullptr;
-  size_t mapping_size_ = 0;
+  std::unique_ptr<MappedFile> mapping_;  // null for parse()d in-memory images
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t data_offset_ = 0;

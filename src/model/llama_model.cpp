@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/quants.h"
+#include "model/model_weights.h"
 #include "kernels/vector_ops.h"
 #include "util/error.h"
 
@@ -15,54 +16,31 @@ using kernels::WeightView;
 LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool& pool)
     : file_(std::move(file)), pool_(pool), config_(LlamaConfig::from_gguf(*file_)) {
   const auto& c = config_;
-  token_embd_ = weight("token_embd.weight", c.n_vocab, c.n_embd);
-  output_norm_ = vector("output_norm.weight", c.n_embd);
+  token_embd_ = matrix_weight(*file_, "token_embd.weight", c.n_vocab, c.n_embd);
+  output_norm_ = vector_weight(*file_, "output_norm.weight", c.n_embd);
   // Tied embeddings: without output.weight the token embedding doubles as the output head.
-  output_ = file_->find_tensor("output.weight") ? weight("output.weight", c.n_vocab, c.n_embd)
+  output_ = file_->find_tensor("output.weight") ? matrix_weight(*file_, "output.weight", c.n_vocab, c.n_embd)
                                                 : token_embd_;
   for (size_t i = 0; i < c.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     Layer l;
-    l.attn_norm = vector(p + "attn_norm.weight", c.n_embd);
-    l.wq = weight(p + "attn_q.weight", c.q_dim(), c.n_embd);
-    l.wk = weight(p + "attn_k.weight", c.kv_dim(), c.n_embd);
-    l.wv = weight(p + "attn_v.weight", c.kv_dim(), c.n_embd);
-    l.wo = weight(p + "attn_output.weight", c.n_embd, c.q_dim());
-    l.bq = vector(p + "attn_q.bias", c.q_dim(), true);
-    l.bk = vector(p + "attn_k.bias", c.kv_dim(), true);
-    l.bv = vector(p + "attn_v.bias", c.kv_dim(), true);
-    l.ffn_norm = vector(p + "ffn_norm.weight", c.n_embd);
-    l.w_gate = weight(p + "ffn_gate.weight", c.n_ff, c.n_embd);
-    l.w_up = weight(p + "ffn_up.weight", c.n_ff, c.n_embd);
-    l.w_down = weight(p + "ffn_down.weight", c.n_embd, c.n_ff);
+    l.attn_norm = vector_weight(*file_, p + "attn_norm.weight", c.n_embd);
+    l.wq = matrix_weight(*file_, p + "attn_q.weight", c.q_dim(), c.n_embd);
+    l.wk = matrix_weight(*file_, p + "attn_k.weight", c.kv_dim(), c.n_embd);
+    l.wv = matrix_weight(*file_, p + "attn_v.weight", c.kv_dim(), c.n_embd);
+    l.wo = matrix_weight(*file_, p + "attn_output.weight", c.n_embd, c.q_dim());
+    l.bq = vector_weight(*file_, p + "attn_q.bias", c.q_dim(), true);
+    l.bk = vector_weight(*file_, p + "attn_k.bias", c.kv_dim(), true);
+    l.bv = vector_weight(*file_, p + "attn_v.bias", c.kv_dim(), true);
+    l.ffn_norm = vector_weight(*file_, p + "ffn_norm.weight", c.n_embd);
+    l.w_gate = matrix_weight(*file_, p + "ffn_gate.weight", c.n_ff, c.n_embd);
+    l.w_up = matrix_weight(*file_, p + "ffn_up.weight", c.n_ff, c.n_embd);
+    l.w_down = matrix_weight(*file_, p + "ffn_down.weight", c.n_embd, c.n_ff);
     layers_.push_back(l);
   }
 }
 
-WeightView LlamaModel::weight(const std::string& name, size_t rows, size_t cols) const {
-  const GgufTensor& t = file_->tensor(name);
-  if (t.dims.size() != 2 || t.dims[0] != cols || t.dims[1] != rows) {
-    fail("'{}': tensor '{}' should have shape [{} x {}]", file_->path(), name, cols, rows);
-  }
-  if (!kernels::can_dequantize(t.type)) {
-    fail("'{}': tensor '{}' has type {}, which ragd cannot compute with yet", file_->path(),
-         name, kernels::type_name(t.type));
-  }
-  return WeightView{t.type, t.data, rows, cols};
-}
 
-const float* LlamaModel::vector(const std::string& name, size_t n, bool optional) const {
-  const GgufTensor* t = file_->find_tensor(name);
-  if (!t) {
-    if (optional) return nullptr;
-    fail("'{}': model has no tensor '{}'", file_->path(), name);
-  }
-  if (t->type != kernels::TensorType::F32 || t->n_elements != n) {
-    fail("'{}': tensor '{}' should be {} f32 values", file_->path(), name, n);
-  }
-  // GGUF data is aligned to >= 32 bytes, so the float pointer is aligned.
-  return reinterpret_cast<const float*>(t->data);
-}
 
 std::unique_ptr<KvCache> LlamaModel::make_cache(size_t block_tokens, size_t n_blocks) const {
   return std::make_unique<KvCache>(config_.n_layer, config_.kv_dim(), block_tokens, n_blocks);

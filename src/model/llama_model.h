@@ -62,8 +62,6 @@ class LlamaModel {
     size_t pos;
   };
 
-  kernels::WeightView weight(const std::string& name, size_t rows, size_t cols) const;
-  const float* vector(const std::string& name, size_t n, bool optional = false) const;
   void matmul(const kernels::WeightView& w, const float* x, size_t n, float* y);
 
   void embed(std::span<const SequenceBatch> batch);

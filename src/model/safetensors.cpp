@@ -1,9 +1,5 @@
 #include "model/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +9,7 @@
 
 #include "kernels/quants.h"
 #include "util/error.h"
+#include "util/mapped_file.h"
 
 namespace ragd::model {
 namespace {
@@ -95,28 +92,10 @@ void SafetensorsTensor::to_f32(uint64_t first, uint64_t n, float* out) const {
 }
 
 std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("cannot open '{}': {}", path, std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int e = errno;
-    ::close(fd);
-    fail("cannot stat '{}': {}", path, std::strerror(e));
-  }
   std::unique_ptr<SafetensorsFile> f(new SafetensorsFile());
   f->path_ = path;
-  if (st.st_size > 0) {
-    void* m = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) {
-      int e = errno;
-      ::close(fd);
-      fail("cannot map '{}': {}", path, std::strerror(e));
-    }
-    f->mapping_ = m;
-    f->mapping_size_ = static_cast<size_t>(st.st_size);
-    f->bytes_ = {static_cast<const uint8_t*>(m), f->mapping_size_};
-  }
-  ::close(fd);  // the mapping keeps the file alive
+  f->mapping_ = std::make_unique<MappedFile>(path);
+  f->bytes_ = f->mapping_->bytes();
   f->parse_all();
   return f;
 }
@@ -130,9 +109,7 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::parse(std::span<const uint8_t>
   return f;
 }
 
-SafetensorsFile::~SafetensorsFile() {
-  if (mapping_) ::munmap(mapping_, mapping_size_);
-}
+SafetensorsFile::~SafetensorsFile() = default;
 
 void SafetensorsFile::parse_all() {
   const std::string& p = path_;

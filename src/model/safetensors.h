@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/mapped_file.h"
+
 namespace ragd::model {
 
 enum class StDtype { BOOL, U8, I8, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64 };
@@ -66,8 +68,7 @@ class SafetensorsFile {
 
   std::string path_;
   std::span<const uint8_t> bytes_;
-  void* mapping_ = nullptr;
-  size_t mapping_size_ = 0;
+  std::unique_ptr<MappedFile> mapping_;  // null for parse()d in-memory images
   std::vector<SafetensorsTensor> tensors_;
   std::map<std::string, std::string> metadata_;
 };
