@@ -1,10 +1,14 @@
 // ragd eval beir --data DIR: retrieval quality on a BEIR-format dataset, ingested into a
-// fresh temporary store (nothing of the user's data directory is touched).
+// fresh temporary store (nothing of the user's data directory is touched), or into
+// --db DIR, which is kept and reused: a later run (e.g. another --mode) finds the corpus
+// ingested and embedded already and only runs the queries.
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "app/embed_options.h"
+#include "app/embedder_setup.h"
 #include "app/ingest_progress.h"
 #include "rag/beir.h"
 #include "rag/temp_dir.h"
@@ -20,6 +24,9 @@ struct EvalBeirOptions {
   std::string profile = "default";
   std::string keep_db;
   std::string fts_tokenizer = "porter";
+  std::string fusion = "weighted";
+  double bm25_weight = 0.3;
+  EmbedderChoice embed;
   bool json = false;
 };
 
@@ -27,20 +34,31 @@ int run_eval_beir(const EvalBeirOptions& o) {
   rag::BeirOptions opts;
   opts.search.mode = rag::parse_search_mode(o.mode);
   opts.search.profile = rag::search_profile(o.profile);
-  if (opts.search.mode != rag::SearchMode::Bm25) {
-    fail("--mode {} needs an embedding model, and no embedding model is configured yet; use "
-         "--mode bm25",
-         o.mode);
+  opts.search.fusion = rag::parse_fusion_method(o.fusion);
+  if (o.bm25_weight < 0 || o.bm25_weight > 1) fail("--bm25-weight must be between 0 and 1");
+  opts.search.bm25_weight = o.bm25_weight;
+  opts.search.dense_weight = 1 - o.bm25_weight;
+  const bool dense = opts.search.mode != rag::SearchMode::Bm25;
+  // Loaded for BM25 too when available: the chunker then counts with the model's tokenizer
+  // in every mode, so all modes see the same chunks and can share one --db.
+  auto embedder = open_passage_embedder(o.embed, /*quiet=*/!dense);
+  if (dense && !embedder) {
+    fail("--mode {} needs an embedding model: pass --embed-model FILE or install the default "
+         "{} (run 'make')",
+         o.mode, kDefaultEmbedder);
   }
+  if (embedder) use_model_tokenizer(opts.ingest.chunker, *embedder);
+  opts.embedder = embedder.get();
   rag::BeirData data = rag::load_beir(o.data, o.split);
   rag::TempDir tmp("ragd-eval");
   std::filesystem::path dir = o.keep_db.empty() ? tmp.path() : std::filesystem::path(o.keep_db);
-  if (!o.keep_db.empty() && std::filesystem::exists(dir / rag::Store::kDbFileName)) {
-    fail("--keep-db {}: a store already exists there; give an empty or new directory", o.keep_db);
-  }
   auto store = rag::Store::open(dir);
+  if (embedder) {
+    if (auto existing = store->find_collection("beir")) rag::check_embedder_matches(*existing, *embedder);
+  }
   IngestProgressBar bar(!o.json);
   opts.ingest_progress = bar.callback();
+  opts.embed_progress = bar.embed_callback();
   opts.ingest.collection = "beir";
   opts.ingest.fts_tokenizer = o.fts_tokenizer;
   rag::BeirReport r = rag::evaluate_beir(data, *store, opts);
@@ -51,6 +69,10 @@ int run_eval_beir(const EvalBeirOptions& o) {
                         {"mode", r.mode},
                         {"profile", o.profile},
                         {"fts_tokenizer", o.fts_tokenizer},
+                        {"fusion", dense && opts.search.mode == rag::SearchMode::Hybrid ? o.fusion : ""},
+                        {"bm25_weight", o.bm25_weight},
+                        {"embedding_model", embedder ? embedder->name() : ""},
+                        {"chunk_tokens", opts.ingest.chunker.chunk_tokens},
                         {"documents", r.documents},
                         {"chunks", r.chunks},
                         {"queries", r.queries},
@@ -60,6 +82,10 @@ int run_eval_beir(const EvalBeirOptions& o) {
                         {"latency_ms_p50", r.latency_ms_p50},
                         {"latency_ms_p99", r.latency_ms_p99},
                         {"latency_ms_mean", r.latency_ms_mean},
+                        {"embed_ms_p50", r.embed_ms_p50},
+                        {"embed_ms_p99", r.embed_ms_p99},
+                        {"chunks_embedded", r.chunks_embedded},
+                        {"embed_seconds", r.embed_seconds},
                         {"ingest_seconds", r.ingest_seconds},
                         {"ingest_documents_per_second", r.documents_per_second},
                         {"ingest_chunks_per_second", r.chunks_per_second}};
@@ -73,8 +99,15 @@ int run_eval_beir(const EvalBeirOptions& o) {
   fmt::print("mode        {} (profile {})\n", r.mode, o.profile);
   fmt::print("nDCG@10     {:.4f}\nRecall@100  {:.4f}\nMRR@10      {:.4f}\n", r.ndcg_at_10,
              r.recall_at_100, r.mrr_at_10);
-  fmt::print("latency     p50 {:.2f} ms, p99 {:.2f} ms, mean {:.2f} ms (top 100 documents)\n",
+  if (r.chunks_embedded) {
+    fmt::print("embedding   {} chunks in {:.1f} s\n", r.chunks_embedded, r.embed_seconds);
+  }
+  fmt::print("latency     p50 {:.2f} ms, p99 {:.2f} ms, mean {:.2f} ms (retrieval of the top 100 "
+             "documents)\n",
              r.latency_ms_p50, r.latency_ms_p99, r.latency_ms_mean);
+  if (dense) {
+    fmt::print("query embed p50 {:.2f} ms, p99 {:.2f} ms\n", r.embed_ms_p50, r.embed_ms_p99);
+  }
   return 0;
 }
 
@@ -88,7 +121,13 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("--mode", o->mode, "bm25, dense or hybrid")->capture_default_str();
   sub->add_option("--profile", o->profile, "fast, default or quality")->capture_default_str();
   sub->add_option("--fts-tokenizer", o->fts_tokenizer, "porter or unicode61")->capture_default_str();
-  sub->add_option("--keep-db", o->keep_db, "Ingest into this (new) directory and keep it");
+  sub->add_option("--db,--keep-db", o->keep_db,
+                  "Ingest into this directory and keep it; an existing one is reused (unchanged "
+                  "corpus: nothing re-ingested or re-embedded)");
+  sub->add_option("--fusion", o->fusion, "Hybrid fusion: weighted or rrf")->capture_default_str();
+  sub->add_option("--bm25-weight", o->bm25_weight, "Hybrid weighted fusion: BM25 share")
+      ->capture_default_str();
+  o->embed.add_to(sub, /*with_no_embed=*/false);
   sub->add_flag("--json", o->json, "Print the report as JSON");
   return Command{sub, [o] { return run_eval_beir(*o); }};
 });

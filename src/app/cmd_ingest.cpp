@@ -5,8 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "app/embedder_setup.h"
 #include "app/ingest_progress.h"
 #include "app/rag_options.h"
+#include "rag/collection_vectors.h"
+#include "rag/embed_chunks.h"
 #include "rag/ingest.h"
 #include "util/error.h"
 
@@ -21,6 +24,7 @@ struct IngestCmdOptions {
   size_t batch = 500;
   std::string fts_tokenizer = "porter";
   std::vector<std::string> meta;
+  EmbedderChoice embed;
   bool quiet = false;
   bool json = false;
 };
@@ -41,6 +45,8 @@ int run_ingest(const IngestCmdOptions& o) {
   opts.fts_tokenizer = o.fts_tokenizer;
   opts.chunker.chunk_tokens = o.chunk_tokens;
   opts.chunker.overlap_tokens = o.overlap_tokens;
+  auto embedder = open_passage_embedder(o.embed, o.quiet || o.json);
+  if (embedder) use_model_tokenizer(opts.chunker, *embedder);
   opts.chunker.validate();
   opts.batch_documents = std::max<size_t>(o.batch, 1);
   opts.extra_metadata = parse_meta(o.meta);
@@ -50,11 +56,31 @@ int run_ingest(const IngestCmdOptions& o) {
          rag::supported_extensions());
   }
   auto store = open_store(o.where, /*must_exist=*/false);
+  if (embedder) {
+    // Refuse another model before any document is written.
+    if (auto existing = store->find_collection(o.where.collection)) {
+      rag::check_embedder_matches(*existing, *embedder);
+    }
+  }
   rag::Ingestor ingestor(*store, opts);
   IngestProgressBar bar(!o.quiet);
   rag::IngestStats s = ingestor.ingest(files, bar.callback());
+  rag::Collection collection = store->require_collection(o.where.collection);
+  rag::EmbedStats es;
+  std::string index_kind = "none";
+  if (embedder) {
+    es = rag::embed_missing_chunks(*store, collection, *embedder, 64, bar.embed_callback());
+    // Brings the vector index up to date with the stored vectors (an HNSW index above the
+    // exact threshold is rebuilt and persisted when stale; an exact one needs nothing).
+    index_kind = rag::CollectionVectors::open(*store, collection)->kind();
+  }
   bar.finish();
   auto totals = store->stats(ingestor.collection().id);
+  if (!embedder && totals.embeddings > 0 && totals.embeddings < totals.chunks && !o.json) {
+    fmt::print(stderr, "warning: {} chunks of '{}' have no embedding; dense search will not "
+                       "find them until 'ragd ingest' runs with '{}'\n",
+               totals.chunks - totals.embeddings, collection.name, collection.embedding_model);
+  }
   double chunks_per_s = s.seconds > 0 ? static_cast<double>(s.chunks_written) / s.seconds : 0;
   if (o.json) {
     nlohmann::json j = {{"collection", o.where.collection}, {"db", o.where.db_dir},
@@ -66,7 +92,12 @@ int run_ingest(const IngestCmdOptions& o) {
                         {"chunks_written", s.chunks_written}, {"errors", s.errors},
                         {"seconds", s.seconds}, {"chunks_per_second", chunks_per_s},
                         {"collection_documents", totals.documents},
-                        {"collection_chunks", totals.chunks}};
+                        {"collection_chunks", totals.chunks},
+                        {"embedding_model", collection.embedding_model},
+                        {"embedding_dim", collection.embedding_dim},
+                        {"chunks_embedded", es.chunks}, {"embed_seconds", es.seconds},
+                        {"collection_embeddings", totals.embeddings},
+                        {"vector_index", index_kind}};
     fmt::print("{}\n", j.dump(2));
   } else {
     fmt::print("{} files ({} unchanged): {} documents added, {} updated, {} unchanged, {} removed; "
@@ -74,8 +105,15 @@ int run_ingest(const IngestCmdOptions& o) {
                s.files, s.files_unchanged, s.documents_added, s.documents_updated,
                s.documents_unchanged, s.documents_removed, s.chunks_written, s.seconds,
                chunks_per_s);
-    fmt::print("collection '{}' in {}: {} documents, {} chunks\n", o.where.collection,
-               o.where.db_dir, totals.documents, totals.chunks);
+    if (embedder) {
+      fmt::print("{} chunks embedded with {} in {:.2f} s ({:.1f} chunks/s); vector index: {}\n",
+                 es.chunks, embedder->name(), es.seconds,
+                 es.seconds > 0 ? static_cast<double>(es.chunks) / es.seconds : 0.0, index_kind);
+    }
+    fmt::print("collection '{}' in {}: {} documents, {} chunks, {} embeddings{}\n",
+               o.where.collection, o.where.db_dir, totals.documents, totals.chunks,
+               totals.embeddings,
+               collection.embedding_model.empty() ? "" : " (" + collection.embedding_model + ")");
   }
   if (s.errors) {
     fmt::print(stderr, "error: {} files or records could not be ingested (see messages above)\n",
@@ -98,6 +136,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--batch", opts->batch, "Documents per database transaction")->capture_default_str();
   sub->add_option("--meta", opts->meta, "KEY=VALUE added to every document's metadata (repeatable)");
+  opts->embed.add_to(sub, /*with_no_embed=*/true);
   sub->add_flag("--quiet,-q", opts->quiet, "No progress display");
   sub->add_flag("--json", opts->json, "Print the summary as JSON");
   return Command{sub, [opts] { return run_ingest(*opts); }};

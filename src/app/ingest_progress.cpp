@@ -42,6 +42,31 @@ void IngestProgressBar::update(const rag::IngestProgress& p, bool force) {
                                  frac * 100, p.files_done, p.files_total, p.documents, p.chunks,
                                  rate, format_bytes(static_cast<uint64_t>(bytes_rate)),
                                  format_duration(eta));
+  draw(frac, line);
+}
+
+rag::EmbedProgressFn IngestProgressBar::embed_callback() {
+  if (!enabled_) return {};
+  return [this](size_t done, size_t total) { update_embed(done, total); };
+}
+
+void IngestProgressBar::update_embed(size_t done, size_t total) {
+  if (!embedding_) embed_watch_.reset();
+  embedding_ = true;
+  embed_done_ = done;
+  embed_total_ = total;
+  double now = watch_.seconds();
+  if (done < total && now - last_draw_ < (tty_ ? 0.1 : 5.0)) return;
+  last_draw_ = now;
+  double secs = embed_watch_.seconds();
+  double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+  double eta = rate > 0 ? static_cast<double>(total - std::min(done, total)) / rate : -1;
+  double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+  draw(frac, fmt::format("{:5.1f}% embedding chunks {}/{} {:.1f} chunks/s ETA {}", frac * 100,
+                         done, total, rate, format_duration(eta)));
+}
+
+void IngestProgressBar::draw(double frac, const std::string& line) {
   if (tty_) {
     constexpr int kWidth = 20;
     std::string bar(static_cast<size_t>(frac * kWidth), '#');
@@ -49,7 +74,7 @@ void IngestProgressBar::update(const rag::IngestProgress& p, bool force) {
     fmt::print(stderr, "\r[{}] {}\x1b[K", bar, line);
     drawn_ = true;
   } else {
-    fmt::print(stderr, "ingest: {}\n", line);
+    fmt::print(stderr, "{}: {}\n", embedding_ ? "embed" : "ingest", line);
   }
   std::fflush(stderr);
 }
@@ -57,7 +82,12 @@ void IngestProgressBar::update(const rag::IngestProgress& p, bool force) {
 void IngestProgressBar::finish() {
   if (!enabled_) return;
   if (tty_) {
-    update(last_, true);
+    if (embedding_) {
+      last_draw_ = -1;
+      update_embed(embed_done_, embed_total_);
+    } else {
+      update(last_, true);
+    }
     if (drawn_) std::fputc('\n', stderr);
   }
   drawn_ = false;

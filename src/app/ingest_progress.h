@@ -3,6 +3,7 @@
 // line every five seconds, so captured output stays short.
 #pragma once
 
+#include "rag/embed_chunks.h"
 #include "rag/ingest.h"
 #include "util/timing.h"
 
@@ -12,17 +13,24 @@ class IngestProgressBar {
  public:
   explicit IngestProgressBar(bool enabled);
   rag::ProgressFn callback();
+  // The embedding phase that follows ingestion: same line, counting embedded chunks.
+  rag::EmbedProgressFn embed_callback();
   // Draws the final state and ends the line.
   void finish();
 
  private:
   void update(const rag::IngestProgress& p, bool force);
+  void update_embed(size_t done, size_t total);
+  void draw(double frac, const std::string& line);
   bool enabled_;
   bool tty_;
   bool drawn_ = false;
   double last_draw_ = -1;
   rag::IngestProgress last_;
   Stopwatch watch_;
+  Stopwatch embed_watch_;
+  bool embedding_ = false;  // the last update was of the embedding phase
+  size_t embed_done_ = 0, embed_total_ = 0;
 };
 
 }  // namespace ragd::app

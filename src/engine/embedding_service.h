@@ -78,6 +78,8 @@ class EmbeddingService {
 
   EmbeddingStats stats() const;
   EmbeddingCache& cache() { return *cache_; }
+  // The model's own tokenizer (thread-safe for encode), e.g. for chunkers that count tokens.
+  const model::Tokenizer& tokenizer() const { return *tokenizer_; }
 
  private:
   // One caller's uncached sequences, queued for the leader.

@@ -14,6 +14,10 @@ std::vector<float> ModelEmbedder::embed_query(std::string_view text) {
   return service_->embed(query_prefix_ + std::string(text));
 }
 
+size_t ModelEmbedder::count_tokens(std::string_view text) const {
+  return service_->tokenizer().encode(text, /*add_special=*/false, /*parse_special=*/false).size();
+}
+
 std::vector<std::vector<float>> ModelEmbedder::embed_passages(const std::vector<std::string>& texts) {
   return service_->embed(texts);
 }

@@ -31,6 +31,12 @@ class ModelEmbedder final : public Embedder {
 
   engine::EmbeddingService& service() { return *service_; }
 
+  // Tokens of `text` under the model's tokenizer, without [CLS]/[SEP] and untruncated:
+  // additive over words as the chunker's TokenCounter contract asks.
+  size_t count_tokens(std::string_view text) const;
+  // Positions one embedded text may use, [CLS] and [SEP] included (512 for MiniLM).
+  size_t max_tokens() const { return service_->max_tokens(); }
+
  private:
   std::shared_ptr<engine::EmbeddingService> service_;
   std::string query_prefix_;

@@ -64,9 +64,11 @@ void Retriever::bm25_candidates(std::string_view query, const SearchOptions& o, 
   }
 }
 
-void Retriever::dense_candidates(std::string_view query, const SearchOptions& o, size_t n,
-                                 Candidates& c) {
+double Retriever::dense_candidates(std::string_view query, const SearchOptions& o, size_t n,
+                                   Candidates& c) {
+  Stopwatch embed_watch;
   std::vector<float> q = embedder_->embed_query(query);
+  const double embed_ms = embed_watch.millis();
   IdFilter filter;
   std::shared_ptr<std::unordered_set<int64_t>> allowed;
   if (!o.filters.empty()) {
@@ -82,6 +84,7 @@ void Retriever::dense_candidates(std::string_view query, const SearchOptions& o,
     if (!c.document_of.count(hit.id)) missing.push_back(hit.id);
   }
   for (const auto& [chunk, doc] : store_.document_ids(missing)) c.document_of[chunk] = doc;
+  return embed_ms;
 }
 
 void Retriever::rerank(std::string_view query, std::vector<ScoredId>& ranked, size_t keep) {
@@ -162,8 +165,8 @@ std::vector<SearchHit> Retriever::search(std::string_view query, const SearchOpt
   }
   stage.reset();
   if (want_dense) {
-    dense_candidates(query, o, std::max(o.profile.dense_candidates, o.top_k * oversample), c);
-    t.dense_ms = stage.millis();
+    t.embed_ms = dense_candidates(query, o, std::max(o.profile.dense_candidates, o.top_k * oversample), c);
+    t.dense_ms = stage.millis() - t.embed_ms;
   }
   stage.reset();
   std::vector<ScoredId> ranked = rank(o, c);

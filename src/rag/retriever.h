@@ -68,7 +68,10 @@ struct SearchHit {
   std::optional<double> bm25_score, dense_score;  // each retriever's raw score, if it found it
 };
 
+// embed_ms is the query's embedding (dense and hybrid); dense_ms the vector search alone.
+// total_ms includes everything, so retrieval alone is total_ms - embed_ms.
 struct SearchTimings {
+  double embed_ms = 0;
   double bm25_ms = 0, dense_ms = 0, fusion_ms = 0, rerank_ms = 0, fetch_ms = 0, total_ms = 0;
 };
 
@@ -85,7 +88,8 @@ class Retriever {
  private:
   struct Candidates;
   void bm25_candidates(std::string_view query, const SearchOptions& o, size_t n, Candidates& c);
-  void dense_candidates(std::string_view query, const SearchOptions& o, size_t n, Candidates& c);
+  // Returns the milliseconds spent embedding the query.
+  double dense_candidates(std::string_view query, const SearchOptions& o, size_t n, Candidates& c);
   std::vector<ScoredId> rank(const SearchOptions& o, Candidates& c);
   void rerank(std::string_view query, std::vector<ScoredId>& ranked, size_t keep);
   std::vector<SearchHit> make_hits(const std::vector<ScoredId>& ranked, const Candidates& c);

@@ -13,6 +13,8 @@ trap 'rm -rf "$tmp"' EXIT
 db="$tmp/db"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+# Model-free: BM25 only (dense_search_test.sh covers the embedding model).
+export RAGD_MODEL_DIR="$tmp/no-models"
 
 mkdir -p "$tmp/docs/sub"
 cat > "$tmp/docs/guide.md" <<'MD'
@@ -69,7 +71,7 @@ done
 
 echo "--- clear errors"
 if err="$("$ragd" search magma --db "$db" --mode dense 2>&1)"; then fail "dense mode should fail"; fi
-echo "$err" | grep -q "no embedding model is configured yet" || fail "dense error: $err"
+echo "$err" | grep -q "has no embeddings" || fail "dense error: $err"
 if err="$("$ragd" search x --db "$tmp/nowhere" 2>&1)"; then fail "missing store should fail"; fi
 echo "$err" | grep -q "ragd ingest" || fail "missing-store error: $err"
 [ ! -e "$tmp/nowhere" ] || fail "search created a store"
