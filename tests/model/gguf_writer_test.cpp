@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "model/gguf.h"
+#include "gguf_test_util.h"
 #include "model/gguf_writer.h"
 #include "util/error.h"
 
@@ -17,20 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 using kernels::TensorType;
 
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("ragd-writer-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+// The test's own scratch directory.
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("ragd-writer") {}
 };
 
 std::vector<uint8_t> read_all(const std::string& path) {

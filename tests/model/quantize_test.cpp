@@ -10,6 +10,7 @@
 
 #include "kernels/quants.h"
 #include "model/gguf.h"
+#include "gguf_test_util.h"
 #include "model/gguf_writer.h"
 #include "model/quant_plan.h"
 #include "model/quantize_model.h"
@@ -22,20 +23,9 @@ namespace {
 namespace fs = std::filesystem;
 using kernels::TensorType;
 
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("ragd-quant-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+// The test's own scratch directory.
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("ragd-quant") {}
 };
 
 QuantTarget target(std::string_view name) {
