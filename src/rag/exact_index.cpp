@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "rag/vector_dot.h"
+#include "kernels/vector_ops.h"
 #include "util/error.h"
 
 namespace ragd::rag {
@@ -52,10 +52,9 @@ std::vector<VectorHit> ExactIndex::search(std::span<const float> query, size_t k
   if (metric_ == Metric::Cosine) normalize(q);
   std::vector<VectorHit> hits;
   hits.reserve(ids_.size());
-  DotKernel kernel = dot_kernel();
   for (size_t row = 0; row < ids_.size(); ++row) {
     if (filter && !filter(ids_[row])) continue;
-    hits.push_back(VectorHit{ids_[row], kernel(q.data(), data_.data() + row * dim_, dim_)});
+    hits.push_back(VectorHit{ids_[row], kernels::dot_f32(q.data(), data_.data() + row * dim_, dim_)});
   }
   auto better = [](const VectorHit& a, const VectorHit& b) {
     return a.score != b.score ? a.score > b.score : a.id < b.id;

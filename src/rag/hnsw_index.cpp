@@ -6,7 +6,7 @@
 #include <atomic>
 #include <thread>
 
-#include "rag/vector_dot.h"
+#include "kernels/vector_ops.h"
 #include "util/error.h"
 
 namespace ragd::rag {
@@ -14,7 +14,7 @@ namespace ragd::rag {
 namespace {
 
 // hnswlib's own inner-product space picks its SIMD width at compile time (SSE for a
-// portable build); this one uses the run-time dispatched kernel of vector_dot.h.
+// portable build); this one uses kernels::dot_f32, dispatched at run time.
 // Distance = 1 - inner product, as hnswlib's InnerProductSpace, so files are compatible.
 class DispatchedIpSpace : public hnswlib::SpaceInterface<float> {
  public:
@@ -25,9 +25,8 @@ class DispatchedIpSpace : public hnswlib::SpaceInterface<float> {
 
  private:
   static float distance(const void* a, const void* b, const void* dim) {
-    static const DotKernel kernel = dot_kernel();
-    return 1.0f - kernel(static_cast<const float*>(a), static_cast<const float*>(b),
-                         *static_cast<const size_t*>(dim));
+    return 1.0f - kernels::dot_f32(static_cast<const float*>(a), static_cast<const float*>(b),
+                                   *static_cast<const size_t*>(dim));
   }
   size_t dim_;
 };

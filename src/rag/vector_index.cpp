@@ -3,15 +3,15 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/vector_ops.h"
 #include "rag/exact_index.h"
 #include "rag/hnsw_index.h"
-#include "rag/vector_dot.h"
 #include "util/error.h"
 
 namespace ragd::rag {
 
 float dot(std::span<const float> a, std::span<const float> b) {
-  return dot_kernel()(a.data(), b.data(), std::min(a.size(), b.size()));
+  return kernels::dot_f32(a.data(), b.data(), std::min(a.size(), b.size()));
 }
 
 void normalize(std::span<float> v) {
