@@ -28,7 +28,7 @@ build:
 
 # Concurrency code (thread pool, threaded matmuls, embedding service and cache) under
 # ThreadSanitizer, in a separate build tree.
-TSAN_TESTS = ThreadPool|Matmul|EmbeddingService|EmbeddingCache|Stories260K.Batched
+TSAN_TESTS = ThreadPool|Matmul|EmbeddingService|EmbeddingCache|Stories260K.Batched|BlockManager|SchedulerTest
 tsan: setup
 	@test -f build-tsan/build.ninja || cmake -S . -B build-tsan -G Ninja -DRAGD_TSAN=ON
 	cmake --build build-tsan -j $(JOBS) --target test_kernels test_engine

@@ -16,6 +16,8 @@ const char* finish_reason_name(FinishReason reason) {
     case FinishReason::Stop: return "stop";
     case FinishReason::Length: return "length";
     case FinishReason::Cancelled: return "cancelled";
+    case FinishReason::Timeout: return "timeout";
+    case FinishReason::Error: return "error";
   }
   return "?";
 }

@@ -26,8 +26,11 @@ struct GenerationOptions {
   SamplingParams sampling;
 };
 
-enum class FinishReason { Stop, Length, Cancelled };
-const char* finish_reason_name(FinishReason reason);  // "stop", "length", "cancelled"
+// Timeout and Error only come from the serving scheduler (engine/scheduler.h): a request
+// that waited in the queue too long, or whose forward pass failed.
+enum class FinishReason { Stop, Length, Cancelled, Timeout, Error };
+// "stop", "length", "cancelled", "timeout", "error"
+const char* finish_reason_name(FinishReason reason);
 
 struct GenerationResult {
   std::string text;

@@ -1,0 +1,61 @@
+// RequestStream (declared in engine/scheduler.h): the hand-off between the scheduler thread,
+// which pushes text and the final summary, and the client thread, which takes them.
+#include <utility>
+
+#include "engine/scheduler.h"
+
+namespace ragd::engine {
+
+bool RequestStream::next(std::string& text, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return !pending_.empty() || done_; });
+  if (!pending_.empty()) {
+    text += pending_;
+    pending_.clear();
+    return true;
+  }
+  return !done_;
+}
+
+std::string RequestStream::wait_all() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return done_; });
+  return std::exchange(pending_, {});
+}
+
+void RequestStream::cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+
+bool RequestStream::finished() const {
+  std::lock_guard lock(mu_);
+  return done_;
+}
+
+GenerationSummary RequestStream::summary() const {
+  std::lock_guard lock(mu_);
+  return summary_;
+}
+
+void RequestStream::push(std::string_view text) {
+  if (text.empty()) return;
+  {
+    std::lock_guard lock(mu_);
+    pending_ += text;
+  }
+  cv_.notify_all();
+}
+
+void RequestStream::update(const GenerationSummary& summary) {
+  std::lock_guard lock(mu_);
+  summary_ = summary;
+}
+
+void RequestStream::finish(const GenerationSummary& summary) {
+  {
+    std::lock_guard lock(mu_);
+    summary_ = summary;
+    done_ = true;
+  }
+  cv_.notify_all();
+}
+
+}  // namespace ragd::engine

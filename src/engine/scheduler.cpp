@@ -1,0 +1,589 @@
+// Scheduler: the step loop. Read top to bottom: the shared state (guarded by mu), the
+// scheduler thread's own state, submit(), then the step as its named parts.
+#include "engine/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <unordered_map>
+
+#include "engine/sequence.h"
+#include "model/kv_cache.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/timing.h"
+
+namespace ragd::engine {
+
+// One sequence's share of a step: its next n_tokens pending tokens.
+struct ScheduledChunk {
+  Sequence* seq;
+  size_t n_tokens;
+  bool decode;  // one token after a sampled one (else a prefill chunk)
+};
+
+struct Scheduler::Impl {
+  Impl(Llm& llm, const SchedulerOptions& options);
+
+  // --- shared with client threads, guarded by mu ---
+  std::mutex mu;
+  std::condition_variable wake;     // scheduler thread: work arrived or stop
+  std::condition_variable cleared;  // clear_prefix_cache() callers
+  bool stop = false;
+  uint64_t clear_requested = 0, clear_done = 0;
+  std::vector<std::unique_ptr<Sequence>> incoming;  // submitted, not yet queued
+  uint64_t next_id = 0;
+  size_t active = 0;                                // accepted and not finished
+  std::unordered_map<std::string, size_t> per_user;  // accepted and not finished
+  double mean_request_seconds = 0;  // moving average of submit -> finish, for Retry-After
+  uint64_t rejected = 0;
+  SchedulerStats published;  // the scheduler thread's last snapshot
+
+  std::mutex observer_mu;
+  std::function<void(const StepInfo&)> observer;
+
+  // --- scheduler thread only ---
+  Llm& llm;
+  const SchedulerOptions opt;
+  std::unique_ptr<model::KvCache> cache;
+  BlockManager blocks;
+  std::vector<std::deque<std::unique_ptr<Sequence>>> waiting;  // by priority, oldest first
+  std::vector<std::unique_ptr<Sequence>> running;              // hold blocks
+  std::vector<float> logits;
+  SchedulerStats counters;  // steps, tokens, outcomes (published with each snapshot)
+
+  std::thread thread;  // last: starts once everything above exists
+
+  void loop();
+  bool has_work() const;
+  void take_incoming();  // mu held
+
+  // The step, in order.
+  void step();
+  void retire_cancelled();
+  void admit_waiting();
+  bool try_admit(Sequence& s);
+  void expire_waiting();
+  std::vector<ScheduledChunk> build_batch();
+  void reserve_decode_blocks();
+  void preempt(std::unique_ptr<Sequence> s);
+  bool run_forward(const std::vector<ScheduledChunk>& plan);
+  void process_outputs(const std::vector<ScheduledChunk>& plan);
+  void sample_and_stream(Sequence& s, std::span<float> row);
+  void remove_done();
+
+  // Ending a sequence.
+  void finish(Sequence& s, FinishReason reason, const std::string& error = {});
+  void fail_everything(const std::string& message);
+  void cancel_everything();
+  GenerationSummary summary_of(const Sequence& s) const;
+  void publish_stats();  // mu held
+};
+
+namespace {
+
+size_t kv_blocks_for(const Llm& llm, const SchedulerOptions& opt) {
+  const auto& c = llm.model->config();
+  const size_t per_block = model::KvCache::bytes_per_block(c.n_layer, c.kv_dim(), opt.block_tokens);
+  const size_t one_sequence = BlockManager::blocks_for(opt.ctx_size, opt.block_tokens);
+  return std::max(opt.max_kv_cache_bytes / per_block, one_sequence);
+}
+
+SchedulerOptions checked(SchedulerOptions o) {
+  if (o.ctx_size < 2) fail("scheduler: ctx_size must be at least 2");
+  o.block_tokens = std::max<size_t>(o.block_tokens, 1);
+  o.max_batch_size = std::max<size_t>(o.max_batch_size, 1);
+  // Every running sequence must be able to decode in every step.
+  o.max_batch_tokens = std::max(o.max_batch_tokens, o.max_batch_size);
+  o.priority_levels = std::max<size_t>(o.priority_levels, 1);
+  return o;
+}
+
+// Best first: higher priority (lower number), then older.
+bool before(const Sequence& a, const Sequence& b) {
+  return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
+}
+
+}  // namespace
+
+Scheduler::Impl::Impl(Llm& llm_, const SchedulerOptions& options)
+    : llm(llm_),
+      opt(checked(options)),
+      cache(llm_.model->make_cache(opt.block_tokens, kv_blocks_for(llm_, opt))),
+      blocks(cache->n_blocks(), opt.block_tokens, opt.prefix_caching),
+      waiting(opt.priority_levels) {
+  log::info("scheduler: KV cache of {} blocks x {} tokens ({:.1f} MiB, {} full-context sequences)",
+            cache->n_blocks(), opt.block_tokens, cache->bytes() / 1048576.0,
+            cache->n_blocks() / BlockManager::blocks_for(opt.ctx_size, opt.block_tokens));
+  publish_stats();
+  thread = std::thread([this] { loop(); });
+}
+
+Scheduler::Scheduler(Llm& llm, SchedulerOptions options)
+    : impl_(std::make_unique<Impl>(llm, options)), options_(impl_->opt) {}
+
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stop = true;
+  }
+  impl_->wake.notify_all();
+  impl_->thread.join();
+}
+
+// ---------------------------------------------------------------------------------------
+// Client side: admission control, stats, cache admin.
+
+Admission Scheduler::submit(GenerationRequest request) {
+  Admission a;
+  auto refuse = [&](AdmitStatus status, std::string message, double retry_after = 0) {
+    a.status = status;
+    a.message = std::move(message);
+    a.retry_after_seconds = retry_after;
+    return a;
+  };
+  const size_t n_vocab = impl_->llm.model->config().n_vocab;
+  std::string invalid;
+  if (request.prompt.empty()) invalid = "the prompt is empty";
+  for (int32_t id : request.prompt) {
+    if (id < 0 || static_cast<size_t>(id) >= n_vocab) {
+      invalid =
+          fmt::format("prompt token id {} is outside the vocabulary (0..{})", id, n_vocab - 1);
+      break;
+    }
+  }
+  if (invalid.empty() && request.options.max_tokens == 0) invalid = "max_tokens must be at least 1";
+  if (invalid.empty()) {
+    try {
+      request.options.sampling.validate();
+    } catch (const Error& e) {
+      invalid = e.what();
+    }
+  }
+  std::lock_guard lock(impl_->mu);
+  if (!invalid.empty()) {
+    ++impl_->rejected;
+    return refuse(AdmitStatus::Invalid, invalid);
+  }
+  if (request.prompt.size() + 1 > options_.ctx_size) {
+    ++impl_->rejected;
+    return refuse(AdmitStatus::TooLong,
+                  fmt::format("the prompt has {} tokens; the context holds {} (prompt and "
+                              "generated tokens together)",
+                              request.prompt.size(), options_.ctx_size));
+  }
+  // Retry-After: roughly when one batch's worth of the requests ahead will have finished.
+  const double mean = std::max(impl_->mean_request_seconds, 1.0);
+  if (impl_->active >= options_.max_concurrent) {
+    ++impl_->rejected;
+    const double batches = std::ceil(double(impl_->active) / options_.max_batch_size);
+    return refuse(AdmitStatus::Overloaded,
+                  fmt::format("the server is busy ({} requests running or waiting); retry later",
+                              impl_->active),
+                  std::max(1.0, std::min(mean * batches, 60.0)));
+  }
+  size_t& mine = impl_->per_user[request.user];
+  if (options_.max_per_user > 0 && mine >= options_.max_per_user) {
+    ++impl_->rejected;
+    return refuse(AdmitStatus::UserLimit,
+                  fmt::format("too many requests in flight for this user ({} of {} allowed)",
+                              mine, options_.max_per_user),
+                  std::max(1.0, std::min(mean, 60.0)));
+  }
+  request.priority = std::min(request.priority, options_.priority_levels - 1);
+  a.stream = std::make_shared<RequestStream>();
+  impl_->incoming.push_back(std::make_unique<Sequence>(impl_->next_id++, std::move(request),
+                                                       *impl_->llm.tokenizer, a.stream));
+  ++impl_->active;
+  ++mine;
+  impl_->wake.notify_one();
+  return a;
+}
+
+SchedulerStats Scheduler::stats() const {
+  std::lock_guard lock(impl_->mu);
+  SchedulerStats s = impl_->published;
+  s.rejected = impl_->rejected;
+  for (const auto& seq : impl_->incoming) ++s.waiting_by_priority[seq->priority];
+  return s;
+}
+
+void Scheduler::set_step_observer(std::function<void(const StepInfo&)> observer) {
+  std::lock_guard lock(impl_->observer_mu);
+  impl_->observer = std::move(observer);
+}
+
+void Scheduler::clear_prefix_cache() {
+  std::unique_lock lock(impl_->mu);
+  const uint64_t ticket = ++impl_->clear_requested;
+  impl_->wake.notify_one();
+  impl_->cleared.wait(lock, [&] { return impl_->clear_done >= ticket || impl_->stop; });
+}
+
+// ---------------------------------------------------------------------------------------
+// The scheduler thread.
+
+void Scheduler::Impl::loop() {
+  std::unique_lock lock(mu);
+  while (true) {
+    wake.wait(lock, [&] {
+      return stop || clear_requested != clear_done || !incoming.empty() || has_work();
+    });
+    if (stop) break;
+    take_incoming();
+    const uint64_t clear_ticket = clear_requested;
+    lock.unlock();
+    if (clear_ticket != clear_done) blocks.clear_cache();  // clear_done is only written here
+    try {
+      step();
+    } catch (const std::exception& e) {
+      // Not a forward failure (run_forward handles those): something is badly wrong, so
+      // fail every request rather than loop on it.
+      log::error("scheduler step failed: {}", e.what());
+      fail_everything(fmt::format("internal error: {}", e.what()));
+    }
+    lock.lock();
+    if (clear_ticket != clear_done) {
+      clear_done = clear_ticket;
+      publish_stats();
+      cleared.notify_all();
+    }
+  }
+  take_incoming();
+  lock.unlock();
+  cancel_everything();
+  lock.lock();
+  cleared.notify_all();
+}
+
+bool Scheduler::Impl::has_work() const {
+  if (!running.empty()) return true;
+  return std::any_of(waiting.begin(), waiting.end(), [](const auto& q) { return !q.empty(); });
+}
+
+void Scheduler::Impl::take_incoming() {
+  for (auto& s : incoming) waiting[s->priority].push_back(std::move(s));
+  incoming.clear();
+}
+
+void Scheduler::Impl::step() {
+  Stopwatch clock;
+  retire_cancelled();
+  admit_waiting();
+  expire_waiting();
+  const auto plan = build_batch();
+  StepInfo info;
+  if (!plan.empty() && run_forward(plan)) {
+    process_outputs(plan);
+    ++counters.steps;
+    info.sequences = plan.size();
+    for (const auto& c : plan) (c.decode ? info.decode_tokens : info.prefill_tokens) += c.n_tokens;
+  }
+  remove_done();
+  {
+    std::lock_guard lock(mu);
+    publish_stats();
+  }
+  if (info.sequences > 0) {
+    info.seconds = clock.seconds();
+    std::lock_guard lock(observer_mu);
+    if (observer) observer(info);
+  }
+}
+
+// 1. A client that went away frees its sequence (and its blocks) here.
+void Scheduler::Impl::retire_cancelled() {
+  for (auto& s : running) {
+    if (s->stream->cancelled_.load(std::memory_order_relaxed)) finish(*s, FinishReason::Cancelled);
+  }
+  remove_done();
+  for (auto& queue : waiting) {
+    for (auto it = queue.begin(); it != queue.end();) {
+      if ((*it)->stream->cancelled_.load(std::memory_order_relaxed)) {
+        auto s = std::move(*it);
+        it = queue.erase(it);
+        finish(*s, FinishReason::Cancelled);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+// 2. Strict order (priority, then age): a request that does not fit blocks the ones behind
+// it, so a long prompt is not starved by a stream of short ones.
+void Scheduler::Impl::admit_waiting() {
+  for (auto& queue : waiting) {
+    while (!queue.empty()) {
+      if (running.size() >= opt.max_batch_size) return;
+      Sequence& s = *queue.front();
+      if (!try_admit(s)) {
+        if (!running.empty()) return;
+        // Nothing else holds blocks, so it can never fit (the pool is sized for one full
+        // context, so this means a bug, not load): fail it rather than wait forever.
+        auto failed = std::move(queue.front());
+        queue.pop_front();
+        finish(*failed, FinishReason::Error, "the KV cache cannot hold this request");
+        continue;
+      }
+      running.push_back(std::move(queue.front()));
+      queue.pop_front();
+    }
+  }
+}
+
+// Takes cached prefix blocks and fresh blocks for every pending token. Keeps one spare block
+// per running sequence so that admitting does not immediately force a preemption.
+bool Scheduler::Impl::try_admit(Sequence& s) {
+  const size_t bt = opt.block_tokens;
+  const size_t need_all = BlockManager::blocks_for(s.tokens.size(), bt);
+  const size_t spare = running.size();
+  const size_t most_matchable = (s.tokens.size() - 1) / bt;
+  if (blocks.available() + most_matchable < need_all + spare) return false;  // skip the lookup
+  const size_t matched = blocks.match_prefix(s.tokens, s.blocks);
+  if (blocks.available() < need_all - s.blocks.size() + spare ||
+      !blocks.allocate(s.blocks, s.tokens.size())) {
+    blocks.release(s.blocks);
+    return false;
+  }
+  s.n_computed = matched;
+  if (!s.started()) s.cached_prompt_tokens = matched;  // a recompute is not the client's hit
+  return true;
+}
+
+// 3. Requests that never got to run within queue_timeout fail. A preempted sequence has
+// already streamed text; it waits for its turn instead.
+void Scheduler::Impl::expire_waiting() {
+  const auto now = Clock::now();
+  for (auto& queue : waiting) {
+    for (auto it = queue.begin(); it != queue.end();) {
+      Sequence& s = **it;
+      if (!s.started() && seconds_between(s.submitted, now) > opt.queue_timeout) {
+        auto expired = std::move(*it);
+        it = queue.erase(it);
+        finish(*expired, FinishReason::Timeout,
+               fmt::format("waited {:.1f} s in the queue without being scheduled",
+                           seconds_between(expired->submitted, now)));
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+// 4. One decode token for every sequence that has sampled, then prefill chunks, best
+// sequence first, within max_batch_tokens. Adaptive rule (see scheduler.h): with D of the
+// max_batch_size slots decoding, prompts that have waited less than max_wait_time share only
+// (1 - D / max_batch_size) of the prefill budget (at least one block); a prompt waiting
+// longer may use all of what is left.
+std::vector<ScheduledChunk> Scheduler::Impl::build_batch() {
+  reserve_decode_blocks();  // also sorts `running` best first
+  std::vector<ScheduledChunk> plan;
+  size_t budget = opt.max_batch_tokens;
+  for (auto& s : running) {
+    if (s->pending() == 1) {
+      plan.push_back({s.get(), 1, s->generated() > 0});
+      --budget;
+    }
+  }
+  const size_t decodes = plan.size();
+  size_t gentle = budget;  // budget for prompts not yet overdue
+  if (opt.adaptive_batch && decodes > 0) {
+    const size_t free_slots = opt.max_batch_size - std::min(decodes, opt.max_batch_size);
+    gentle = std::min(budget, std::max(opt.block_tokens, budget * free_slots / opt.max_batch_size));
+  }
+  const auto now = Clock::now();
+  for (auto& s : running) {
+    if (budget == 0) break;
+    if (s->pending() <= 1) continue;
+    const bool overdue = seconds_between(s->queued, now) > opt.max_wait_time;
+    const size_t limit = overdue ? budget : std::min(budget, gentle);
+    if (limit == 0) continue;
+    const size_t n = std::min(s->pending(), limit);
+    plan.push_back({s.get(), n, false});
+    budget -= n;
+    gentle -= std::min(gentle, n);
+  }
+  for (auto& c : plan) {
+    if (!c.seq->started()) {
+      c.seq->first_scheduled = now;
+      c.seq->stream->update(summary_of(*c.seq));
+    }
+  }
+  return plan;
+}
+
+// Blocks for each running sequence's pending tokens (only decodes crossing into a new block
+// need one). When the pool is exhausted, the worst running sequence (lowest priority, then
+// youngest) is preempted until the request fits, possibly the requester itself.
+void Scheduler::Impl::reserve_decode_blocks() {
+  std::sort(running.begin(), running.end(),
+            [](const auto& a, const auto& b) { return before(*a, *b); });
+  for (size_t i = 0; i < running.size(); ++i) {
+    Sequence& s = *running[i];
+    while (!blocks.allocate(s.blocks, s.tokens.size())) {
+      auto victim = std::move(running.back());
+      running.pop_back();
+      const bool self = victim.get() == &s;
+      preempt(std::move(victim));
+      if (self) break;  // i == running.size(): the loop ends
+    }
+  }
+}
+
+// Preemption by recompute: the sequence keeps its tokens and streaming state, gives back
+// its blocks (full ones stay in the prefix cache, so the recompute often finds them) and
+// goes to the front of its priority's queue.
+void Scheduler::Impl::preempt(std::unique_ptr<Sequence> s) {
+  log::debug("scheduler: preempting request {} ({} tokens) for lack of KV blocks", s->id,
+             s->tokens.size());
+  blocks.release(s->blocks);
+  s->n_computed = 0;
+  s->queued = Clock::now();
+  ++counters.preemptions;
+  const size_t priority = s->priority;
+  waiting[priority].push_front(std::move(s));
+}
+
+// 5. One forward pass for the whole batch. A failure fails exactly the batch's requests.
+bool Scheduler::Impl::run_forward(const std::vector<ScheduledChunk>& plan) {
+  std::vector<model::SequenceBatch> batch;
+  batch.reserve(plan.size());
+  for (const auto& c : plan) {
+    std::span<const int32_t> tokens(c.seq->tokens);
+    batch.push_back({tokens.subspan(c.seq->n_computed, c.n_tokens), c.seq->n_computed,
+                     c.seq->blocks, false});
+  }
+  try {
+    llm.model->forward(batch, *cache, logits);
+    return true;
+  } catch (const std::exception& e) {
+    log::error("scheduler: forward pass over {} sequences failed: {}", plan.size(), e.what());
+    for (const auto& c : plan) finish(*c.seq, FinishReason::Error, e.what());
+    return false;
+  }
+}
+
+// 6. Record what was computed, offer the new full blocks to the prefix cache, and sample
+// for every sequence whose pending tokens are now all computed.
+void Scheduler::Impl::process_outputs(const std::vector<ScheduledChunk>& plan) {
+  const size_t n_vocab = llm.model->config().n_vocab;
+  for (size_t row = 0; row < plan.size(); ++row) {
+    Sequence& s = *plan[row].seq;
+    s.n_computed += plan[row].n_tokens;
+    if (!plan[row].decode) counters.prompt_tokens += plan[row].n_tokens;
+    blocks.register_full_blocks(s.tokens, s.n_computed, s.blocks);
+    if (s.pending() == 0) sample_and_stream(s, std::span(logits).subspan(row * n_vocab, n_vocab));
+  }
+}
+
+// Exactly Generator::generate's per-token rules, so both give the same text.
+void Scheduler::Impl::sample_and_stream(Sequence& s, std::span<float> row) {
+  const int32_t id = s.sampler.sample(row, s.tokens);
+  s.tokens.push_back(id);
+  ++counters.generated_tokens;
+  if (!s.first_token) {
+    s.first_token = Clock::now();
+    s.stream->update(summary_of(s));
+  }
+  if (!s.options.ignore_eos && llm.tokenizer->is_end_of_generation(id)) {
+    return finish(s, FinishReason::Stop);
+  }
+  s.stream->push(s.stops.push(s.detok.push(id)));
+  if (s.stops.stopped()) return finish(s, FinishReason::Stop);
+  // Like the generator, stop while the sampled token still has a position to go to.
+  if (s.generated() >= s.options.max_tokens || s.tokens.size() >= opt.ctx_size) {
+    return finish(s, FinishReason::Length);
+  }
+}
+
+void Scheduler::Impl::remove_done() {
+  std::erase_if(running, [](const auto& s) { return s->done; });
+}
+
+// ---------------------------------------------------------------------------------------
+// Ending sequences.
+
+// Releases the blocks and reports; a running sequence leaves `running` at remove_done().
+void Scheduler::Impl::finish(Sequence& s, FinishReason reason, const std::string& error) {
+  if (reason == FinishReason::Stop || reason == FinishReason::Length) {
+    s.stream->push(s.stops.push(s.detok.flush()) + s.stops.flush());
+  }
+  blocks.release(s.blocks);
+  s.done = true;
+  switch (reason) {
+    case FinishReason::Stop:
+    case FinishReason::Length: ++counters.finished; break;
+    case FinishReason::Cancelled: ++counters.cancelled; break;
+    case FinishReason::Timeout: ++counters.timed_out; break;
+    case FinishReason::Error: ++counters.failed; break;
+  }
+  GenerationSummary summary = summary_of(s);
+  summary.finish = reason;
+  summary.error = error;
+  if (reason == FinishReason::Error && error.empty()) summary.error = "generation failed";
+  {
+    std::lock_guard lock(mu);
+    --active;
+    auto it = per_user.find(s.user);
+    if (it != per_user.end() && --it->second == 0) per_user.erase(it);
+    const double seconds = seconds_between(s.submitted, Clock::now());
+    mean_request_seconds = mean_request_seconds == 0 ? seconds
+                                                     : 0.9 * mean_request_seconds + 0.1 * seconds;
+    publish_stats();  // before the client can see the end: its blocks are already back
+  }
+  s.stream->finish(summary);
+}
+
+void Scheduler::Impl::fail_everything(const std::string& message) {
+  for (auto& s : running) {
+    if (!s->done) finish(*s, FinishReason::Error, message);
+  }
+  running.clear();
+  for (auto& queue : waiting) {
+    for (auto& s : queue) finish(*s, FinishReason::Error, message);
+    queue.clear();
+  }
+  std::lock_guard lock(mu);
+  publish_stats();
+}
+
+void Scheduler::Impl::cancel_everything() {
+  for (auto& s : running) {
+    if (!s->done) finish(*s, FinishReason::Cancelled);
+  }
+  running.clear();
+  for (auto& queue : waiting) {
+    for (auto& s : queue) finish(*s, FinishReason::Cancelled);
+    queue.clear();
+  }
+}
+
+GenerationSummary Scheduler::Impl::summary_of(const Sequence& s) const {
+  const auto now = Clock::now();
+  GenerationSummary g;
+  g.prompt_tokens = s.n_prompt;
+  g.cached_prompt_tokens = s.cached_prompt_tokens;
+  g.completion_tokens = s.generated();
+  g.queue_seconds = seconds_between(s.submitted, s.first_scheduled.value_or(now));
+  if (s.first_token) {
+    g.prefill_seconds = seconds_between(*s.first_scheduled, *s.first_token);
+    g.ttft_seconds = seconds_between(s.submitted, *s.first_token);
+    g.decode_seconds = seconds_between(*s.first_token, now);
+  } else if (s.first_scheduled) {
+    g.prefill_seconds = seconds_between(*s.first_scheduled, now);
+  }
+  return g;
+}
+
+void Scheduler::Impl::publish_stats() {
+  SchedulerStats s = counters;
+  s.running = static_cast<size_t>(
+      std::count_if(running.begin(), running.end(), [](const auto& q) { return !q->done; }));
+  s.waiting_by_priority.resize(waiting.size());
+  for (size_t p = 0; p < waiting.size(); ++p) s.waiting_by_priority[p] = waiting[p].size();
+  s.blocks = blocks.stats();
+  published = std::move(s);
+}
+
+}  // namespace ragd::engine

@@ -1,0 +1,180 @@
+// Scheduler: continuous (iteration-level) batching of many generation requests on one
+// LlamaModel, over a paged KV cache with prefix caching.
+//
+// Requests become sequences. One scheduler thread runs steps; each step
+//   1. retires cancelled / timed-out / finished sequences and frees their blocks,
+//   2. admits waiting sequences (priority, then age) while KV blocks and batch slots allow,
+//      reusing cached prefix blocks (BlockManager::match_prefix),
+//   3. builds one batch: the next token of every running sequence (decode) plus chunks of
+//      waiting prompts (chunked prefill) up to max_batch_tokens,
+//   4. runs one LlamaModel::forward over the whole batch (weights read once),
+//   5. samples, detokenizes, applies stop strings and streams text to each RequestStream.
+// The thread sleeps when there is nothing to do.
+//
+// Admission control (submit) never queues without bound: over max_concurrent (running +
+// waiting) it answers Overloaded (HTTP 503 + Retry-After); over a user's cap it answers
+// UserLimit (HTTP 429); a prompt that cannot fit the context answers TooLong (HTTP 400).
+// A request still waiting after queue_timeout finishes with FinishReason::Timeout.
+//
+// Order and fairness: waiting requests are admitted strictly by (priority, age) while batch
+// slots and KV blocks allow; one that does not fit holds back the ones behind it, so a long
+// prompt is never starved by short ones. Admission takes the blocks of the whole prompt at
+// once (cached prefix blocks first) and keeps one spare block per running sequence.
+//
+// Adaptive batching: each step first gives every decoding sequence its one token, then
+// hands the rest of max_batch_tokens to prefill chunks, best sequence first. With D of the
+// max_batch_size slots decoding (and adaptive_batch on), prompts that have waited less than
+// max_wait_time (since they were queued) share only a (1 - D / max_batch_size) part of that
+// rest, and at least one block's worth: many streams keep a short step time. A prompt that
+// has waited longer than max_wait_time takes its chunk from the whole rest regardless.
+//
+// KV exhaustion: when a decoding sequence needs a new block and none is left, the worst
+// running sequence (lowest priority, then youngest) is preempted: it gives its blocks back
+// and returns to the front of its priority's queue keeping its generated tokens; when it
+// is admitted again, prompt + generated tokens are recomputed (mostly found in the prefix
+// cache) and it continues where it stopped, without streaming any text twice. The pool
+// always holds at least one full ctx_size sequence, so the best sequence always progresses.
+//
+// Threads: submit(), stats() and RequestStream are safe from any thread; the model is
+// only touched by the scheduler thread. No exception crosses threads: a failing forward
+// pass finishes the affected streams with an error message.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/block_manager.h"
+#include "engine/generator.h"  // GenerationOptions, FinishReason
+#include "engine/llm.h"
+
+namespace ragd::engine {
+
+struct SchedulerOptions {
+  size_t max_batch_size = 32;      // running sequences (decode rows) per step
+  size_t max_batch_tokens = 512;   // tokens per step: decodes + prefill chunks
+                                   // (raised to max_batch_size if smaller)
+  double max_wait_time = 0.1;      // s a waiting prompt may be deferred for decodes before
+                                   // its prefill chunk takes budget priority
+  bool adaptive_batch = true;      // shrink prefill chunks while many streams decode
+  size_t priority_levels = 3;      // priorities 0 (highest) .. priority_levels-1
+  size_t max_concurrent = 100;     // running + waiting requests; beyond: Overloaded
+  size_t max_per_user = 0;         // running + waiting per user; 0: no cap; beyond: UserLimit
+  double queue_timeout = 30;       // s a request may wait before it fails with Timeout
+  size_t ctx_size = 2048;          // positions per sequence (prompt + generated)
+  size_t max_kv_cache_bytes = 256u << 20;  // KV pool budget (max_kv_cache_size)
+  size_t block_tokens = 16;        // positions per KV block
+  bool prefix_caching = true;
+};
+
+struct GenerationRequest {
+  std::vector<int32_t> prompt;  // token ids, already templated
+  GenerationOptions options;
+  size_t priority = 1;          // 0 = highest; clamped to priority_levels - 1
+  std::string user;             // fairness key (API key or client); "" is one key too
+};
+
+// Everything known about a request once it has finished (and partial figures before).
+struct GenerationSummary {
+  FinishReason finish = FinishReason::Length;
+  std::string error;                 // why it failed (finish: Error, Timeout); else empty
+  size_t prompt_tokens = 0;
+  size_t cached_prompt_tokens = 0;   // served from the prefix cache
+  size_t completion_tokens = 0;
+  double queue_seconds = 0;          // submit -> first scheduled
+  double prefill_seconds = 0;        // first scheduled -> first token sampled
+  double ttft_seconds = 0;           // submit -> first token sampled
+  double decode_seconds = 0;         // first token -> finish
+};
+
+// The client's end of one request: text pieces in order, then a summary.
+class RequestStream {
+ public:
+  // Waits up to `timeout` for more text. Appends what arrived to `text`; returns false once
+  // the request has finished and every piece has been taken.
+  bool next(std::string& text, std::chrono::milliseconds timeout);
+  // Blocks until finished; returns the whole remaining text.
+  std::string wait_all();
+  // Asks the scheduler to stop this request at its next step (client went away).
+  void cancel();
+  bool finished() const;
+  GenerationSummary summary() const;  // final once finished()
+
+ private:
+  friend class Scheduler;
+  void push(std::string_view text);                 // scheduler thread
+  void finish(const GenerationSummary& summary);    // scheduler thread
+  void update(const GenerationSummary& summary);    // scheduler thread
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string pending_;
+  bool done_ = false;
+  GenerationSummary summary_;
+  std::atomic<bool> cancelled_{false};
+};
+
+enum class AdmitStatus { Accepted, Overloaded, UserLimit, TooLong, Invalid };
+
+struct Admission {
+  AdmitStatus status = AdmitStatus::Accepted;
+  std::shared_ptr<RequestStream> stream;  // set when Accepted
+  std::string message;                    // why not, for the error body
+  double retry_after_seconds = 0;         // for Overloaded / UserLimit
+};
+
+// What one step did (for metrics: batch-size histogram, tokens/s).
+struct StepInfo {
+  size_t decode_tokens = 0;
+  size_t prefill_tokens = 0;
+  size_t sequences = 0;
+  double seconds = 0;
+};
+
+struct SchedulerStats {
+  size_t running = 0;
+  std::vector<size_t> waiting_by_priority;
+  BlockStats blocks;                  // from the block manager (see block_manager.h)
+  uint64_t steps = 0;                 // forward passes run
+  uint64_t generated_tokens = 0;      // tokens sampled
+  uint64_t prompt_tokens = 0;         // prefill tokens computed (cache hits excluded,
+                                      // recomputes after preemption included)
+  uint64_t finished = 0;              // stop or length
+  uint64_t cancelled = 0, timed_out = 0, rejected = 0, failed = 0;
+  uint64_t preemptions = 0;           // sequences that gave back their blocks to recompute
+};
+
+class Scheduler {
+ public:
+  // `llm` must outlive the scheduler. Starts the scheduler thread.
+  Scheduler(Llm& llm, SchedulerOptions options);
+  ~Scheduler();  // cancels everything, joins the thread
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  Admission submit(GenerationRequest request);
+  SchedulerStats stats() const;
+  const SchedulerOptions& options() const { return options_; }
+  // Called on the scheduler thread after every step that ran a forward pass; keep it cheap
+  // (it delays the next step).
+  void set_step_observer(std::function<void(const StepInfo&)> observer);
+  // Drops the prefix cache's unreferenced blocks (cache admin "clear"); returns once the
+  // scheduler thread has done it.
+  void clear_prefix_cache();
+
+ private:
+  // Implementation (sequences, queues, step loop) lives in scheduler.cpp.
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  SchedulerOptions options_;
+};
+
+}  // namespace ragd::engine
