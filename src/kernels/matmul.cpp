@@ -193,12 +193,14 @@ void matmul_reference(const WeightView& w, const float* x, size_t n, float* y) {
   }
 }
 
-void matmul(const WeightView& w, const float* x, size_t n, float* y, ThreadPool& pool) {
-  if (n == 0 || w.rows == 0) return;
-  check_shape(w);
-  thread_local Scratch scratch;
+namespace {
 
-  Job job{};
+// Prepares one weight matrix's part of a dispatch: picks the kernel and packs the
+// activations (reusing `shared` when an earlier job of the same call already packed x in
+// the same format), then plans its row chunks.
+void prepare_job(Job& job, const WeightView& w, const float* x, size_t n, float* y,
+                 ThreadPool& pool, Scratch& scratch, const Job* shared) {
+  check_shape(w);
   job.isa = active_isa();
   job.kernel = select_kernel(job.isa, w.type, n);
   job.w = &w;
@@ -208,28 +210,78 @@ void matmul(const WeightView& w, const float* x, size_t n, float* y, ThreadPool&
   job.args = GemmArgs{static_cast<const uint8_t*>(w.data), wrow, w.cols, nullptr, 0, y, w.rows};
 
   if (job.kernel.fn && job.kernel.act != ActFormat::F32) {  // F32 rows are used in place
-    const size_t unit = detail::pack_unit_rows(job.kernel.act);
-    job.units = (n + unit - 1) / unit;
-    job.args.a_stride = detail::packed_stride(job.kernel.act, w.cols);
-    job.packed = scratch.get(job.args.a_stride * job.units);
-    job.args.a = job.packed;
-    // Packing is ~1% of the gemm's work; only worth threads for big batches.
-    const size_t pack_tasks = n * w.cols >= (1 << 16) ? std::min(job.units, 4 * pool.size()) : 1;
-    job.units_per_task = (job.units + pack_tasks - 1) / pack_tasks;
-    const size_t n_pack_tasks = (job.units + job.units_per_task - 1) / job.units_per_task;
-    if (n_pack_tasks > 1) {
-      pool.parallel_for(n_pack_tasks, run_pack_task, &job);
+    if (shared && shared->kernel.fn && shared->kernel.act == job.kernel.act &&
+        shared->kernel.aux == job.kernel.aux && shared->w->cols == w.cols) {
+      job.args.a = shared->args.a;
+      job.args.a_stride = shared->args.a_stride;
     } else {
-      run_pack_task(&job, 0, 0);
+      const size_t unit = detail::pack_unit_rows(job.kernel.act);
+      job.units = (n + unit - 1) / unit;
+      job.args.a_stride = detail::packed_stride(job.kernel.act, w.cols);
+      job.packed = scratch.get(job.args.a_stride * job.units);
+      job.args.a = job.packed;
+      // Packing is ~1% of the gemm's work; only worth threads for big batches.
+      const size_t pack_tasks = n * w.cols >= (1 << 16) ? std::min(job.units, 4 * pool.size()) : 1;
+      job.units_per_task = (job.units + pack_tasks - 1) / pack_tasks;
+      const size_t n_pack_tasks = (job.units + job.units_per_task - 1) / job.units_per_task;
+      if (n_pack_tasks > 1) {
+        pool.parallel_for(n_pack_tasks, run_pack_task, &job);
+      } else {
+        run_pack_task(&job, 0, 0);
+      }
     }
   } else {
     job.args.a = reinterpret_cast<const uint8_t*>(x);
     job.args.a_stride = w.cols * sizeof(float);
   }
-
   job.chunk = plan_chunk(w, n, wrow, pool.size());
-  const size_t n_tasks = (w.rows + job.chunk - 1) / job.chunk;
-  pool.parallel_for(n_tasks, run_gemm_task, &job);
+}
+
+size_t job_tasks(const Job& job) { return (job.w->rows + job.chunk - 1) / job.chunk; }
+
+// The row chunks of several jobs as one task list: task t belongs to the first job whose
+// cumulative task count exceeds t.
+struct JobGroup {
+  static constexpr size_t kMax = 4;
+  Job jobs[kMax];
+  size_t first_task[kMax + 1] = {};
+  size_t count = 0;
+};
+
+void run_group_task(void* ctx, size_t task, size_t thread) {
+  JobGroup& g = *static_cast<JobGroup*>(ctx);
+  size_t j = 0;
+  while (task >= g.first_task[j + 1]) ++j;
+  run_gemm_task(&g.jobs[j], task - g.first_task[j], thread);
+}
+
+}  // namespace
+
+void matmul(const WeightView& w, const float* x, size_t n, float* y, ThreadPool& pool) {
+  if (n == 0 || w.rows == 0) return;
+  thread_local Scratch scratch;
+  Job job{};
+  prepare_job(job, w, x, n, y, pool, scratch, nullptr);
+  pool.parallel_for(job_tasks(job), run_gemm_task, &job);
+}
+
+void matmul_group(std::span<const MatmulTarget> targets, const float* x, size_t n,
+                  ThreadPool& pool) {
+  if (n == 0 || targets.empty()) return;
+  if (targets.size() > JobGroup::kMax) fail("matmul_group: at most {} targets", JobGroup::kMax);
+  thread_local Scratch scratch[JobGroup::kMax];
+  JobGroup group;
+  for (const auto& t : targets) {
+    if (t.w->rows == 0) continue;
+    if (t.w->cols != targets[0].w->cols) fail("matmul_group: every weight must have x's columns");
+    Job& job = group.jobs[group.count];
+    prepare_job(job, *t.w, x, n, t.y, pool, scratch[group.count],
+                group.count ? &group.jobs[0] : nullptr);
+    group.first_task[group.count + 1] = group.first_task[group.count] + job_tasks(job);
+    ++group.count;
+  }
+  if (group.count == 0) return;
+  pool.parallel_for(group.first_task[group.count], run_group_task, &group);
 }
 
 }  // namespace ragd::kernels

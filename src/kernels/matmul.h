@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string_view>
 
 #include "kernels/tensor_type.h"
@@ -49,6 +50,18 @@ Isa kernel_isa(TensorType type);
 
 // Fast path (run-time dispatch, threaded over `pool`).
 void matmul(const WeightView& w, const float* x, size_t n, float* y, ThreadPool& pool);
+
+// Several products of the same activations in one pool dispatch: y_j = W_j x for each
+// target (at most 4; every W_j has x's columns). The activations are packed once per
+// distinct kernel format and the row chunks of all targets share one task list, so the
+// threads meet at one barrier instead of one per matrix and small matrices (k/v
+// projections) balance against large ones. Results equal separate matmul() calls.
+struct MatmulTarget {
+  const WeightView* w;
+  float* y;
+};
+void matmul_group(std::span<const MatmulTarget> targets, const float* x, size_t n,
+                  ThreadPool& pool);
 
 // Scalar reference: dequantizes each weight row to float and accumulates in double.
 // Slow; used by tests and by `--reference` runs to check the fast path.

@@ -40,8 +40,6 @@ LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool
   }
 }
 
-
-
 std::unique_ptr<KvCache> LlamaModel::make_cache(size_t block_tokens, size_t n_blocks) const {
   return std::make_unique<KvCache>(config_.n_layer, config_.kv_dim(), block_tokens, n_blocks);
 }
@@ -51,6 +49,15 @@ void LlamaModel::matmul(const WeightView& w, const float* x, size_t n, float* y)
     kernels::matmul_reference(w, x, n, y);
   } else {
     kernels::matmul(w, x, n, y, pool_);
+  }
+}
+
+void LlamaModel::matmul_group(std::span<const kernels::MatmulTarget> targets, const float* x,
+                              size_t n) {
+  if (reference_) {
+    for (const auto& t : targets) kernels::matmul_reference(*t.w, x, n, t.y);
+  } else {
+    kernels::matmul_group(targets, x, n, pool_);
   }
 }
 
@@ -113,9 +120,8 @@ void LlamaModel::attention_block(const Layer& l, size_t il, std::span<const Sequ
   for (size_t t = 0; t < T; ++t) {
     kernels::rms_norm(&x_[t * c.n_embd], l.attn_norm, &h_[t * c.n_embd], c.n_embd, c.rms_eps);
   }
-  matmul(l.wq, h_.data(), T, q_.data());
-  matmul(l.wk, h_.data(), T, k_.data());
-  matmul(l.wv, h_.data(), T, v_.data());
+  const kernels::MatmulTarget qkv[] = {{&l.wq, q_.data()}, {&l.wk, k_.data()}, {&l.wv, v_.data()}};
+  matmul_group(qkv, h_.data(), T);
 
   const bool interleaved = c.rope_style == RopeStyle::Interleaved;
   const size_t half = c.rope_dim / 2;
@@ -187,8 +193,8 @@ void LlamaModel::ffn_block(const Layer& l) {
   for (size_t t = 0; t < T; ++t) {
     kernels::rms_norm(&x_[t * c.n_embd], l.ffn_norm, &h_[t * c.n_embd], c.n_embd, c.rms_eps);
   }
-  matmul(l.w_gate, h_.data(), T, gate_.data());
-  matmul(l.w_up, h_.data(), T, up_.data());
+  const kernels::MatmulTarget gate_up[] = {{&l.w_gate, gate_.data()}, {&l.w_up, up_.data()}};
+  matmul_group(gate_up, h_.data(), T);
   kernels::swiglu(gate_.data(), up_.data(), T * c.n_ff);
   matmul(l.w_down, gate_.data(), T, h_.data());
   kernels::add(x_.data(), h_.data(), T * c.n_embd);

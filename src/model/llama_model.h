@@ -63,6 +63,8 @@ class LlamaModel {
   };
 
   void matmul(const kernels::WeightView& w, const float* x, size_t n, float* y);
+  // Products sharing the activations x (q/k/v, gate/up) in one dispatch.
+  void matmul_group(std::span<const kernels::MatmulTarget> targets, const float* x, size_t n);
 
   void embed(std::span<const SequenceBatch> batch);
   void attention_block(const Layer& layer, size_t il, std::span<const SequenceBatch> batch,

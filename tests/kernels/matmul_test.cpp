@@ -196,6 +196,43 @@ TEST(Matmul, OutputLayoutIsRowMajorPerActivation) {
   EXPECT_EQ(y, (std::vector<float>{1, 2, 3, 10, 20, 30}));
 }
 
+// A group must give exactly what separate calls give, for mixed weight types (a Q4_K_M
+// layer mixes Q4_K and Q6_K, so one group packs activations in two formats), for one
+// activation row (decode) and for a panel batch.
+TEST(Matmul, GroupEqualsSeparateCalls) {
+  std::mt19937 rng(7);
+  const size_t cols = 512;
+  const TensorType types[] = {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q8_0};
+  const size_t rows[] = {96, 40, 200};
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<WeightView> views;
+  for (int j = 0; j < 3; ++j) {
+    data.push_back(random_weights(types[j], rows[j], cols, rng));
+    views.push_back({types[j], data.back().data(), rows[j], cols});
+  }
+  ThreadPool pool(2);
+  for (size_t n : {1, 5, 17}) {
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> x(n * cols);
+    for (auto& v : x) v = dist(rng);
+    std::vector<std::vector<float>> separate(3), grouped(3);
+    std::vector<MatmulTarget> targets;
+    for (int j = 0; j < 3; ++j) {
+      separate[j].resize(n * rows[j]);
+      grouped[j].assign(n * rows[j], -1.0f);
+      matmul(views[j], x.data(), n, separate[j].data(), pool);
+      targets.push_back({&views[j], grouped[j].data()});
+    }
+    matmul_group(targets, x.data(), n, pool);
+    for (int j = 0; j < 3; ++j) EXPECT_EQ(grouped[j], separate[j]) << "n=" << n << " j=" << j;
+  }
+  std::vector<uint8_t> odd(64);
+  const WeightView narrow{TensorType::F32, odd.data(), 1, 16};
+  std::vector<float> y(8);
+  const MatmulTarget mismatched[] = {{&views[0], y.data()}, {&narrow, y.data()}};
+  EXPECT_THROW(matmul_group(mismatched, std::vector<float>(cols).data(), 1, pool), Error);
+}
+
 TEST(Matmul, RejectsBadShapes) {
   std::vector<uint8_t> data(1024);
   const WeightView w{TensorType::Q4_0, data.data(), 2, 48};
