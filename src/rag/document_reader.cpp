@@ -40,6 +40,7 @@ class WholeFileReader : public DocumentReader {
     std::string stem = path_.stem().string();
     Document doc = kind_ == FileKind::Markdown ? parse_markdown(content, stem)
                    : kind_ == FileKind::Html   ? parse_html(content, stem)
+                   : kind_ == FileKind::Pdf    ? parse_pdf_file(bytes, stem)
                                                : parse_plain_text(content, stem);
     doc.external_id = path_.string();
     doc.metadata["source"] = path_.string();
@@ -49,6 +50,14 @@ class WholeFileReader : public DocumentReader {
   uint64_t bytes_read() const override { return bytes_; }
 
  private:
+  Document parse_pdf_file(std::string_view bytes, std::string stem) const {
+    try {
+      return parse_pdf(bytes, std::move(stem));
+    } catch (const Error& e) {
+      fail("{}: {}", path_.string(), e.what());
+    }
+  }
+
   std::filesystem::path path_;
   FileKind kind_;
   bool done_ = false;
@@ -110,6 +119,7 @@ std::optional<FileKind> file_kind(const std::filesystem::path& path) {
   if (ext == ".md" || ext == ".markdown") return FileKind::Markdown;
   if (ext == ".html" || ext == ".htm") return FileKind::Html;
   if (ext == ".jsonl") return FileKind::Jsonl;
+  if (ext == ".pdf") return FileKind::Pdf;
   return std::nullopt;
 }
 
@@ -119,11 +129,12 @@ const char* file_kind_name(FileKind kind) {
     case FileKind::Markdown: return "markdown";
     case FileKind::Html: return "html";
     case FileKind::Jsonl: return "jsonl";
+    case FileKind::Pdf: return "pdf";
   }
   return "?";
 }
 
-const char* supported_extensions() { return ".txt, .md, .markdown, .html, .htm, .jsonl"; }
+const char* supported_extensions() { return ".txt, .md, .markdown, .html, .htm, .jsonl, .pdf"; }
 
 std::unique_ptr<DocumentReader> open_document_reader(const std::filesystem::path& path,
                                                      FileKind kind) {

@@ -1,4 +1,4 @@
-// Turns input files into a stream of Documents: one per .txt/.md/.html file, one per line
+// Turns input files into a stream of Documents: one per .txt/.md/.html/.pdf file, one per line
 // of a .jsonl file. Streaming, so a multi-gigabyte JSONL file is never held in memory.
 #pragma once
 
@@ -14,9 +14,9 @@
 
 namespace ragd::rag {
 
-enum class FileKind { Text, Markdown, Html, Jsonl };
+enum class FileKind { Text, Markdown, Html, Jsonl, Pdf };
 
-// By extension, case-insensitively: .txt .text, .md .markdown, .html .htm, .jsonl.
+// By extension, case-insensitively: .txt .text, .md .markdown, .html .htm, .jsonl, .pdf.
 std::optional<FileKind> file_kind(const std::filesystem::path& path);
 const char* file_kind_name(FileKind kind);
 // "…" listing the supported extensions, for error messages.

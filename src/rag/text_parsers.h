@@ -1,5 +1,6 @@
-// Parsers from a file's bytes to a Document: plain text, Markdown and HTML. They never fail
-// on odd input: anything that is not markup is kept as text. (JSONL, which holds many
+// Parsers from a file's bytes to a Document: plain text, Markdown, HTML and PDF. The text
+// parsers never fail on odd input: anything that is not markup is kept as text; the PDF
+// parser throws ragd::Error for a file it cannot read. (JSONL, which holds many
 // documents per file, is read by jsonl_reader.h.)
 #pragma once
 
@@ -22,6 +23,10 @@ Document parse_markdown(std::string_view content, std::string fallback_title);
 // script/style/template/noscript contents are skipped, character references are decoded.
 // Title: <title>, else the first <h1>, else `fallback_title`.
 Document parse_html(std::string_view content, std::string fallback_title);
+
+// Text of every page (a section "Page N" each); title from the PDF's Title entry, else
+// `fallback_title`. Throws ragd::Error for corrupt, truncated or password-protected files.
+Document parse_pdf(std::string_view content, std::string fallback_title);
 
 // Decodes HTML character references (&amp; &lt; &#233; &#x1F600; …); unknown names stay.
 std::string decode_html_entities(std::string_view text);

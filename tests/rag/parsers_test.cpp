@@ -100,7 +100,8 @@ TEST(DocumentReader, FileKindsAndMissingFiles) {
   EXPECT_EQ(file_kind("a/B.MD"), FileKind::Markdown);
   EXPECT_EQ(file_kind("x.htm"), FileKind::Html);
   EXPECT_EQ(file_kind("x.jsonl"), FileKind::Jsonl);
-  EXPECT_FALSE(file_kind("x.pdf"));
+  EXPECT_EQ(file_kind("x.PDF"), FileKind::Pdf);
+  EXPECT_FALSE(file_kind("x.docx"));
   EXPECT_THROW(open_document_reader("/nonexistent/x.jsonl", FileKind::Jsonl), Error);
   auto r = open_document_reader("/nonexistent/x.txt", FileKind::Text);
   EXPECT_THROW(r->next(), Error);
