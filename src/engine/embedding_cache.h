@@ -9,6 +9,14 @@
 //
 // Invariants: size() <= capacity(); a get() hit makes the entry most recently used; put()
 // of a new key evicts the least recently used entry when full; capacity 0 disables caching.
+//
+// Persistence (save/load), so a restarted server does not re-embed its hot queries. File
+// layout, little-endian:
+//   "RAGDEMBC" u32 version(=1) u64 count
+//   count × { u32 model_len, model bytes, u64 text hash, u64 text length, u32 dim, dim × f32 }
+//   u64 FNV-1a 64 of every byte before it
+// Entries are written least recently used first, so loading them in order restores the
+// recency order.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +40,13 @@ class EmbeddingCache {
   size_t size() const;
   size_t capacity() const { return capacity_; }
   void clear();
+  // Writes every entry to path + ".part", then renames it over `path` (a crash never leaves
+  // a half-written file under `path`). Throws ragd::Error on I/O failure.
+  void save(const std::string& path) const;
+  // Adds the file's entries as the most recently used (replacing equal keys; the oldest
+  // go if they exceed capacity). Validates the whole file first: a missing, truncated or
+  // corrupt file throws ragd::Error and leaves the cache unchanged. Returns the entries read.
+  size_t load(const std::string& path);
   uint64_t hits() const;
   uint64_t misses() const;
 

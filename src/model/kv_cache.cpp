@@ -1,5 +1,7 @@
 #include "model/kv_cache.h"
 
+#include <cstdlib>
+
 #include "util/error.h"
 
 namespace ragd::model {
@@ -7,7 +9,12 @@ namespace ragd::model {
 KvCache::KvCache(size_t n_layer, size_t kv_dim, size_t block_tokens, size_t n_blocks)
     : n_layer_(n_layer), kv_dim_(kv_dim), block_tokens_(block_tokens), n_blocks_(n_blocks) {
   if (block_tokens == 0 || n_blocks == 0) fail("KV cache needs at least one block of one token");
-  storage_.resize(2 * n_layer * kv_dim * block_tokens * n_blocks);
+  n_floats_ = 2 * n_layer * kv_dim * block_tokens * n_blocks;
+  // calloc of a large size maps fresh zero pages without touching them, so a big pool
+  // costs resident memory only as sequences fill it (a zero-filled std::vector would make
+  // the whole budget resident at load).
+  storage_.reset(static_cast<float*>(std::calloc(n_floats_, sizeof(float))));
+  if (!storage_) fail("out of memory allocating a {} MiB KV cache", bytes() >> 20);
 }
 
 void LinearBlockAllocator::reserve(std::vector<uint32_t>& table, size_t n_tokens,

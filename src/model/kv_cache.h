@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -23,7 +24,7 @@ class KvCache {
   size_t kv_dim() const { return kv_dim_; }
   size_t block_tokens() const { return block_tokens_; }
   size_t n_blocks() const { return n_blocks_; }
-  size_t bytes() const { return storage_.size() * sizeof(float); }
+  size_t bytes() const { return n_floats_ * sizeof(float); }
   static size_t bytes_per_block(size_t n_layer, size_t kv_dim, size_t block_tokens) {
     return 2 * n_layer * kv_dim * block_tokens * sizeof(float);
   }
@@ -41,13 +42,17 @@ class KvCache {
  private:
   float* at(size_t layer, uint32_t block, size_t slot, size_t kv) {
     // Layout: [block][layer][k|v][slot][kv_dim] keeps one block's memory contiguous.
-    return storage_.data() +
+    return storage_.get() +
            (((static_cast<size_t>(block) * n_layer_ + layer) * 2 + kv) * block_tokens_ + slot) *
                kv_dim_;
   }
 
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
   size_t n_layer_, kv_dim_, block_tokens_, n_blocks_;
-  std::vector<float> storage_;
+  size_t n_floats_ = 0;
+  std::unique_ptr<float[], Free> storage_;  // from calloc: pages become resident when written
 };
 
 // A simple owner of blocks for callers that run one or a few sequences without the

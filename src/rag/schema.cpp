@@ -62,8 +62,14 @@ CREATE TABLE embeddings(
 );
 )sql";
 
+// Version 2: a per-collection counter of content changes (Store::content_version), so
+// caches of retrieval results and answers can tell when a collection changed.
+constexpr std::string_view kSchemaV2 = R"sql(
+ALTER TABLE collections ADD COLUMN content_version INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 // migrations[i] takes a database from version i to i + 1.
-constexpr std::array<std::string_view, kSchemaVersion> kMigrations = {kSchemaV1};
+constexpr std::array<std::string_view, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2};
 
 int user_version(Db& db) {
   auto stmt = db.prepare("PRAGMA user_version");

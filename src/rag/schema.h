@@ -2,9 +2,10 @@
 // version; migrate() brings an older database up to kSchemaVersion step by step, each step
 // in its own transaction, and refuses a database written by a newer ragd.
 //
-// Tables (version 1):
+// Tables (version 2; version 1 lacked collections.content_version):
 //   meta(key, value)                      store-wide facts (creating ragd version, …)
-//   collections(id, name, fts_tokenizer, embedding_model, embedding_dim, vector_version)
+//   collections(id, name, fts_tokenizer, embedding_model, embedding_dim, vector_version,
+//               content_version)                                  content_version: since v2
 //   sources(id, collection_id, path, content_hash, size, ingested_at)   one per input file
 //   documents(id, collection_id, source_id, external_id, title, content_hash, metadata JSON,
 //             chunk_count, ingested_at)                                 UNIQUE(collection, external_id)
@@ -23,7 +24,7 @@
 
 namespace ragd::rag {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // FTS5 tokenizers a collection may be created with, by short name:
 //   "porter"    Porter stemming over unicode61 word breaking, diacritics folded (default;

@@ -172,9 +172,24 @@ void Store::delete_chunks(const Collection& collection, int64_t document_id) {
 }
 
 void Store::bump_vector_version(int64_t collection_id) {
-  cached("UPDATE collections SET vector_version = vector_version + 1 WHERE id = ?")
+  cached("UPDATE collections SET vector_version = vector_version + 1,"
+         " content_version = content_version + 1 WHERE id = ?")
       .bind(1, collection_id)
       .run();
+}
+
+void Store::bump_content_version(int64_t collection_id) {
+  cached("UPDATE collections SET content_version = content_version + 1 WHERE id = ?")
+      .bind(1, collection_id)
+      .run();
+}
+
+uint64_t Store::content_version(int64_t collection_id) {
+  auto& s = cached("SELECT content_version FROM collections WHERE id = ?");
+  s.bind(1, collection_id);
+  uint64_t v = s.step() ? static_cast<uint64_t>(s.int64(0)) : 0;
+  s.reset();
+  return v;
 }
 
 int64_t Store::put_document(const Collection& collection, std::optional<int64_t> source_id,
@@ -194,6 +209,7 @@ int64_t Store::put_document(const Collection& collection, std::optional<int64_t>
   up.reset();
 
   if (!is_new) delete_chunks(collection, doc_id);
+  bump_content_version(collection.id);
   auto& ins = cached(
       "INSERT INTO chunks(document_id, ordinal, title, heading, text, token_count)"
       " VALUES(?, ?, ?, ?, ?, ?)");
@@ -213,6 +229,7 @@ int64_t Store::put_document(const Collection& collection, std::optional<int64_t>
 
 void Store::remove_document(const Collection& collection, int64_t document_id) {
   delete_chunks(collection, document_id);
+  bump_content_version(collection.id);
   cached("DELETE FROM documents WHERE id = ?").bind(1, document_id).run();
 }
 

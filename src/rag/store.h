@@ -131,6 +131,11 @@ class Store {
   void for_each_embedding(int64_t collection_id,
                           const std::function<void(int64_t, std::span<const float>)>& fn);
   EmbeddingState embedding_state(int64_t collection_id);
+
+  // A counter bumped, in the writing transaction, by every change retrieval can see:
+  // a document added, replaced or removed, an embedding stored or deleted. Equal values
+  // mean equal search results, so caches key on it. 0 for a new (or unknown) collection.
+  uint64_t content_version(int64_t collection_id);
   // Chunks of the collection with no embedding yet, lowest id first, at most `limit`.
   std::vector<int64_t> chunks_without_embedding(int64_t collection_id, size_t limit);
 
@@ -140,7 +145,8 @@ class Store {
  private:
   Store(Db db, std::filesystem::path dir) : db_(std::move(db)), dir_(std::move(dir)) {}
   void delete_chunks(const Collection& collection, int64_t document_id);
-  void bump_vector_version(int64_t collection_id);
+  void bump_vector_version(int64_t collection_id);  // also bumps content_version
+  void bump_content_version(int64_t collection_id);
   Db db_;
   std::filesystem::path dir_;
   std::unordered_map<std::string, Stmt> statements_;

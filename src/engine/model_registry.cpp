@@ -1,0 +1,391 @@
+// ModelRegistry (see model_registry.h).
+//
+// Bookkeeping. Each entry owns at most one LoadedModel (`model`). A caller never gets that
+// shared_ptr itself: acquire() hands out a fresh shared_ptr whose deleter keeps a reference
+// to the model and, when the caller drops it, records the release in the entry's Usage
+// (an atomic count of live handles and the time of the last release). The registry can
+// therefore tell "in use" (live handles > 0) from "idle since t" exactly, without polling
+// use_count(), and a model the registry has already dropped (eviction, destruction) stays
+// alive until its last handle goes.
+//
+// Locking. `mu` guards the entries. Loads run outside it (an entry in state Loading makes
+// later acquirers of the same model wait on `cv`); models chosen for unloading are moved
+// out of their entries under the lock and destroyed after it is released, because tearing
+// down a Scheduler joins its thread.
+#include "engine/model_registry.h"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <unordered_map>
+
+#include "kernels/tensor_type.h"
+#include "model/kv_cache.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace ragd::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// Live handles of one loaded model and when the last one went. Shared with the handles'
+// deleters, so it outlives the registry if a handle does.
+struct Usage {
+  std::atomic<int64_t> handles{0};
+  std::atomic<int64_t> last_release_ns{0};  // Clock ticks since its epoch, in ns
+};
+
+int64_t to_ns(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+Clock::time_point from_ns(int64_t ns) {
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
+}
+
+// The weight type holding most of the file's matrix elements, e.g. "q4_1". Norms and
+// biases (1-D) are f32 in every file and would only blur the answer, so they are skipped.
+std::string dominant_weight_type(const model::GgufFile& file) {
+  std::unordered_map<uint32_t, uint64_t> elements;
+  for (const auto& t : file.tensors()) {
+    if (t.dims.size() >= 2) elements[static_cast<uint32_t>(t.type)] += t.n_elements;
+  }
+  if (elements.empty()) return "";
+  auto best = std::max_element(elements.begin(), elements.end(), [](const auto& a, const auto& b) {
+    return a.second < b.second || (a.second == b.second && a.first > b.first);
+  });
+  return std::string(kernels::type_name(static_cast<kernels::TensorType>(best->first)));
+}
+
+}  // namespace
+
+const char* model_kind_name(ModelKind kind) {
+  return kind == ModelKind::Llm ? "llm" : "embedding";
+}
+
+struct ModelRegistry::Impl {
+  enum class State { Unloaded, Loading, Loaded };
+
+  struct Entry {
+    ModelSpec spec;
+    State state = State::Unloaded;
+    std::shared_ptr<LoadedModel> model;   // set when Loaded
+    std::shared_ptr<Usage> usage;         // set when Loaded (fresh per load)
+    uint64_t uses = 0;                    // acquires since registration (LFU)
+    Clock::time_point last_used{};        // last acquire or load (LRU)
+    uint64_t load_attempt = 0;            // bumped when a load finishes, either way
+    std::string load_error;               // of the last finished load, empty on success
+    std::string quantization;             // known after the first load
+    size_t file_bytes = 0;                // at registration
+  };
+
+  explicit Impl(RegistryOptions o) : options(std::move(o)) {}
+
+  RegistryOptions options;
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::unique_ptr<Entry>> entries;  // registration order
+
+  Entry* find(const std::string& name) const {
+    for (const auto& e : entries) {
+      if (e->spec.name == name) return e.get();
+    }
+    return nullptr;
+  }
+  Entry& require(const std::string& name) const {
+    if (Entry* e = find(name)) return *e;
+    std::string names;
+    for (const auto& e : entries) names += (names.empty() ? "" : ", ") + e->spec.name;
+    fail("unknown model '{}' (available: {})", name, names.empty() ? "none" : names);
+  }
+
+  static bool idle(const Entry& e) {
+    return e.state == State::Loaded && e.usage->handles.load() == 0;
+  }
+  static Clock::time_point last_activity(const Entry& e) {
+    return std::max(e.last_used, from_ns(e.usage->last_release_ns.load()));
+  }
+
+  // Estimated bytes of a model before it is loaded: its file (the mapping is paged in as
+  // the weights are read) plus, for an LLM, the KV pool the scheduler will allocate.
+  size_t estimate_bytes(const Entry& e) const {
+    size_t bytes = e.file_bytes;
+    if (e.spec.kind == ModelKind::Llm) bytes += options.scheduler.max_kv_cache_bytes;
+    return bytes;
+  }
+
+  // Moves the entry's model out (to be destroyed by the caller outside the lock).
+  std::shared_ptr<LoadedModel> take_model(Entry& e) {
+    e.state = State::Unloaded;
+    e.usage.reset();
+    return std::move(e.model);
+  }
+
+  // Picks idle, unpinned models to unload so that `incoming` (about to load, counted in
+  // neither figure yet) fits under max_instances and the memory budget. Called with mu held.
+  void evict_for(const Entry& incoming, std::vector<std::shared_ptr<LoadedModel>>& victims) {
+    auto resident = [&] {
+      size_t count = 0, bytes = 0;
+      for (const auto& e : entries) {
+        if (e.get() == &incoming || e->state == State::Unloaded) continue;
+        ++count;
+        bytes += e->state == State::Loaded ? e->model->memory_bytes : estimate_bytes(*e);
+      }
+      return std::pair{count, bytes};
+    };
+    const size_t need = estimate_bytes(incoming);
+    for (;;) {
+      auto [count, bytes] = resident();
+      const bool over_count = count + 1 > options.max_instances;
+      const bool over_bytes =
+          options.memory_budget_bytes > 0 && bytes + need > options.memory_budget_bytes;
+      if (!over_count && !over_bytes) return;
+      Entry* victim = nullptr;
+      for (const auto& e : entries) {
+        if (e.get() == &incoming || e->spec.pinned || !idle(*e)) continue;
+        if (!victim || better_victim(*e, *victim)) victim = e.get();
+      }
+      if (!victim) {
+        log::warn("model registry: loading '{}' exceeds the {} ({} models, {} MiB resident); "
+                  "nothing idle to unload",
+                  incoming.spec.name, over_count ? "instance limit" : "memory budget", count,
+                  bytes >> 20);
+        return;
+      }
+      log::info("model registry: unloading '{}' ({}) to make room for '{}'", victim->spec.name,
+                options.policy == EvictionPolicy::Lru ? "least recently used"
+                                                      : "least frequently used",
+                incoming.spec.name);
+      victims.push_back(take_model(*victim));
+    }
+  }
+
+  bool better_victim(const Entry& a, const Entry& b) const {
+    if (options.policy == EvictionPolicy::Lfu && a.uses != b.uses) return a.uses < b.uses;
+    return last_activity(a) < last_activity(b);
+  }
+
+  // Builds the model. Runs without the lock; throws ragd::Error.
+  std::unique_ptr<LoadedModel> load(const ModelSpec& spec) const {
+    auto m = std::make_unique<LoadedModel>();
+    m->spec = spec;
+    const auto start = Clock::now();
+    if (spec.kind == ModelKind::Llm) {
+      m->llm = Llm::load(spec.path, options.threads);
+      m->scheduler = std::make_unique<Scheduler>(*m->llm, options.scheduler);
+      const auto& cfg = m->llm->model->config();
+      const auto blocks = m->scheduler->stats().blocks;
+      m->memory_bytes = m->llm->file->file_size() +
+                        blocks.total * model::KvCache::bytes_per_block(
+                                           cfg.n_layer, cfg.kv_dim(),
+                                           options.scheduler.block_tokens);
+    } else {
+      EmbeddingServiceOptions eo = options.embedding;
+      if (eo.threads == 0) eo.threads = options.threads;
+      m->embedder = EmbeddingService::open(spec.path, eo);
+      // The cache holds at most cache_capacity vectors of dim floats (plus small keys).
+      m->memory_bytes = static_cast<size_t>(std::filesystem::file_size(spec.path)) +
+                        m->embedder->cache().capacity() * m->embedder->dim() * sizeof(float);
+    }
+    m->load_seconds = seconds_between(start, Clock::now());
+    return m;
+  }
+
+  std::string quantization_of(const LoadedModel& m) const {
+    if (m.llm) return dominant_weight_type(*m.llm->file);
+    return dominant_weight_type_of_path(m.spec.path);
+  }
+  static std::string dominant_weight_type_of_path(const std::string& path) {
+    // EmbeddingService does not expose its GgufFile; a second mapping of the same file
+    // costs no memory (the pages are shared) and only parses the header.
+    return dominant_weight_type(*model::GgufFile::open(path));
+  }
+
+  std::shared_ptr<LoadedModel> acquire(const std::string& name, std::optional<ModelKind> kind);
+};
+
+std::shared_ptr<LoadedModel> ModelRegistry::Impl::acquire(const std::string& name,
+                                                          std::optional<ModelKind> kind) {
+  std::unique_lock lock(mu);
+  Entry& e = require(name);
+  if (kind && e.spec.kind != *kind) {
+    fail("model '{}' is an {} model, not an {} model", name, model_kind_name(e.spec.kind),
+         model_kind_name(*kind));
+  }
+  for (;;) {
+    if (e.state == State::Loaded) {
+      ++e.uses;
+      e.last_used = Clock::now();
+      e.usage->handles.fetch_add(1);
+      // The handle shares ownership of the model and reports its release to `usage`.
+      return std::shared_ptr<LoadedModel>(
+          e.model.get(), [keep = e.model, usage = e.usage](LoadedModel*) {
+            usage->last_release_ns.store(to_ns(Clock::now()));
+            usage->handles.fetch_sub(1);
+          });
+    }
+    if (e.state == State::Loading) {
+      const uint64_t attempt = e.load_attempt;
+      cv.wait(lock, [&] { return e.load_attempt != attempt; });
+      if (e.state != State::Loaded && !e.load_error.empty()) {
+        throw Error(e.load_error);
+      }
+      continue;
+    }
+    // Unloaded: this caller loads it; everyone else who asks meanwhile waits.
+    e.state = State::Loading;
+    std::vector<std::shared_ptr<LoadedModel>> victims;
+    evict_for(e, victims);
+    const ModelSpec spec = e.spec;
+    const bool need_quantization = e.quantization.empty();
+    lock.unlock();
+    victims.clear();  // unload outside the lock (joins scheduler threads)
+
+    std::unique_ptr<LoadedModel> loaded;
+    std::string error, quantization;
+    try {
+      loaded = load(spec);
+      if (need_quantization) quantization = quantization_of(*loaded);
+    } catch (const std::exception& ex) {
+      error = fmt::format("cannot load model '{}' from {}: {}", spec.name, spec.path, ex.what());
+    }
+
+    lock.lock();
+    ++e.load_attempt;
+    e.load_error = error;
+    if (!loaded) {
+      e.state = State::Unloaded;
+      cv.notify_all();
+      throw Error(error);
+    }
+    log::info("model registry: loaded '{}' ({}) in {:.2f} s, ~{} MiB", spec.name,
+              model_kind_name(spec.kind), loaded->load_seconds, loaded->memory_bytes >> 20);
+    loaded->spec = e.spec;  // pin() may have changed it meanwhile
+    if (!quantization.empty()) e.quantization = quantization;
+    e.model = std::move(loaded);
+    e.usage = std::make_shared<Usage>();
+    e.usage->last_release_ns.store(to_ns(Clock::now()));
+    e.last_used = Clock::now();
+    e.state = State::Loaded;
+    cv.notify_all();
+    // Loop: take the handle through the Loaded branch like every other caller.
+  }
+}
+
+ModelRegistry::ModelRegistry(RegistryOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {
+  if (impl_->options.max_instances == 0) fail("model registry: max_instances must be at least 1");
+}
+
+ModelRegistry::~ModelRegistry() {
+  // Models are destroyed here unless a handle still holds them (then with the last handle).
+  // A load in progress in another thread would touch a dead registry: callers must not
+  // destroy the registry while acquire() runs.
+  std::vector<std::shared_ptr<LoadedModel>> models;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (auto& e : impl_->entries) {
+      if (e->state == Impl::State::Loaded) models.push_back(impl_->take_model(*e));
+    }
+  }
+}
+
+void ModelRegistry::add(ModelSpec spec) {
+  if (spec.name.empty()) fail("a model needs a name");
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(spec.path, ec);
+  if (ec || !std::filesystem::is_regular_file(spec.path)) {
+    fail("model '{}': file {} not found{}", spec.name, spec.path,
+         ec ? fmt::format(" ({})", ec.message()) : "");
+  }
+  std::lock_guard lock(impl_->mu);
+  if (impl_->find(spec.name)) fail("model '{}' is registered twice", spec.name);
+  auto e = std::make_unique<Impl::Entry>();
+  e->spec = std::move(spec);
+  e->file_bytes = static_cast<size_t>(size);
+  impl_->entries.push_back(std::move(e));
+}
+
+bool ModelRegistry::contains(const std::string& name) const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->find(name) != nullptr;
+}
+
+std::vector<ModelStatus> ModelRegistry::status() const {
+  std::lock_guard lock(impl_->mu);
+  const auto now = Clock::now();
+  std::vector<ModelStatus> out;
+  for (const auto& e : impl_->entries) {
+    ModelStatus s;
+    s.spec = e->spec;
+    s.uses = e->uses;
+    s.quantization = e->quantization;
+    if (e->state == Impl::State::Loaded) {
+      s.loaded = true;
+      s.load_seconds = e->model->load_seconds;
+      s.memory_bytes = e->model->memory_bytes;
+      if (e->usage->handles.load() == 0) {
+        s.idle_seconds = seconds_between(Impl::last_activity(*e), now);
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::optional<std::string> ModelRegistry::default_model(ModelKind kind) const {
+  std::lock_guard lock(impl_->mu);
+  for (const auto& e : impl_->entries) {
+    if (e->spec.kind == kind) return e->spec.name;
+  }
+  return std::nullopt;
+}
+
+std::shared_ptr<LoadedModel> ModelRegistry::acquire(const std::string& name, ModelKind kind) {
+  return impl_->acquire(name, kind);
+}
+
+void ModelRegistry::warm_up(const std::vector<std::string>& names) {
+  for (const auto& name : names) impl_->acquire(name, std::nullopt);
+}
+
+void ModelRegistry::pin(const std::string& name, bool pinned) {
+  std::lock_guard lock(impl_->mu);
+  auto& e = impl_->require(name);
+  // A loaded model's own spec copy is left as it was: handles may be reading it.
+  e.spec.pinned = pinned;
+}
+
+bool ModelRegistry::unload(const std::string& name) {
+  std::shared_ptr<LoadedModel> victim;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto& e = impl_->require(name);
+    if (!Impl::idle(e)) return false;
+    victim = impl_->take_model(e);
+  }
+  log::info("model registry: unloaded '{}'", name);
+  return true;  // `victim` is destroyed here, outside the lock
+}
+
+void ModelRegistry::sweep() {
+  std::vector<std::shared_ptr<LoadedModel>> victims;
+  {
+    std::lock_guard lock(impl_->mu);
+    const auto now = Clock::now();
+    for (auto& e : impl_->entries) {
+      if (e->spec.pinned || e->spec.keep_alive_seconds <= 0 || !Impl::idle(*e)) continue;
+      if (seconds_between(Impl::last_activity(*e), now) > e->spec.keep_alive_seconds) {
+        log::info("model registry: unloading '{}' (idle longer than {} s)", e->spec.name,
+                  e->spec.keep_alive_seconds);
+        victims.push_back(impl_->take_model(*e));
+      }
+    }
+  }
+}
+
+}  // namespace ragd::engine

@@ -1,0 +1,107 @@
+// ModelRegistry: the models a server offers, by name, loaded lazily and shared.
+//
+// Each entry is a GGUF file registered under a name with a kind (LLM or embedder). Nothing
+// is loaded at registration: the first acquire() maps the file (one mmap shared by every
+// user) and builds the model — for an LLM also its Scheduler — so startup stays small.
+// Entries listed in `warmup` are loaded by warm_up() at start.
+//
+// Eviction keeps at most max_instances loaded models and their estimated memory under
+// memory_budget_bytes: when a load would exceed either, the registry unloads idle,
+// unpinned models, least recently used first (policy LRU) or least frequently used first
+// (LFU). A model idle for longer than its keep_alive is unloaded by sweep(). A model in use
+// (a handle is alive) is never unloaded; if nothing can be evicted the load still proceeds
+// and the overshoot is logged (refusing would fail a request the machine can serve).
+//
+// Thread-safe. Loading happens outside the registry lock, so one slow load does not block
+// requests for models already loaded; concurrent first uses of one model wait for a single
+// load.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/embedding_service.h"
+#include "engine/llm.h"
+#include "engine/scheduler.h"
+
+namespace ragd::engine {
+
+enum class ModelKind { Llm, Embedder };
+const char* model_kind_name(ModelKind kind);  // "llm", "embedding"
+
+enum class EvictionPolicy { Lru, Lfu };
+
+struct ModelSpec {
+  std::string name;        // API name, e.g. "smollm2-135m"
+  std::string path;        // GGUF file
+  ModelKind kind = ModelKind::Llm;
+  double keep_alive_seconds = 300;  // idle time before sweep() unloads it; <= 0: never
+  bool pinned = false;     // never evicted
+};
+
+struct RegistryOptions {
+  size_t max_instances = 4;
+  size_t memory_budget_bytes = 0;   // 0: no budget
+  EvictionPolicy policy = EvictionPolicy::Lru;
+  size_t threads = 0;               // compute threads per model; 0: all cores
+  SchedulerOptions scheduler;       // for every LLM
+  EmbeddingServiceOptions embedding;  // for every embedder
+};
+
+// A loaded model. Holding the shared_ptr keeps it loaded.
+struct LoadedModel {
+  ModelSpec spec;
+  std::unique_ptr<Llm> llm;                   // kind == Llm
+  std::unique_ptr<Scheduler> scheduler;       // kind == Llm
+  std::shared_ptr<EmbeddingService> embedder; // kind == Embedder
+  double load_seconds = 0;
+  size_t memory_bytes = 0;  // mapped weights + KV pool / caches (estimate)
+};
+
+struct ModelStatus {
+  ModelSpec spec;
+  bool loaded = false;
+  double load_seconds = 0;
+  size_t memory_bytes = 0;
+  uint64_t uses = 0;
+  double idle_seconds = 0;  // since last release
+  std::string quantization;  // weight type of the file, e.g. "q4_1" (known once loaded)
+};
+
+class ModelRegistry {
+ public:
+  explicit ModelRegistry(RegistryOptions options);
+  ~ModelRegistry();
+
+  // Throws ragd::Error for a duplicate name or a missing file.
+  void add(ModelSpec spec);
+  bool contains(const std::string& name) const;
+  std::vector<ModelStatus> status() const;
+  // The first LLM / embedder registered (the defaults when a request names none).
+  std::optional<std::string> default_model(ModelKind kind) const;
+
+  // Loads on first use. Throws ragd::Error for an unknown name, a kind mismatch, or a file
+  // that fails to load.
+  std::shared_ptr<LoadedModel> acquire(const std::string& name, ModelKind kind);
+
+  void warm_up(const std::vector<std::string>& names);
+  void pin(const std::string& name, bool pinned);
+  // Unloads now if idle; returns false when it is in use (it is unloaded when released
+  // only by a later sweep/eviction) or not loaded.
+  bool unload(const std::string& name);
+  // Unloads models idle longer than their keep_alive. Cheap; call periodically.
+  void sweep();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ragd::engine

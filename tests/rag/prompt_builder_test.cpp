@@ -1,0 +1,115 @@
+#include "rag/prompt_builder.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+namespace ragd::rag {
+namespace {
+
+// One token per whitespace-separated word: easy to reason about in budgets.
+size_t words(std::string_view text) {
+  size_t n = 0;
+  bool in_word = false;
+  for (char c : text) {
+    const bool space = c == ' ' || c == '\n' || c == '\t';
+    if (!space && !in_word) ++n;
+    in_word = !space;
+  }
+  return n;
+}
+
+SearchHit hit(int64_t chunk, std::string title, std::string text, std::string heading = "") {
+  SearchHit h;
+  h.chunk_id = chunk;
+  h.document_id = chunk * 10;
+  h.external_id = fmt::format("doc{}", chunk);
+  h.title = std::move(title);
+  h.heading = std::move(heading);
+  h.text = std::move(text);
+  h.score = 1.0 / static_cast<double>(chunk);
+  return h;
+}
+
+std::string n_words(size_t n, const std::string& word) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += fmt::format("{}{}{}", i ? " " : "", word, i);
+  return s;
+}
+
+TEST(PromptBuilder, SystemAndSourcesFirstInRetrievalOrderThenTheQuestion) {
+  std::vector<SearchHit> hits = {hit(1, "Paris", "Paris is the capital of France."),
+                                 hit(2, "Lyon", "Lyon is a city.", "Geography")};
+  auto p = build_rag_prompt("What is the capital of France?", hits, words);
+  ASSERT_EQ(p.messages.size(), 2u);
+  EXPECT_EQ(p.messages[0].role, "system");
+  EXPECT_EQ(p.messages[1].role, "user");
+  EXPECT_EQ(p.messages[1].content, "What is the capital of France?");
+  const std::string& sys = p.messages[0].content;
+  EXPECT_EQ(sys.rfind(std::string(kRagSystemPrompt), 0), 0u);
+  const size_t one = sys.find("[1] Paris\nParis is the capital of France.");
+  const size_t two = sys.find("[2] Lyon — Geography\nLyon is a city.");
+  ASSERT_NE(one, std::string::npos);
+  ASSERT_NE(two, std::string::npos);
+  EXPECT_LT(one, two);
+  ASSERT_EQ(p.sources.size(), 2u);
+  EXPECT_EQ(p.sources[1].number, 2u);
+  EXPECT_EQ(p.sources[1].chunk_id, 2);
+  EXPECT_EQ(p.sources[1].external_id, "doc2");
+  EXPECT_EQ(p.source_tokens, words(hits[0].text) + words(hits[1].text));
+  EXPECT_EQ(p.dropped, 0u);
+}
+
+TEST(PromptBuilder, SameChunksGiveTheSamePrefixForDifferentQuestions) {
+  std::vector<SearchHit> hits = {hit(1, "A", "alpha"), hit(2, "B", "beta")};
+  auto p = build_rag_prompt("first question?", hits, words);
+  auto q = build_rag_prompt("a different one", hits, words);
+  EXPECT_EQ(p.messages[0].content, q.messages[0].content);
+  EXPECT_NE(p.messages[1].content, q.messages[1].content);
+}
+
+TEST(PromptBuilder, CutsTheLastSourceToTheBudget) {
+  std::vector<SearchHit> hits = {hit(1, "A", n_words(10, "a")), hit(2, "B", n_words(10, "b")),
+                                 hit(3, "C", n_words(10, "c")), hit(4, "D", n_words(10, "d"))};
+  PromptOptions o;
+  o.max_source_tokens = 25;
+  o.min_source_tokens = 3;
+  auto p = build_rag_prompt("q", hits, words, o);
+  ASSERT_EQ(p.sources.size(), 3u);
+  EXPECT_FALSE(p.sources[1].truncated);
+  EXPECT_TRUE(p.sources[2].truncated);
+  EXPECT_EQ(p.sources[2].text, "c0 c1 c2 c3 c4 …");
+  EXPECT_EQ(p.source_tokens, 25u);
+  EXPECT_EQ(p.dropped, 1u);
+  EXPECT_EQ(p.messages[0].content.find("d0"), std::string::npos);
+
+  o.min_source_tokens = 6;  // 5 words left is too little: drop instead of cutting
+  p = build_rag_prompt("q", hits, words, o);
+  ASSERT_EQ(p.sources.size(), 2u);
+  EXPECT_EQ(p.source_tokens, 20u);
+  EXPECT_EQ(p.dropped, 2u);
+}
+
+TEST(PromptBuilder, NoHitsStillAsksTheQuestion) {
+  auto p = build_rag_prompt("anything?", {}, words);
+  ASSERT_EQ(p.messages.size(), 2u);
+  EXPECT_TRUE(p.sources.empty());
+  EXPECT_EQ(p.messages[1].content, "anything?");
+}
+
+TEST(PromptBuilder, CitationsInOrderOfFirstMention) {
+  std::vector<SearchHit> hits = {hit(1, "A", "a"), hit(2, "B", "b"), hit(3, "C", "c")};
+  auto p = build_rag_prompt("q", hits, words);
+  auto cited = citations("B says so [2], and [1, 3] agree; see also [2][9], [a1] and [1.5].",
+                         p.sources);
+  ASSERT_EQ(cited.size(), 3u);
+  EXPECT_EQ(cited[0].number, 2u);
+  EXPECT_EQ(cited[1].number, 1u);
+  EXPECT_EQ(cited[2].number, 3u);
+  EXPECT_EQ(cited[2].chunk_id, 3);
+  EXPECT_TRUE(citations("No sources cited here.", p.sources).empty());
+  EXPECT_TRUE(citations("Out of range [0] [4] [99999999999999999999]", p.sources).empty());
+  EXPECT_TRUE(citations("unterminated [1", p.sources).empty());
+}
+
+}  // namespace
+}  // namespace ragd::rag
