@@ -38,7 +38,7 @@ TEST(Ingest, CollectsSupportedFilesRecursivelyInOrder) {
   write_file(f.docs / "b.md", "# B\ntext");
   write_file(f.docs / "a.txt", "text");
   write_file(f.docs / "sub" / "c.html", "<p>x</p>");
-  write_file(f.docs / "skip.pdf", "%PDF");
+  write_file(f.docs / "skip.docx", "PK");
   write_file(f.docs / ".hidden" / "d.txt", "x");
   write_file(f.docs / ".e.txt", "x");
   auto files = collect_input_files({f.docs.string(), (f.docs / "a.txt").string()});
@@ -47,7 +47,7 @@ TEST(Ingest, CollectsSupportedFilesRecursivelyInOrder) {
   EXPECT_EQ(files[1].filename(), "b.md");
   EXPECT_EQ(files[2].filename(), "c.html");
   EXPECT_TRUE(files[0].is_absolute());
-  EXPECT_THROW(collect_input_files({(f.docs / "skip.pdf").string()}), Error);
+  EXPECT_THROW(collect_input_files({(f.docs / "skip.docx").string()}), Error);
   EXPECT_THROW(collect_input_files({(f.docs / "missing").string()}), Error);
 }
 

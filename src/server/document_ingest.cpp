@@ -1,0 +1,129 @@
+#include "server/document_ingest.h"
+
+#include <algorithm>
+#include <fstream>
+
+#include "rag/content_hash.h"
+#include "rag/document_reader.h"
+#include "rag/embed_chunks.h"
+#include "rag/temp_dir.h"
+#include "util/error.h"
+#include "util/timing.h"
+
+namespace ragd::server {
+namespace {
+
+// Same role as the ingester's document hash: every input that shapes the stored chunks.
+std::string document_hash(const rag::Document& doc, const std::string& chunker_signature) {
+  rag::ContentHasher h;
+  auto field = [&h](std::string_view s) {
+    h.update(std::to_string(s.size()));
+    h.update(":");
+    h.update(s);
+  };
+  field(doc.title);
+  for (const auto& s : doc.sections) {
+    field(s.heading);
+    field(s.text);
+  }
+  field(doc.metadata.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  field(chunker_signature);
+  return h.hex();
+}
+
+// As `ragd ingest` does with a model: count with its tokenizer, and leave room for the
+// title and heading in the embedded text.
+void use_embedder_tokens(rag::ChunkerOptions& chunker, const rag::ModelEmbedder& embedder) {
+  const rag::ModelEmbedder* e = &embedder;
+  chunker.count_tokens = [e](std::string_view text) { return e->count_tokens(text); };
+  chunker.counter_name = "model:" + embedder.name();
+  constexpr size_t kReserve = 64 + 2;  // title/heading + [CLS], [SEP]
+  if (embedder.max_tokens() > kReserve + 8) {
+    chunker.chunk_tokens = std::min(chunker.chunk_tokens, embedder.max_tokens() - kReserve);
+  }
+}
+
+}  // namespace
+
+nlohmann::json UploadResult::to_json() const {
+  return {{"collection", collection},
+          {"documents_added", documents_added},
+          {"documents_updated", documents_updated},
+          {"documents_unchanged", documents_unchanged},
+          {"chunks_written", chunks_written},
+          {"chunks_embedded", chunks_embedded},
+          {"seconds", seconds}};
+}
+
+UploadResult ingest_documents(StoreAccess& store, const std::string& collection_name, std::vector<rag::Document> docs,
+                              rag::ChunkerOptions chunker_options, rag::ModelEmbedder* embedder) {
+  Stopwatch watch;
+  UploadResult r;
+  r.collection = collection_name;
+  if (embedder) use_embedder_tokens(chunker_options, *embedder);
+  chunker_options.validate();
+  rag::Chunker chunker(chunker_options);
+  const std::string signature = chunker_options.signature();
+  for (const auto& d : docs) {
+    if (d.external_id.empty()) fail("every document needs an id");
+    if (d.empty()) fail("document '{}' has no text and no title", d.external_id);
+  }
+  store.write([&](rag::Store& s) {
+    rag::Store::validate_collection_name(collection_name);
+    if (embedder) {
+      if (auto existing = s.find_collection(collection_name)) rag::check_embedder_matches(*existing, *embedder);
+    }
+    rag::Collection collection = s.create_collection(collection_name);
+    {
+      rag::Transaction tx(s.db());
+      for (auto& d : docs) {
+        std::string hash = document_hash(d, signature);
+        auto existing = s.find_document(collection.id, d.external_id);
+        if (existing && existing->content_hash == hash) {
+          ++r.documents_unchanged;
+          continue;
+        }
+        rag::DocumentInput input{d.external_id, d.title, hash, d.metadata, chunker.chunk(d)};
+        s.put_document(collection, std::nullopt, input, /*is_new=*/!existing);
+        ++(existing ? r.documents_updated : r.documents_added);
+        r.chunks_written += input.chunks.size();
+      }
+      tx.commit();
+    }
+    if (embedder) {
+      collection = s.require_collection(collection_name);
+      // The vector index is not touched here: the read side (StoreAccess::vectors) sees the
+      // new vector_version and reopens it, so only one connection ever writes index files.
+      r.chunks_embedded = rag::embed_missing_chunks(s, collection, *embedder).chunks;
+    }
+    return 0;
+  });
+  r.seconds = watch.seconds();
+  return r;
+}
+
+std::vector<rag::Document> parse_uploaded_file(const std::string& filename, const std::string& content) {
+  std::string name = std::filesystem::path(filename).filename().string();
+  if (name.empty() || name == "." || name == "..") fail("uploaded file has no usable name");
+  auto kind = rag::file_kind(name);
+  if (!kind) fail("unsupported file type: {} (supported: {})", name, rag::supported_extensions());
+  // The parsers read files; a private temporary copy keeps them the single code path.
+  rag::TempDir dir("ragd-upload");
+  auto path = dir.path() / name;
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    if (!out) fail("cannot write a temporary copy of {}", name);
+  }
+  auto reader = rag::open_document_reader(path, *kind);
+  std::vector<rag::Document> docs;
+  while (auto doc = reader->next()) {
+    doc->metadata["source"] = name;
+    if (*kind != rag::FileKind::Jsonl) doc->external_id = name;
+    if (!doc->empty()) docs.push_back(std::move(*doc));
+  }
+  if (reader->errors() > 0) fail("{}: {} records could not be read", name, reader->errors());
+  return docs;
+}
+
+}  // namespace ragd::server

@@ -1,0 +1,246 @@
+// Collections and documents:
+//   POST   /v1/collections                       {name, fts_tokenizer?}
+//   GET    /v1/collections
+//   GET    /v1/collections/{name}
+//   DELETE /v1/collections/{name}
+//   POST   /v1/collections/{name}/documents      JSON {documents:[{id,title,text,metadata}]}
+//                                                or multipart/form-data files
+//   GET    /v1/collections/{name}/documents      ?limit=&offset=
+//   GET    /v1/collections/{name}/documents/{id}
+//   DELETE /v1/collections/{name}/documents/{id}
+// Ingestion is synchronous: the response carries the counts (document_ingest.h).
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <filesystem>
+
+#include "rag/document_reader.h"
+#include "rag/schema.h"
+#include "server/api_error.h"
+#include "server/document_ingest.h"
+#include "server/routes.h"
+#include "util/error.h"
+
+namespace ragd::server {
+namespace {
+
+using nlohmann::json;
+
+StoreAccess& store_of(ServerContext& ctx) {
+  if (!ctx.store) throw ApiError(503, "this server has no document store (ragd serve --db DIR)");
+  return *ctx.store;
+}
+
+json collection_json(rag::Store& s, const rag::Collection& c) {
+  auto st = s.stats(c.id);
+  return {{"name", c.name},          {"object", "collection"},          {"documents", st.documents},
+          {"chunks", st.chunks},     {"embeddings", st.embeddings},      {"sources", st.sources},
+          {"embedding_model", c.embedding_model}, {"embedding_dim", c.embedding_dim},
+          {"content_version", s.content_version(c.id)}};
+}
+
+rag::Collection require(rag::Store& s, const std::string& name) {
+  auto c = s.find_collection(name);
+  if (!c) throw not_found("collection '" + name + "' does not exist (GET /v1/collections)", "collection");
+  return *c;
+}
+
+rag::Document document_from_request(const json& d, size_t index) {
+  if (!d.is_object()) throw bad_request(fmt::format("documents[{}] must be an object", index), "documents");
+  std::string why;
+  auto doc = rag::document_from_json(d, "", why);
+  if (!doc) throw bad_request(fmt::format("documents[{}]: {}", index, why), "documents");
+  if (doc->external_id.empty()) {
+    throw bad_request(fmt::format("documents[{}] needs an 'id' (string or number)", index), "documents");
+  }
+  return std::move(*doc);
+}
+
+void handle_upload(ServerContext& ctx, const std::string& name, const httplib::Request& req, httplib::Response& res) {
+  auto& store = store_of(ctx);
+  std::vector<rag::Document> docs;
+  if (req.is_multipart_form_data()) {
+    for (const auto& [field, file] : req.files) {
+      if (file.filename.empty()) continue;  // a plain form field
+      try {
+        auto parsed = parse_uploaded_file(file.filename, file.content);
+        for (auto& d : parsed) docs.push_back(std::move(d));
+      } catch (const Error& e) {
+        throw bad_request(e.what(), field);
+      }
+    }
+    if (docs.empty()) throw bad_request("the upload holds no file with text (multipart field with a filename)", "file");
+  } else {
+    json body = parse_json_body(req.body);
+    if (!body.contains("documents") || !body["documents"].is_array() || body["documents"].empty()) {
+      throw bad_request("'documents' must be a non-empty array of {id, title, text, metadata}", "documents");
+    }
+    for (size_t i = 0; i < body["documents"].size(); ++i) docs.push_back(document_from_request(body["documents"][i], i));
+  }
+  try {
+    rag::Store::validate_collection_name(name);
+  } catch (const Error& e) {
+    throw bad_request(e.what(), "collection");
+  }
+  std::unique_ptr<rag::ModelEmbedder> embedder;
+  if (ctx.registry.default_model(engine::ModelKind::Embedder)) {
+    embedder = std::make_unique<rag::ModelEmbedder>(ctx.acquire("", engine::ModelKind::Embedder)->embedder);
+  }
+  UploadResult r = ingest_documents(store, name, std::move(docs), ctx.options.chunker, embedder.get());
+  send_json(res, 200, r.to_json());
+}
+
+void handle_list_documents(ServerContext& ctx, const std::string& name, const httplib::Request& req, httplib::Response& res) {
+  auto parse_count = [&](const char* key, int64_t fallback, int64_t max) {
+    if (!req.has_param(key)) return fallback;
+    std::string v = req.get_param_value(key);
+    try {
+      size_t used = 0;
+      int64_t n = std::stoll(v, &used);
+      if (used == v.size() && n >= 0 && n <= max) return n;
+    } catch (const std::exception&) {
+    }
+    throw bad_request(fmt::format("'{}' must be an integer between 0 and {}", key, max), key);
+  };
+  int64_t limit = parse_count("limit", 100, 10000), offset = parse_count("offset", 0, INT64_MAX / 2);
+  json out = store_of(ctx).read([&](rag::Store& s) {
+    auto c = require(s, name);
+    auto& q = s.cached(
+        "SELECT external_id, title, metadata, chunk_count, ingested_at FROM documents WHERE collection_id = ? "
+        "ORDER BY id LIMIT ? OFFSET ?");
+    q.reset();
+    q.bind(1, c.id).bind(2, limit).bind(3, offset);
+    json data = json::array();
+    while (q.step()) {
+      data.push_back({{"id", q.text(0)}, {"title", q.text(1)}, {"metadata", json::parse(q.text(2), nullptr, false)},
+                      {"chunks", q.int64(3)}, {"ingested_at", q.int64(4)}});
+    }
+    q.reset();
+    return json{{"object", "list"}, {"collection", name}, {"data", data}, {"total", s.stats(c.id).documents},
+                {"limit", limit}, {"offset", offset}};
+  });
+  send_json(res, 200, out);
+}
+
+void handle_get_document(ServerContext& ctx, const std::string& name, const std::string& id, httplib::Response& res) {
+  json out = store_of(ctx).read([&](rag::Store& s) {
+    auto c = require(s, name);
+    auto& q = s.cached(
+        "SELECT id, title, metadata, chunk_count, ingested_at FROM documents WHERE collection_id = ? AND external_id = ?");
+    q.reset();
+    q.bind(1, c.id).bind(2, std::string_view(id));
+    if (!q.step()) {
+      q.reset();
+      throw not_found("document '" + id + "' is not in collection '" + name + "'", "id");
+    }
+    int64_t doc_id = q.int64(0);
+    json doc = {{"id", id}, {"title", q.text(1)}, {"metadata", json::parse(q.text(2), nullptr, false)},
+                {"chunk_count", q.int64(3)}, {"ingested_at", q.int64(4)}};
+    q.reset();
+    auto& cq = s.cached("SELECT id, ordinal, heading, text, token_count FROM chunks WHERE document_id = ? ORDER BY ordinal");
+    cq.reset();
+    cq.bind(1, doc_id);
+    json chunks = json::array();
+    while (cq.step()) {
+      chunks.push_back({{"chunk_id", cq.int64(0)}, {"ordinal", cq.int64(1)}, {"heading", cq.text(2)},
+                        {"text", cq.text(3)}, {"tokens", cq.int64(4)}});
+    }
+    cq.reset();
+    doc["chunks"] = chunks;
+    return doc;
+  });
+  send_json(res, 200, out);
+}
+
+void handle_delete_document(ServerContext& ctx, const std::string& name, const std::string& id, httplib::Response& res) {
+  store_of(ctx).write([&](rag::Store& s) {
+    auto c = require(s, name);
+    auto ref = s.find_document(c.id, id);
+    if (!ref) throw not_found("document '" + id + "' is not in collection '" + name + "'", "id");
+    rag::Transaction tx(s.db());
+    s.remove_document(c, ref->id);
+    tx.commit();
+    return 0;
+  });
+  send_json(res, 200, {{"id", id}, {"object", "document"}, {"deleted", true}});
+}
+
+void handle_delete_collection(ServerContext& ctx, const std::string& name, httplib::Response& res) {
+  auto& store = store_of(ctx);
+  store.write([&](rag::Store& s) {
+    auto c = require(s, name);
+    rag::Transaction tx(s.db());
+    // Foreign keys cascade from the collection row to sources, documents, chunks and
+    // embeddings; the FTS table is the collection's own.
+    s.db().exec(fmt::format("DROP TABLE IF EXISTS {}", rag::fts_table_name(c.id)));
+    s.db().prepare("DELETE FROM collections WHERE id = ?").bind(1, c.id).run();
+    tx.commit();
+    std::error_code ec;
+    auto index = rag::CollectionVectors::index_path(s.dir(), name);
+    std::filesystem::remove(index, ec);
+    std::filesystem::remove(index.string() + ".json", ec);
+    return 0;
+  });
+  store.forget(name);
+  send_json(res, 200, {{"name", name}, {"object", "collection"}, {"deleted", true}});
+}
+
+}  // namespace
+
+void register_document_routes(HttpServer& http, ServerContext& ctx) {
+  http.post("/v1/collections", "/v1/collections", [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
+    json body = parse_json_body(req.body);
+    if (!body.contains("name") || !body["name"].is_string()) throw bad_request("'name' must be a string", "name");
+    std::string name = body["name"].get<std::string>();
+    std::string tokenizer = body.value("fts_tokenizer", "porter");
+    json out = store_of(ctx).write([&](rag::Store& s) {
+      try {
+        rag::Store::validate_collection_name(name);
+        rag::fts_tokenizer_spec(tokenizer);
+      } catch (const Error& e) {
+        throw bad_request(e.what());
+      }
+      bool existed = s.find_collection(name).has_value();
+      auto c = s.create_collection(name, tokenizer);
+      json j = collection_json(s, c);
+      j["created"] = !existed;
+      return j;
+    });
+    send_json(res, out["created"].get<bool>() ? 201 : 200, out);
+  });
+  http.get("/v1/collections", "/v1/collections", [&ctx](const httplib::Request&, httplib::Response& res, const RequestInfo&) {
+    json out = store_of(ctx).read([&](rag::Store& s) {
+      json data = json::array();
+      for (const auto& c : s.list_collections()) data.push_back(collection_json(s, c));
+      return json{{"object", "list"}, {"data", data}};
+    });
+    send_json(res, 200, out);
+  });
+  http.get(R"(/v1/collections/([^/]+))", "/v1/collections/{name}",
+           [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
+             std::string name = req.matches[1];
+             send_json(res, 200, store_of(ctx).read([&](rag::Store& s) { return collection_json(s, require(s, name)); }));
+           });
+  http.del(R"(/v1/collections/([^/]+))", "/v1/collections/{name}",
+           [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
+             handle_delete_collection(ctx, req.matches[1], res);
+           });
+  http.post(R"(/v1/collections/([^/]+)/documents)", "/v1/collections/{name}/documents",
+            [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
+              handle_upload(ctx, req.matches[1], req, res);
+            });
+  http.get(R"(/v1/collections/([^/]+)/documents)", "/v1/collections/{name}/documents",
+           [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
+             handle_list_documents(ctx, req.matches[1], req, res);
+           });
+  http.get(R"(/v1/collections/([^/]+)/documents/(.+))", "/v1/collections/{name}/documents/{id}",
+           [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
+             handle_get_document(ctx, req.matches[1], req.matches[2], res);
+           });
+  http.del(R"(/v1/collections/([^/]+)/documents/(.+))", "/v1/collections/{name}/documents/{id}",
+           [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
+             handle_delete_document(ctx, req.matches[1], req.matches[2], res);
+           });
+}
+
+}  // namespace ragd::server

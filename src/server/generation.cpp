@@ -1,0 +1,113 @@
+#include "server/generation.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "server/api_error.h"
+
+namespace ragd::server {
+
+std::vector<int32_t> chat_prompt_tokens(const engine::Llm& llm, const std::vector<model::ChatMessage>& messages) {
+  const std::string tmpl(llm.file->get_string("tokenizer.chat_template", ""));
+  auto text = model::apply_chat_template(tmpl, messages, /*add_generation_prompt=*/true);
+  return llm.tokenizer->encode(text, /*add_special=*/true, /*parse_special=*/true);
+}
+
+std::vector<int32_t> completion_prompt_tokens(const engine::Llm& llm, const std::string& prompt) {
+  return llm.tokenizer->encode(prompt, /*add_special=*/true, /*parse_special=*/false);
+}
+
+Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
+                            std::vector<int32_t> prompt, const GenerationParams& params,
+                            const std::string& user, const std::string& endpoint) {
+  Generation g;
+  g.model_name = model->spec.name;
+  g.quantization = ctx.quantization(g.model_name);
+  g.endpoint = endpoint;
+  if (prompt.empty()) throw bad_request("the prompt is empty", "prompt");
+  engine::GenerationRequest request;
+  request.prompt = std::move(prompt);
+  request.options = params.options;
+  request.priority = params.priority;
+  request.user = user;
+  auto admission = model->scheduler->submit(std::move(request));
+  auto reject = [&](const char* reason) {
+    ctx.metrics.inc("ragd_requests_rejected_total", {{"model", g.model_name}, {"reason", reason}});
+  };
+  switch (admission.status) {
+    case engine::AdmitStatus::Accepted: break;
+    case engine::AdmitStatus::Overloaded:
+      reject("overloaded");
+      throw ApiError(503, admission.message, "", "", "overloaded")
+          .with_retry_after(std::max(1.0, admission.retry_after_seconds));
+    case engine::AdmitStatus::UserLimit:
+      reject("user_limit");
+      throw ApiError(429, "too many concurrent requests for this user: " + admission.message, "", "",
+                     "user_limit")
+          .with_retry_after(std::max(1.0, admission.retry_after_seconds));
+    case engine::AdmitStatus::TooLong:
+      reject("too_long");
+      throw ApiError(400, admission.message, "", "messages", "context_length_exceeded");
+    case engine::AdmitStatus::Invalid:
+      reject("invalid");
+      throw bad_request(admission.message);
+  }
+  g.stream = std::move(admission.stream);
+  g.model = std::move(model);
+  return g;
+}
+
+engine::GenerationSummary finish_generation(ServerContext& ctx, const Generation& g) {
+  auto s = g.stream->summary();
+  Labels model = {{"model", g.model_name}, {"quantization", g.quantization}};
+  ctx.metrics.inc("ragd_requests_finished_total", {{"model", g.model_name}, {"reason", engine::finish_reason_name(s.finish)}});
+  ctx.metrics.inc("ragd_generated_tokens_total", {{"model", g.model_name}}, static_cast<double>(s.completion_tokens));
+  ctx.metrics.inc("ragd_prompt_tokens_total", {{"model", g.model_name}}, static_cast<double>(s.prompt_tokens));
+  if (s.finish == engine::FinishReason::Stop || s.finish == engine::FinishReason::Length) {
+    ctx.metrics.observe("ragd_request_duration_seconds",
+                        {{"model", g.model_name}, {"quantization", g.quantization}, {"endpoint", g.endpoint}},
+                        g.watch.seconds());
+    ctx.metrics.observe("ragd_queue_wait_seconds", model, s.queue_seconds);
+    if (s.completion_tokens > 0) ctx.metrics.observe("ragd_time_to_first_token_seconds", model, s.ttft_seconds);
+    if (s.completion_tokens > 1) {
+      ctx.metrics.observe("ragd_inter_token_latency_seconds", model,
+                          s.decode_seconds / static_cast<double>(s.completion_tokens - 1));
+    }
+  }
+  return s;
+}
+
+void throw_if_failed(const engine::GenerationSummary& s) {
+  if (s.finish == engine::FinishReason::Error) {
+    throw ApiError(500, "generation failed: " + (s.error.empty() ? std::string("unknown error") : s.error));
+  }
+  if (s.finish == engine::FinishReason::Timeout) {
+    throw ApiError(503, "the request waited too long in the queue (scheduler.queue_timeout); retry later", "", "",
+                   "queue_timeout")
+        .with_retry_after(1);
+  }
+}
+
+std::string finish_reason_string(engine::FinishReason reason) { return engine::finish_reason_name(reason); }
+
+std::string random_id(const std::string& prefix) {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return fmt::format("{}{:016x}{:08x}", prefix, rng(), static_cast<uint32_t>(rng()));
+}
+
+int64_t unix_time() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+nlohmann::json usage_json(const engine::GenerationSummary& s) {
+  nlohmann::json u = {{"prompt_tokens", s.prompt_tokens},
+                      {"completion_tokens", s.completion_tokens},
+                      {"total_tokens", s.prompt_tokens + s.completion_tokens}};
+  if (s.cached_prompt_tokens > 0) u["prompt_tokens_details"] = {{"cached_tokens", s.cached_prompt_tokens}};
+  return u;
+}
+
+}  // namespace ragd::server

@@ -1,0 +1,52 @@
+// Generation: one admitted request on a model's scheduler, from the HTTP side — prompt
+// rendering and tokenization, admission (mapped to HTTP errors), and the metrics recorded
+// when it finishes. Shared by chat, completions, RAG and batch.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/model_registry.h"
+#include "model/chat_template.h"
+#include "server/request_parsing.h"
+#include "server/server_context.h"
+#include "util/timing.h"
+
+namespace ragd::server {
+
+struct Generation {
+  std::shared_ptr<engine::LoadedModel> model;  // keeps the model loaded while it runs
+  std::shared_ptr<engine::RequestStream> stream;
+  std::string model_name, quantization, endpoint;
+  Stopwatch watch;  // since submit
+};
+
+// The chat prompt as token ids: the model's chat template, with the assistant header.
+std::vector<int32_t> chat_prompt_tokens(const engine::Llm& llm, const std::vector<model::ChatMessage>& messages);
+// A raw completion prompt: BOS as the vocabulary asks, special markers not parsed.
+std::vector<int32_t> completion_prompt_tokens(const engine::Llm& llm, const std::string& prompt);
+
+// Submits to the model's scheduler. Throws ApiError: 503 + Retry-After (overloaded),
+// 429 + Retry-After (the user's cap), 400 (prompt too long or invalid options).
+Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
+                            std::vector<int32_t> prompt, const GenerationParams& params,
+                            const std::string& user, const std::string& endpoint);
+
+// Records latency, TTFT, inter-token latency and token counters of a finished generation
+// (call once, after the stream finished or was cancelled) and returns its summary.
+engine::GenerationSummary finish_generation(ServerContext& ctx, const Generation& g);
+
+// The ApiError for a generation that failed (Error → 500, Timeout → 503), if it did.
+void throw_if_failed(const engine::GenerationSummary& summary);
+
+// OpenAI finish_reason: "stop", "length"; ragd's other reasons by name.
+std::string finish_reason_string(engine::FinishReason reason);
+
+// "chatcmpl-…" style ids: prefix + 24 random hex digits.
+std::string random_id(const std::string& prefix);
+int64_t unix_time();
+
+nlohmann::json usage_json(const engine::GenerationSummary& s);
+
+}  // namespace ragd::server

@@ -1,0 +1,256 @@
+// The OpenAI-compatible endpoints (see docs/api.md): chat and text completions (streamed
+// as chat.completion.chunk / text_completion SSE chunks ending in data: [DONE]),
+// embeddings, and the model list.
+#include <cstring>
+
+#include "server/api_error.h"
+#include "server/generation.h"
+#include "server/routes.h"
+#include "server/sse.h"
+
+namespace ragd::server {
+namespace {
+
+using nlohmann::json;
+
+json chat_response(const std::string& id, int64_t created, const std::string& model, const std::string& text,
+                   const engine::GenerationSummary& s) {
+  return {{"id", id},
+          {"object", "chat.completion"},
+          {"created", created},
+          {"model", model},
+          {"system_fingerprint", "ragd-0.1.0"},
+          {"choices", json::array({{{"index", 0},
+                                    {"message", {{"role", "assistant"}, {"content", text}}},
+                                    {"logprobs", nullptr},
+                                    {"finish_reason", finish_reason_string(s.finish)}}})},
+          {"usage", usage_json(s)}};
+}
+
+json completion_response(const std::string& id, int64_t created, const std::string& model, const std::string& text,
+                         const engine::GenerationSummary& s) {
+  return {{"id", id},
+          {"object", "text_completion"},
+          {"created", created},
+          {"model", model},
+          {"system_fingerprint", "ragd-0.1.0"},
+          {"choices", json::array({{{"index", 0},
+                                    {"text", text},
+                                    {"logprobs", nullptr},
+                                    {"finish_reason", finish_reason_string(s.finish)}}})},
+          {"usage", usage_json(s)}};
+}
+
+// The streamed form shared by chat and completions: `delta(text)` / `final(reason)` build
+// the chunk objects of each API.
+struct StreamShape {
+  std::function<json(const std::string&)> first;  // may return null: no first chunk
+  std::function<json(const std::string&)> delta;
+  std::function<json(const std::string&)> final;
+  std::function<json(const json&)> usage;
+};
+
+void stream_generation(httplib::Response& res, ServerContext& ctx, std::shared_ptr<Generation> g,
+                       StreamShape shape) {
+  set_sse_headers(res);
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [&ctx, g, shape](size_t, httplib::DataSink& sink) {
+        SseWriter sse(sink);
+        json first = shape.first("");
+        bool alive = first.is_null() || sse.data(first);
+        if (!alive) g->stream->cancel();
+        bool finished = alive && pump_stream(*g->stream, sse, [&](std::string_view text) {
+                          return sse.data(shape.delta(std::string(text)));
+                        });
+        if (!finished) {
+          // The client went away: pump_stream cancelled the request. Wait for the scheduler
+          // to retire it so the summary (and metrics) are final; it does so at its next step.
+          g->stream->wait_all();
+          finish_generation(ctx, *g);
+          return false;
+        }
+        auto s = finish_generation(ctx, *g);
+        if (s.finish == engine::FinishReason::Error || s.finish == engine::FinishReason::Timeout) {
+          try {
+            throw_if_failed(s);
+          } catch (const ApiError& e) {
+            sse.data(e.body());
+          }
+        } else {
+          sse.data(shape.final(finish_reason_string(s.finish)));
+          if (shape.usage) {
+            json u = shape.usage(usage_json(s));
+            if (!u.is_null()) sse.data(u);
+          }
+        }
+        sse.done();
+        sink.done();
+        return true;
+      },
+      [g](bool) {
+        // Whatever happened to the connection, never leave the sequence running.
+        if (!g->stream->finished()) g->stream->cancel();
+      });
+}
+
+void handle_chat(ServerContext& ctx, const httplib::Request& http, httplib::Response& res, const RequestInfo& info) {
+  json body = parse_json_body(http.body);
+  ChatRequest req = parse_chat_request(body, ctx.options.generation);
+  if (!req.gen.stream) {
+    send_json(res, 200, run_chat(ctx, body, info));
+    return;
+  }
+  auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
+  auto prompt = chat_prompt_tokens(*model->llm, req.messages);
+  auto g = std::make_shared<Generation>(
+      start_generation(ctx, model, std::move(prompt), req.gen, info.user_for(req.gen.user), "/v1/chat/completions"));
+  std::string id = random_id("chatcmpl-");
+  int64_t created = unix_time();
+  std::string name = g->model_name;
+  auto chunk = [id, created, name](json delta, json finish) {
+    return json{{"id", id},
+                {"object", "chat.completion.chunk"},
+                {"created", created},
+                {"model", name},
+                {"system_fingerprint", "ragd-0.1.0"},
+                {"choices", json::array({{{"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", finish}}})}};
+  };
+  StreamShape shape;
+  shape.first = [chunk](const std::string&) { return chunk({{"role", "assistant"}, {"content", ""}}, nullptr); };
+  shape.delta = [chunk](const std::string& text) { return chunk({{"content", text}}, nullptr); };
+  shape.final = [chunk](const std::string& reason) { return chunk(json::object(), reason); };
+  if (req.gen.include_usage) {
+    shape.usage = [id, created, name](const json& usage) {
+      return json{{"id", id},       {"object", "chat.completion.chunk"}, {"created", created},
+                  {"model", name},  {"choices", json::array()},          {"usage", usage}};
+    };
+  }
+  stream_generation(res, ctx, g, shape);
+}
+
+void handle_completion(ServerContext& ctx, const httplib::Request& http, httplib::Response& res,
+                       const RequestInfo& info) {
+  json body = parse_json_body(http.body);
+  CompletionRequest req = parse_completion_request(body, ctx.options.generation);
+  if (!req.gen.stream) {
+    send_json(res, 200, run_completion(ctx, body, info));
+    return;
+  }
+  auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
+  auto prompt = completion_prompt_tokens(*model->llm, req.prompt);
+  auto g = std::make_shared<Generation>(
+      start_generation(ctx, model, std::move(prompt), req.gen, info.user_for(req.gen.user), "/v1/completions"));
+  std::string id = random_id("cmpl-");
+  int64_t created = unix_time();
+  std::string name = g->model_name;
+  auto chunk = [id, created, name](const std::string& text, json finish) {
+    return json{{"id", id},
+                {"object", "text_completion"},
+                {"created", created},
+                {"model", name},
+                {"choices", json::array({{{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish}}})}};
+  };
+  StreamShape shape;
+  std::string echo = req.echo ? req.prompt : "";
+  shape.first = [chunk, echo](const std::string&) { return echo.empty() ? json() : chunk(echo, nullptr); };
+  shape.delta = [chunk](const std::string& text) { return chunk(text, nullptr); };
+  shape.final = [chunk](const std::string& reason) { return chunk("", reason); };
+  if (req.gen.include_usage) {
+    shape.usage = [id, created, name](const json& usage) {
+      return json{{"id", id}, {"object", "text_completion"}, {"created", created},
+                  {"model", name}, {"choices", json::array()}, {"usage", usage}};
+    };
+  }
+  stream_generation(res, ctx, g, shape);
+}
+
+void handle_embeddings(ServerContext& ctx, const httplib::Request& http, httplib::Response& res, const RequestInfo&) {
+  EmbeddingRequest req = parse_embedding_request(parse_json_body(http.body));
+  auto model = ctx.acquire(req.model, engine::ModelKind::Embedder);
+  auto& service = *model->embedder;
+  auto vectors = service.embed(req.inputs);
+  size_t tokens = 0;
+  for (const auto& text : req.inputs) tokens += service.tokenize(text).size();
+  json data = json::array();
+  for (size_t i = 0; i < vectors.size(); ++i) {
+    json embedding;
+    if (req.base64) {
+      // Little-endian float32, as the openai client decodes it (x86 is little-endian).
+      embedding = base64_encode({reinterpret_cast<const char*>(vectors[i].data()), vectors[i].size() * sizeof(float)});
+    } else {
+      embedding = vectors[i];
+    }
+    data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", embedding}});
+  }
+  send_json(res, 200,
+            {{"object", "list"},
+             {"data", data},
+             {"model", model->spec.name},
+             {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}});
+}
+
+void handle_models(ServerContext& ctx, const httplib::Request&, httplib::Response& res, const RequestInfo&) {
+  json data = json::array();
+  for (const auto& s : ctx.registry.status()) {
+    data.push_back({{"id", s.spec.name},
+                    {"object", "model"},
+                    {"created", 0},
+                    {"owned_by", "ragd"},
+                    {"ragd",
+                     {{"kind", engine::model_kind_name(s.spec.kind)},
+                      {"loaded", s.loaded},
+                      {"pinned", s.spec.pinned},
+                      {"quantization", s.quantization},
+                      {"memory_bytes", s.memory_bytes},
+                      {"load_seconds", s.load_seconds},
+                      {"uses", s.uses},
+                      {"idle_seconds", s.idle_seconds},
+                      {"keep_alive_seconds", s.spec.keep_alive_seconds},
+                      {"path", s.spec.path}}}});
+  }
+  send_json(res, 200, {{"object", "list"}, {"data", data}});
+}
+
+}  // namespace
+
+json run_chat(ServerContext& ctx, const json& body, const RequestInfo& info) {
+  ChatRequest req = parse_chat_request(body, ctx.options.generation);
+  if (req.gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
+  auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
+  auto prompt = chat_prompt_tokens(*model->llm, req.messages);
+  Generation g = start_generation(ctx, model, std::move(prompt), req.gen, info.user_for(req.gen.user),
+                                  "/v1/chat/completions");
+  std::string text = g.stream->wait_all();
+  auto s = finish_generation(ctx, g);
+  throw_if_failed(s);
+  return chat_response(random_id("chatcmpl-"), unix_time(), g.model_name, text, s);
+}
+
+json run_completion(ServerContext& ctx, const json& body, const RequestInfo& info) {
+  CompletionRequest req = parse_completion_request(body, ctx.options.generation);
+  if (req.gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
+  auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
+  auto prompt = completion_prompt_tokens(*model->llm, req.prompt);
+  Generation g = start_generation(ctx, model, std::move(prompt), req.gen, info.user_for(req.gen.user),
+                                  "/v1/completions");
+  std::string text = g.stream->wait_all();
+  auto s = finish_generation(ctx, g);
+  throw_if_failed(s);
+  if (req.echo) text = req.prompt + text;
+  return completion_response(random_id("cmpl-"), unix_time(), g.model_name, text, s);
+}
+
+void register_openai_routes(HttpServer& http, ServerContext& ctx) {
+  auto bind = [&ctx](auto fn) {
+    return [&ctx, fn](const httplib::Request& req, httplib::Response& res, const RequestInfo& info) {
+      fn(ctx, req, res, info);
+    };
+  };
+  http.post("/v1/chat/completions", "/v1/chat/completions", bind(handle_chat));
+  http.post("/v1/completions", "/v1/completions", bind(handle_completion));
+  http.post("/v1/embeddings", "/v1/embeddings", bind(handle_embeddings));
+  http.get("/v1/models", "/v1/models", bind(handle_models));
+}
+
+}  // namespace ragd::server

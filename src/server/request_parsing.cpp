@@ -1,0 +1,329 @@
+#include "server/request_parsing.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+
+#include "server/api_error.h"
+#include "util/error.h"
+
+namespace ragd::server {
+namespace {
+
+using nlohmann::json;
+
+const char* json_type(const json& v) {
+  if (v.is_null()) return "null";
+  if (v.is_boolean()) return "a boolean";
+  if (v.is_number()) return "a number";
+  if (v.is_string()) return "a string";
+  if (v.is_array()) return "an array";
+  return "an object";
+}
+
+// The field if present and not null.
+const json* field(const json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::string get_string(const json& body, const char* name, std::string fallback = "") {
+  const json* v = field(body, name);
+  if (!v) return fallback;
+  if (!v->is_string()) throw bad_request(fmt::format("'{}' must be a string, not {}", name, json_type(*v)), name);
+  return v->get<std::string>();
+}
+
+bool get_bool(const json& body, const char* name, bool fallback) {
+  const json* v = field(body, name);
+  if (!v) return fallback;
+  if (!v->is_boolean()) throw bad_request(fmt::format("'{}' must be true or false, not {}", name, json_type(*v)), name);
+  return v->get<bool>();
+}
+
+std::optional<double> get_number(const json& body, const char* name) {
+  const json* v = field(body, name);
+  if (!v) return std::nullopt;
+  if (!v->is_number()) throw bad_request(fmt::format("'{}' must be a number, not {}", name, json_type(*v)), name);
+  double d = v->get<double>();
+  if (!std::isfinite(d)) throw bad_request(fmt::format("'{}' must be a finite number", name), name);
+  return d;
+}
+
+// A non-negative integer within [lo, hi].
+std::optional<int64_t> get_int(const json& body, const char* name, int64_t lo, int64_t hi) {
+  const json* v = field(body, name);
+  if (!v) return std::nullopt;
+  bool integral = v->is_number_integer() || v->is_number_unsigned() ||
+                  (v->is_number_float() && std::floor(v->get<double>()) == v->get<double>());
+  if (!integral) throw bad_request(fmt::format("'{}' must be an integer, not {}", name, json_type(*v)), name);
+  double d = v->get<double>();
+  if (d < static_cast<double>(lo) || d > static_cast<double>(hi)) {
+    throw bad_request(fmt::format("'{}' must be between {} and {}", name, lo, hi), name);
+  }
+  return static_cast<int64_t>(d);
+}
+
+std::vector<std::string> get_stop(const json& body) {
+  const json* v = field(body, "stop");
+  std::vector<std::string> out;
+  if (!v) return out;
+  if (v->is_string()) {
+    out.push_back(v->get<std::string>());
+  } else if (v->is_array()) {
+    for (const auto& s : *v) {
+      if (!s.is_string()) throw bad_request("'stop' must be a string or an array of strings", "stop");
+      out.push_back(s.get<std::string>());
+    }
+  } else {
+    throw bad_request("'stop' must be a string or an array of strings", "stop");
+  }
+  if (out.size() > 16) throw bad_request("'stop' may hold at most 16 strings", "stop");
+  for (const auto& s : out) {
+    if (s.empty()) throw bad_request("'stop' strings must not be empty", "stop");
+  }
+  return out;
+}
+
+std::string message_content(const json& m, size_t index) {
+  const json* c = field(m, "content");
+  if (!c) return "";  // an assistant turn with only tool calls, say
+  if (c->is_string()) return c->get<std::string>();
+  if (c->is_array()) {
+    // Content parts: text parts are concatenated; images and audio are not supported.
+    std::string text;
+    for (const auto& part : *c) {
+      if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
+          !part["text"].is_string()) {
+        throw bad_request(fmt::format("messages[{}].content: only text parts "
+                                      "({{\"type\": \"text\", \"text\": \"...\"}}) are supported",
+                                      index),
+                          "messages");
+      }
+      text += part["text"].get<std::string>();
+    }
+    return text;
+  }
+  throw bad_request(fmt::format("messages[{}].content must be a string or an array of parts", index),
+                    "messages");
+}
+
+}  // namespace
+
+nlohmann::json parse_json_body(std::string_view body) {
+  if (body.empty()) throw bad_request("the request body is empty; send a JSON object");
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::exception& e) {
+    // e.what() names the byte offset and what was expected there.
+    throw bad_request(fmt::format("invalid JSON in the request body: {}", e.what()));
+  }
+  if (!j.is_object()) throw bad_request(fmt::format("the request body must be a JSON object, not {}", json_type(j)));
+  return j;
+}
+
+GenerationParams parse_generation_params(const json& body, const GenerationDefaults& d) {
+  GenerationParams p;
+  p.model = get_string(body, "model");
+  auto& o = p.options;
+  auto max_tokens = get_int(body, "max_completion_tokens", 1, static_cast<int64_t>(d.max_tokens_limit));
+  if (!max_tokens) max_tokens = get_int(body, "max_tokens", 1, static_cast<int64_t>(d.max_tokens_limit));
+  o.max_tokens = max_tokens ? static_cast<size_t>(*max_tokens) : d.max_tokens;
+  o.stop = get_stop(body);
+  auto& s = o.sampling;
+  if (auto v = get_number(body, "temperature")) s.temperature = static_cast<float>(*v);
+  if (auto v = get_number(body, "top_p")) s.top_p = static_cast<float>(*v);
+  if (auto v = get_number(body, "min_p")) s.min_p = static_cast<float>(*v);
+  if (auto v = get_int(body, "top_k", 0, 1 << 20)) s.top_k = static_cast<int32_t>(*v);
+  if (auto v = get_number(body, "presence_penalty")) s.presence_penalty = static_cast<float>(*v);
+  if (auto v = get_number(body, "frequency_penalty")) s.frequency_penalty = static_cast<float>(*v);
+  if (auto v = get_number(body, "repetition_penalty")) s.repeat_penalty = static_cast<float>(*v);
+  if (const json* seed = field(body, "seed")) {
+    if (seed->is_number_unsigned()) s.seed = seed->get<uint64_t>();
+    else if (seed->is_number_integer()) s.seed = static_cast<uint64_t>(seed->get<int64_t>());
+    else throw bad_request("'seed' must be an integer", "seed");
+  }
+  if (const json* bias = field(body, "logit_bias")) {
+    if (!bias->is_object()) throw bad_request("'logit_bias' must be an object of token id → bias", "logit_bias");
+    for (const auto& [key, value] : bias->items()) {
+      int64_t id = -1;
+      try {
+        size_t used = 0;
+        id = std::stoll(key, &used);
+        if (used != key.size()) id = -1;
+      } catch (const std::exception&) {
+        id = -1;
+      }
+      if (id < 0 || id > std::numeric_limits<int32_t>::max()) {
+        throw bad_request(fmt::format("'logit_bias' key '{}' is not a token id", key), "logit_bias");
+      }
+      if (!value.is_number() || std::fabs(value.get<double>()) > 100) {
+        throw bad_request("'logit_bias' values must be numbers in [-100, 100]", "logit_bias");
+      }
+      // OpenAI: -100 bans a token in practice; make it an exact ban.
+      double b = value.get<double>();
+      s.logit_bias[static_cast<int32_t>(id)] =
+          b <= -100 ? -std::numeric_limits<float>::infinity() : static_cast<float>(b);
+    }
+  }
+  try {
+    s.validate();
+  } catch (const Error& e) {
+    throw bad_request(e.what());
+  }
+  if (auto n = get_int(body, "n", 0, 1 << 20); n && *n != 1) {
+    throw bad_request("only n = 1 is supported", "n");
+  }
+  if (auto v = get_int(body, "priority", 0, static_cast<int64_t>(d.priority_levels) - 1)) {
+    p.priority = static_cast<size_t>(*v);
+  }
+  p.user = get_string(body, "user");
+  p.stream = get_bool(body, "stream", false);
+  if (const json* so = field(body, "stream_options")) {
+    if (!so->is_object()) throw bad_request("'stream_options' must be an object", "stream_options");
+    p.include_usage = get_bool(*so, "include_usage", false);
+  }
+  return p;
+}
+
+ChatRequest parse_chat_request(const json& body, const GenerationDefaults& d) {
+  ChatRequest r;
+  r.gen = parse_generation_params(body, d);
+  const json* messages = field(body, "messages");
+  if (!messages) throw bad_request("'messages' is required: a non-empty array of {role, content}", "messages");
+  if (!messages->is_array() || messages->empty()) throw bad_request("'messages' must be a non-empty array", "messages");
+  for (size_t i = 0; i < messages->size(); ++i) {
+    const json& m = (*messages)[i];
+    if (!m.is_object()) throw bad_request(fmt::format("messages[{}] must be an object", i), "messages");
+    const json* role = field(m, "role");
+    if (!role || !role->is_string() || role->get<std::string>().empty()) {
+      throw bad_request(fmt::format("messages[{}].role must be a non-empty string", i), "messages");
+    }
+    std::string name = role->get<std::string>();
+    if (name == "developer") name = "system";  // OpenAI's newer name for the system role
+    r.messages.push_back({name, message_content(m, i)});
+  }
+  return r;
+}
+
+CompletionRequest parse_completion_request(const json& body, const GenerationDefaults& d) {
+  CompletionRequest r;
+  r.gen = parse_generation_params(body, d);
+  const json* prompt = field(body, "prompt");
+  if (!prompt) throw bad_request("'prompt' is required", "prompt");
+  if (prompt->is_string()) {
+    r.prompt = prompt->get<std::string>();
+  } else if (prompt->is_array() && prompt->size() == 1 && (*prompt)[0].is_string()) {
+    r.prompt = (*prompt)[0].get<std::string>();
+  } else {
+    throw bad_request("'prompt' must be a string (one prompt per request)", "prompt");
+  }
+  r.echo = get_bool(body, "echo", false);
+  return r;
+}
+
+EmbeddingRequest parse_embedding_request(const json& body, size_t max_inputs) {
+  EmbeddingRequest r;
+  r.model = get_string(body, "model");
+  const json* input = field(body, "input");
+  if (!input) throw bad_request("'input' is required: a string or an array of strings", "input");
+  if (input->is_string()) {
+    r.inputs.push_back(input->get<std::string>());
+  } else if (input->is_array()) {
+    for (const auto& s : *input) {
+      if (!s.is_string()) {
+        throw bad_request("'input' must be a string or an array of strings (token arrays are not supported)", "input");
+      }
+      r.inputs.push_back(s.get<std::string>());
+    }
+  } else {
+    throw bad_request("'input' must be a string or an array of strings", "input");
+  }
+  if (r.inputs.empty()) throw bad_request("'input' must not be empty", "input");
+  if (r.inputs.size() > max_inputs) {
+    throw bad_request(fmt::format("'input' may hold at most {} strings", max_inputs), "input");
+  }
+  std::string format = get_string(body, "encoding_format", "float");
+  if (format == "base64") {
+    r.base64 = true;
+  } else if (format != "float") {
+    throw bad_request("'encoding_format' must be \"float\" or \"base64\"", "encoding_format");
+  }
+  if (field(body, "dimensions")) throw bad_request("'dimensions' is not supported: the model's vectors have a fixed size", "dimensions");
+  return r;
+}
+
+RagQueryRequest parse_rag_query(const json& body, const GenerationDefaults& d) {
+  RagQueryRequest r;
+  r.gen = parse_generation_params(body, d);
+  r.question = get_string(body, "question");
+  if (r.question.empty()) r.question = get_string(body, "query");
+  if (r.question.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw bad_request("'question' is required: a non-empty string", "question");
+  }
+  r.collection = get_string(body, "collection", r.collection);
+  if (auto k = get_int(body, "top_k", 1, 50)) r.top_k = static_cast<size_t>(*k);
+  // top_k here counts sources; the sampler's top_k is available as sampling_top_k.
+  r.gen.options.sampling.top_k = engine::SamplingParams{}.top_k;
+  if (auto k = get_int(body, "sampling_top_k", 0, 1 << 20)) r.gen.options.sampling.top_k = static_cast<int32_t>(*k);
+  if (const json* mode = field(body, "mode")) {
+    if (!mode->is_string()) throw bad_request("'mode' must be \"bm25\", \"dense\" or \"hybrid\"", "mode");
+    try {
+      r.mode = rag::parse_search_mode(mode->get<std::string>());
+    } catch (const Error&) {
+      throw bad_request("'mode' must be \"bm25\", \"dense\" or \"hybrid\"", "mode");
+    }
+    r.mode_given = true;
+  }
+  if (const json* f = field(body, "filters")) {
+    if (f->is_string()) {
+      r.filters.push_back(f->get<std::string>());
+    } else if (f->is_array()) {
+      for (const auto& s : *f) {
+        if (!s.is_string()) throw bad_request("'filters' must be an array of \"KEY=VALUE\" strings", "filters");
+        r.filters.push_back(s.get<std::string>());
+      }
+    } else if (f->is_object()) {
+      for (const auto& [k, v] : f->items()) {
+        r.filters.push_back(k + "=" + (v.is_string() ? v.get<std::string>() : v.dump()));
+      }
+    } else {
+      throw bad_request("'filters' must be an array of \"KEY=VALUE\" strings or an object", "filters");
+    }
+  }
+  r.min_score = get_number(body, "min_score");
+  r.system = get_string(body, "system");
+  r.use_cache = get_bool(body, "cache", true);
+  return r;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t v = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8) |
+                 static_cast<uint8_t>(bytes[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    uint32_t v = static_cast<uint8_t>(bytes[i]) << 16;
+    if (rest == 2) v |= static_cast<uint8_t>(bytes[i + 1]) << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+}  // namespace ragd::server

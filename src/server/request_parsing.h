@@ -1,0 +1,87 @@
+// Request parsing: JSON bodies of the HTTP API → validated request structs.
+//
+// Every function here either returns a fully valid request or throws ApiError(400, ...)
+// naming the offending field ("'messages' must be a non-empty array"). Nothing is looked up
+// (models, collections): that happens in the routes, which answer 404 for unknown names.
+// Unknown fields are ignored, as OpenAI clients send fields ragd does not use.
+//
+// Sampling defaults are ragd's (engine/sampler.h: temperature 0.8, top_k 40, top_p 0.95,
+// min_p 0.05) rather than OpenAI's 1.0 / off, because small local models ramble without
+// truncation; a request that sets a field gets exactly what it asked for.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/generator.h"
+#include "model/chat_template.h"
+#include "rag/retriever.h"
+
+namespace ragd::server {
+
+// Parses a request body; throws ApiError(400) for invalid JSON or a non-object.
+nlohmann::json parse_json_body(std::string_view body);
+
+// Fields shared by chat, completions and RAG generation.
+struct GenerationParams {
+  std::string model;                   // empty: the default model
+  engine::GenerationOptions options;   // max_tokens, stop, sampling
+  size_t priority = 1;                 // ragd extension: 0 (highest) .. 2
+  std::string user;                    // OpenAI `user`, a fairness key
+  bool stream = false;
+  bool include_usage = false;          // stream_options.include_usage
+};
+
+struct ChatRequest {
+  GenerationParams gen;
+  std::vector<model::ChatMessage> messages;
+};
+
+struct CompletionRequest {
+  GenerationParams gen;
+  std::string prompt;
+  bool echo = false;
+};
+
+struct EmbeddingRequest {
+  std::string model;  // empty: the default embedder
+  std::vector<std::string> inputs;
+  bool base64 = false;  // encoding_format "base64" (the openai client's default) or "float"
+};
+
+struct RagQueryRequest {
+  GenerationParams gen;
+  std::string question;
+  std::string collection = "default";
+  size_t top_k = 4;
+  rag::SearchMode mode = rag::SearchMode::Hybrid;
+  bool mode_given = false;               // false: hybrid if the collection has vectors
+  std::vector<std::string> filters;      // metadata filters KEY=VALUE / KEY!=VALUE
+  std::optional<double> min_score;
+  std::string system;                    // replaces the default RAG system prompt if set
+  bool use_cache = true;                 // consult / fill the result and answer caches
+};
+
+struct GenerationDefaults {
+  size_t max_tokens = 256;
+  size_t max_tokens_limit = 4096;  // larger requests are refused
+  size_t priority_levels = 3;
+};
+
+ChatRequest parse_chat_request(const nlohmann::json& body, const GenerationDefaults& d = {});
+CompletionRequest parse_completion_request(const nlohmann::json& body,
+                                           const GenerationDefaults& d = {});
+EmbeddingRequest parse_embedding_request(const nlohmann::json& body, size_t max_inputs = 2048);
+RagQueryRequest parse_rag_query(const nlohmann::json& body, const GenerationDefaults& d = {});
+
+// Reads the generation fields of any of the above (also used by /v1/batch).
+GenerationParams parse_generation_params(const nlohmann::json& body, const GenerationDefaults& d);
+
+// Standard base64 (RFC 4648, padded).
+std::string base64_encode(std::string_view bytes);
+
+}  // namespace ragd::server

@@ -1,0 +1,28 @@
+#include "server/store_access.h"
+
+namespace ragd::server {
+
+StoreAccess::StoreAccess(const std::filesystem::path& dir)
+    : dir_(dir), writer_(rag::Store::open(dir)) {
+  // The writer first: it creates and migrates the database the reader then opens.
+  reader_ = rag::Store::open(dir);
+}
+
+rag::CollectionVectors* StoreAccess::vectors(const rag::Collection& collection) {
+  if (collection.embedding_dim == 0) return nullptr;
+  auto& cached = vectors_[collection.name];
+  if (!cached.index || cached.collection_id != collection.id ||
+      cached.vector_version != collection.vector_version) {
+    cached.index = rag::CollectionVectors::open(*reader_, collection);
+    cached.collection_id = collection.id;
+    cached.vector_version = collection.vector_version;
+  }
+  return cached.index.get();
+}
+
+void StoreAccess::forget(const std::string& collection) {
+  std::lock_guard lock(read_mu_);
+  vectors_.erase(collection);
+}
+
+}  // namespace ragd::server
