@@ -19,16 +19,34 @@ Clock::duration seconds(double s) {
 
 // What all clients of one level collect (under `mu`).
 struct Collector {
+  Clock::time_point window_start, window_end;
   std::mutex mu;
-  uint64_t requests = 0, errors = 0, tokens = 0;
+  uint64_t requests = 0, errors = 0;
+  double window_tokens = 0;
   std::vector<double> ttft_ms, itl_ms, latency_ms;
   std::vector<std::string> error_samples;
-  Clock::time_point last_finish{};
 
-  void record(const StreamResult& r, Clock::time_point finished) {
+  // Every finished request's tokens count towards throughput by the share of its
+  // generation time [first token, finish] that lies inside the window (tokens are assumed
+  // evenly spread over it). Requests that started before the window (ramp-up) or end after
+  // it thus count exactly for the work done inside it, so a level with long requests is
+  // not undercounted at the window's edges. Latencies and errors are recorded for the
+  // requests that started inside the window.
+  void record(const StreamResult& r, Clock::time_point sent, Clock::time_point finished) {
     std::lock_guard lock(mu);
+    const bool in_window = sent >= window_start && sent < window_end;
+    if (r.ok && r.tokens() > 0) {
+      const auto first = sent + seconds(std::max(0.0, r.ttft_seconds));
+      const double span = std::chrono::duration<double>(finished - first).count();
+      const auto lo = std::max(first, window_start), hi = std::min(finished, window_end);
+      if (span <= 0) {
+        if (first >= window_start && first < window_end) window_tokens += static_cast<double>(r.tokens());
+      } else if (hi > lo) {
+        window_tokens += static_cast<double>(r.tokens()) * std::chrono::duration<double>(hi - lo).count() / span;
+      }
+    }
+    if (!in_window) return;
     ++requests;
-    last_finish = std::max(last_finish, finished);
     if (!r.ok) {
       ++errors;
       if (error_samples.size() < 5 &&
@@ -37,7 +55,6 @@ struct Collector {
       }
       return;
     }
-    tokens += r.tokens();
     if (r.ttft_seconds >= 0) ttft_ms.push_back(r.ttft_seconds * 1e3);
     for (double s : r.itl_seconds) itl_ms.push_back(s * 1e3);
     latency_ms.push_back(r.total_seconds * 1e3);
@@ -67,12 +84,14 @@ LoadResult run_load(const LoadOptions& o) {
   std::vector<std::unique_ptr<SseChatClient>> clients;
   for (size_t i = 0; i < n; ++i) clients.push_back(std::make_unique<SseChatClient>(o.url));
 
-  Collector collector;
   std::mutex counter_mu;
   uint64_t counter = 0;
   const auto start = Clock::now();
   const auto window_start = start + seconds(o.ramp_up_seconds);
   const auto window_end = window_start + seconds(o.duration_seconds);
+  Collector collector;
+  collector.window_start = window_start;
+  collector.window_end = window_end;
 
   std::vector<std::thread> threads;
   for (size_t i = 0; i < n; ++i) {
@@ -87,7 +106,7 @@ LoadResult run_load(const LoadOptions& o) {
         }
         const auto sent = Clock::now();
         StreamResult r = clients[i]->stream(o.path, chat_request(o.model, prompt, o.max_tokens), o.api_key);
-        if (sent >= window_start) collector.record(r, Clock::now());
+        collector.record(r, sent, Clock::now());
         // A refused connection returns at once: do not spin on a dead server.
         if (!r.ok && r.status == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
@@ -99,12 +118,9 @@ LoadResult run_load(const LoadOptions& o) {
   res.concurrency = n;
   res.requests = collector.requests;
   res.errors = collector.errors;
-  res.tokens = collector.tokens;
-  res.window_seconds =
-      collector.requests == 0
-          ? o.duration_seconds
-          : std::chrono::duration<double>(collector.last_finish - window_start).count();
-  if (res.window_seconds > 0) res.tokens_per_second = static_cast<double>(res.tokens) / res.window_seconds;
+  res.tokens = static_cast<uint64_t>(std::llround(collector.window_tokens));
+  res.window_seconds = o.duration_seconds;
+  res.tokens_per_second = collector.window_tokens / o.duration_seconds;
   res.ttft_ms = percentiles(std::move(collector.ttft_ms));
   res.itl_ms = percentiles(std::move(collector.itl_ms));
   res.latency_ms = percentiles(std::move(collector.latency_ms));

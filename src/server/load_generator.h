@@ -3,10 +3,13 @@
 //
 // Timeline of one level: client i starts at i × ramp_up / N (so the load builds up
 // evenly), every client sends requests back to back (one at a time, like a user waiting for
-// each answer), and requests that *start* inside the measurement window
-// [ramp_up, ramp_up + duration) are recorded. No request starts after the window; those in
-// flight are awaited and recorded. Throughput is the recorded tokens over the time from the
-// window's start to the last recorded completion.
+// each answer); no request starts after the measurement window [ramp_up, ramp_up +
+// duration), those in flight are awaited. Latencies (TTFT, inter-token, total) and errors
+// are recorded for the requests that start inside the window. Throughput counts the tokens
+// generated inside the window: each request's tokens are spread evenly over its
+// [first token, finish] interval and the share inside the window counts, so requests
+// straddling the window's edges (long generations at high concurrency) count exactly for
+// the work done inside it.
 //
 // Prompts differ per request ("... (request 17)") unless same_prompt is set, so a server's
 // answer or prefix caches do not flatter the result.
@@ -43,7 +46,7 @@ struct LoadResult {
   size_t concurrency = 0;
   uint64_t requests = 0;   // recorded requests (ok + errors)
   uint64_t errors = 0;
-  uint64_t tokens = 0;     // of recorded successful requests
+  uint64_t tokens = 0;     // generated inside the window (see above), rounded
   double window_seconds = 0;
   double tokens_per_second = 0;
   Percentiles ttft_ms, itl_ms, latency_ms;

@@ -191,7 +191,10 @@ StreamResult SseChatClient::stream(const std::string& path, nlohmann::json body,
 nlohmann::json chat_request(const std::string& model, const std::string& prompt, size_t max_tokens) {
   nlohmann::json body = {{"messages", {{{"role", "user"}, {"content", prompt}}}},
                          {"max_tokens", max_tokens},
-                         {"stream", true}};
+                         {"stream", true},
+                         // Count tokens from the final usage, not from content chunks: a
+                         // server may send several tokens in one chunk when a client lags.
+                         {"stream_options", {{"include_usage", true}}}};
   if (!model.empty()) body["model"] = model;
   return body;
 }
