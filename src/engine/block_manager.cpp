@@ -3,21 +3,13 @@
 #include <algorithm>
 
 #include "util/error.h"
+#include "util/hash.h"
 
 namespace ragd::engine {
 namespace {
 
 // The "parent hash" of a sequence's first block: any fixed value works.
 constexpr uint64_t kRootHash = 0x243F6A8885A308D3ull;
-
-uint64_t mix(uint64_t x) {  // splitmix64's finaliser: every input bit moves every output bit
-  x ^= x >> 30;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 27;
-  x *= 0x94D049BB133111EBull;
-  x ^= x >> 31;
-  return x;
-}
 
 }  // namespace
 
@@ -33,8 +25,8 @@ BlockManager::BlockManager(size_t n_blocks, size_t block_tokens, bool prefix_cac
 size_t BlockManager::available() const { return free_.size() + lru_.size(); }
 
 uint64_t BlockManager::chain_hash(uint64_t parent, std::span<const int32_t> tokens) {
-  uint64_t h = mix(parent ^ 0x9E3779B97F4A7C15ull);
-  for (int32_t t : tokens) h = mix(h ^ static_cast<uint32_t>(t));
+  uint64_t h = mix64(parent ^ 0x9E3779B97F4A7C15ull);
+  for (int32_t t : tokens) h = mix64(h ^ static_cast<uint32_t>(t));
   return h;
 }
 

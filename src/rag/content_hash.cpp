@@ -4,20 +4,9 @@
 
 #include <cstring>
 
+#include "util/hash.h"
+
 namespace ragd::rag {
-namespace {
-
-// splitmix64's finaliser: a bijective mixer with full avalanche.
-uint64_t mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
-}  // namespace
 
 void ContentHasher::mix_word(uint64_t w) {
   // Two lanes with different update rules so that the 128-bit digest is not two copies of

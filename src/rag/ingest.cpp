@@ -56,6 +56,8 @@ std::string source_hash(const fs::path& file, const std::string& settings) {
   return h.hex();
 }
 
+}  // namespace
+
 std::string document_hash(const Document& doc, const std::string& chunker_signature) {
   ContentHasher h;
   // Length prefixes keep field boundaries unambiguous ("ab"+"c" vs "a"+"bc").
@@ -73,8 +75,6 @@ std::string document_hash(const Document& doc, const std::string& chunker_signat
   field(chunker_signature);
   return h.hex();
 }
-
-}  // namespace
 
 std::vector<fs::path> collect_input_files(const std::vector<std::string>& paths) {
   std::vector<fs::path> out;

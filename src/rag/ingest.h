@@ -64,6 +64,10 @@ using ProgressFn = std::function<void(const IngestProgress&)>;
 // explicitly whose type is unsupported, is a ragd::Error.
 std::vector<std::filesystem::path> collect_input_files(const std::vector<std::string>& paths);
 
+// The content hash of a parsed document: every input that shapes its stored chunks (title,
+// sections, metadata, the chunker's settings). Equal hashes mean re-ingesting is a no-op.
+std::string document_hash(const Document& doc, const std::string& chunker_signature);
+
 class Ingestor {
  public:
   Ingestor(Store& store, IngestOptions options);

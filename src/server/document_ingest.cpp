@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <fstream>
 
-#include "rag/content_hash.h"
+#include "rag/ingest.h"
 #include "rag/document_reader.h"
 #include "rag/embed_chunks.h"
 #include "rag/temp_dir.h"
@@ -12,24 +12,6 @@
 
 namespace ragd::server {
 namespace {
-
-// Same role as the ingester's document hash: every input that shapes the stored chunks.
-std::string document_hash(const rag::Document& doc, const std::string& chunker_signature) {
-  rag::ContentHasher h;
-  auto field = [&h](std::string_view s) {
-    h.update(std::to_string(s.size()));
-    h.update(":");
-    h.update(s);
-  };
-  field(doc.title);
-  for (const auto& s : doc.sections) {
-    field(s.heading);
-    field(s.text);
-  }
-  field(doc.metadata.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  field(chunker_signature);
-  return h.hex();
-}
 
 // As `ragd ingest` does with a model: count with its tokenizer, and leave room for the
 // title and heading in the embedded text.
@@ -77,7 +59,7 @@ UploadResult ingest_documents(StoreAccess& store, const std::string& collection_
     {
       rag::Transaction tx(s.db());
       for (auto& d : docs) {
-        std::string hash = document_hash(d, signature);
+        std::string hash = rag::document_hash(d, signature);
         auto existing = s.find_document(collection.id, d.external_id);
         if (existing && existing->content_hash == hash) {
           ++r.documents_unchanged;
