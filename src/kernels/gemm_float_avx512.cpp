@@ -51,7 +51,7 @@ void micro(const GemmArgs& g, size_t r, size_t i) {
     if constexpr (C == 1) {
       // Decode streams weights from memory: prefetch ahead (see kDecodePrefetchBytes).
       for (int q = 0; q < R; ++q) {
-        _mm_prefetch(reinterpret_cast<const char*>(wr[q] + k) + kDecodePrefetchBytes, _MM_HINT_T0);
+        prefetch_decode(reinterpret_cast<const char*>(wr[q] + k) + kDecodePrefetchBytes);
       }
     }
     step<W, R, C>(wr, xr, k, 0xFFFF, acc);

@@ -87,7 +87,7 @@ void micro(const GemmArgs& g, size_t r, size_t i) {
   for (size_t b = 0; b < nb; ++b) {
     if constexpr (C == 1) {
       for (int k = 0; k < R; ++k) {
-        const char* base = reinterpret_cast<const char*>(wr[k] + b) + kDecodePrefetchBytes;
+        const char* base = reinterpret_cast<const char*>(wr[k] + b) + kDecodePrefetchBytesL1;
         for (size_t off = 0; off < sizeof(typename W::Block); off += 64) _mm_prefetch(base + off, _MM_HINT_T0);
       }
     }

@@ -146,7 +146,7 @@ void micro(const GemmArgs& g, size_t r, size_t i) {
       // Decode streams weights from memory: prefetch ahead (see kDecodePrefetchBytes).
       for (int k = 0; k < R; ++k) {
         const char* base = reinterpret_cast<const char*>(wr[k] + b) + kDecodePrefetchBytes;
-        for (size_t off = 0; off < sizeof(typename W::Block); off += 64) _mm_prefetch(base + off, _MM_HINT_T0);
+        for (size_t off = 0; off < sizeof(typename W::Block); off += 64) prefetch_decode(base + off);
       }
     }
     Prep p[R];

@@ -76,9 +76,9 @@ void micro(const GemmArgs& g, size_t r, size_t i) {
   }
   for (size_t b = 0; b < nb; ++b) {
     if constexpr (C == 1) {
-      // Decode streams weights from memory: prefetch ahead (see kDecodePrefetchBytes).
+      // Decode streams weights from memory: prefetch ahead (see kDecodePrefetchBytesL1).
       for (int k = 0; k < R; ++k) {
-        _mm_prefetch(reinterpret_cast<const char*>(wr[k] + b) + kDecodePrefetchBytes, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(wr[k] + b) + kDecodePrefetchBytesL1, _MM_HINT_T0);
       }
     }
     __m256i wq[R];

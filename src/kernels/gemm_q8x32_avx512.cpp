@@ -239,11 +239,10 @@ template <typename W, int R, bool Tail>
                                                const ActRow& act, const float* d_or_ds,
                                                size_t p, size_t prefetch_bytes,
                                                __m512 (&acc)[R], __m512& accm) {
-  // Decode streams the weights from memory once: prefetch each row's stream ~4 KB ahead
-  // (measured best on the target: 1-2 KB is too late, whole-row tiles vary with cols)
-  // so the memory loads overlap the arithmetic.
+  // Decode streams the weights from memory once: prefetch each row's stream into L2
+  // (see kDecodePrefetchBytes) so the memory loads overlap the arithmetic.
   for (int k = 0; k < R; ++k) {
-    _mm_prefetch(reinterpret_cast<const char*>(wr[k] + 2 * p) + prefetch_bytes, _MM_HINT_T0);
+    prefetch_decode(reinterpret_cast<const char*>(wr[k] + 2 * p) + prefetch_bytes);
   }
   __m512 scale[R];
   if constexpr (W::kMin) {

@@ -158,6 +158,17 @@ TEST_P(MatmulVsReference, LargeDecodeShape) {
   ThreadPool pool(2);
   check_against_reference(type, {1100, 512, 1}, pool, 99);
   check_against_reference(type, {200, 768, 12}, pool, 100);
+  // Decode row chunks on more threads than the usual two, with row counts that are not
+  // a multiple of the chunk alignment and narrow rows (many chunks): every row is
+  // computed exactly once (outputs start as NaN).
+  const size_t bs = traits(type).block_size == 1 ? 32 : traits(type).block_size;
+  ThreadPool pool3(3), pool8(8);
+  uint32_t seed = 101;
+  for (ThreadPool* p : {&pool, &pool3, &pool8}) {
+    check_against_reference(type, {4099, bs, 1}, *p, seed++);
+    check_against_reference(type, {777, 4 * bs, 1}, *p, seed++);
+    if (HasFatalFailure()) return;
+  }
 }
 
 std::vector<IsaType> all_cases() {
