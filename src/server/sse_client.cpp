@@ -76,7 +76,10 @@ SseChatClient::SseChatClient(const std::string& url, std::chrono::seconds read_t
   }
   client_ = std::make_unique<httplib::Client>(base_url);
   if (!client_->is_valid()) fail("bad server URL '{}': expected http://HOST:PORT", url);
-  client_->set_keep_alive(true);
+  // One connection per request: a server may close the connection after a streamed
+  // response (llama-server does), and reusing it would fail the next request on a read. A
+  // fresh 127.0.0.1 connection costs well under a millisecond per request.
+  client_->set_keep_alive(false);
   client_->set_connection_timeout(std::chrono::seconds(10));
   client_->set_read_timeout(read_timeout);
   client_->set_write_timeout(std::chrono::seconds(30));
