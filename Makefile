@@ -26,9 +26,10 @@ build:
 	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Concurrency code (thread pool, threaded matmuls, embedding service and cache) under
+# Concurrency code (thread pool, threaded matmuls, embedding service and cache, KV block
+# manager, scheduler, model registry) under
 # ThreadSanitizer, in a separate build tree.
-TSAN_TESTS = ThreadPool|Matmul|EmbeddingService|EmbeddingCache|Stories260K.Batched|BlockManager|SchedulerTest
+TSAN_TESTS = ThreadPool|Matmul|EmbeddingService|EmbeddingCache|Stories260K.Batched|BlockManager|SchedulerTest|ModelRegistry
 tsan: setup
 	@test -f build-tsan/build.ninja || cmake -S . -B build-tsan -G Ninja -DRAGD_TSAN=ON
 	cmake --build build-tsan -j $(JOBS) --target test_kernels test_engine
