@@ -20,14 +20,8 @@ std::filesystem::path sidecar_path(const std::filesystem::path& index_file) {
 }
 
 std::string file_hash(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail("cannot read {}", file.string());
   ContentHasher h;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h.update({buf.data(), static_cast<size_t>(in.gcount())});
-  }
+  h.update_file(file);
   return h.hex();
 }
 

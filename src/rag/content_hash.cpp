@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <fstream>
+#include <vector>
 
+#include "util/error.h"
 #include "util/hash.h"
 
 namespace ragd::rag {
@@ -45,6 +48,16 @@ std::string ContentHasher::hex() const {
   h.mix_word(h.pending_ ^ (static_cast<uint64_t>(h.pending_len_) << 56));
   h.mix_word(h.length_);
   return fmt::format("{:016x}{:016x}", mix64(h.a_), mix64(h.b_ ^ h.a_));
+}
+
+void ContentHasher::update_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail("cannot read {}", file.string());
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    update({buf.data(), static_cast<size_t>(in.gcount())});
+  }
 }
 
 std::string content_hash(std::string_view bytes) {

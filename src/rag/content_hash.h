@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,9 @@ namespace ragd::rag {
 class ContentHasher {
  public:
   void update(std::string_view bytes);
+  // Feeds a whole file's bytes, streamed in 1 MiB pieces. Throws ragd::Error when the file
+  // cannot be read.
+  void update_file(const std::filesystem::path& file);
   // 32 lowercase hex characters. The hasher may keep being updated afterwards.
   std::string hex() const;
 

@@ -44,14 +44,8 @@ void collect_directory(const fs::path& dir, std::vector<fs::path>& out) {
 
 // Hash of the file's bytes and `settings`: the source is unchanged only if both are.
 std::string source_hash(const fs::path& file, const std::string& settings) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail("cannot read {}", file.string());
   ContentHasher h;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h.update({buf.data(), static_cast<size_t>(in.gcount())});
-  }
+  h.update_file(file);
   h.update(settings);
   return h.hex();
 }
