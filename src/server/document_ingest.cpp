@@ -27,6 +27,21 @@ void use_embedder_tokens(rag::ChunkerOptions& chunker, const rag::ModelEmbedder&
 
 }  // namespace
 
+double IngestProgress::fraction() const {
+  if (phase == "done") return 1.0;
+  const double docs = documents_total ? double(documents_processed) / double(documents_total) : 0.0;
+  if (!embeds) return docs;
+  const double vectors = chunks_to_embed ? double(chunks_embedded) / double(chunks_to_embed) : 0.0;
+  return phase == "embedding" ? 0.2 + 0.8 * vectors : 0.2 * docs;
+}
+
+nlohmann::json IngestProgress::to_json() const {
+  return {{"phase", phase},
+          {"documents", {{"total", documents_total}, {"processed", documents_processed}}},
+          {"chunks", {{"written", chunks_written}, {"to_embed", chunks_to_embed}, {"embedded", chunks_embedded}}},
+          {"progress", fraction()}};
+}
+
 nlohmann::json UploadResult::to_json() const {
   return {{"collection", collection},
           {"documents_added", documents_added},
@@ -38,10 +53,17 @@ nlohmann::json UploadResult::to_json() const {
 }
 
 UploadResult ingest_documents(StoreAccess& store, const std::string& collection_name, std::vector<rag::Document> docs,
-                              rag::ChunkerOptions chunker_options, rag::ModelEmbedder* embedder) {
+                              rag::ChunkerOptions chunker_options, rag::ModelEmbedder* embedder,
+                              const IngestProgressFn& progress) {
   Stopwatch watch;
   UploadResult r;
   r.collection = collection_name;
+  IngestProgress p;
+  p.embeds = embedder != nullptr;
+  p.documents_total = docs.size();
+  auto report = [&] {
+    if (progress) progress(p);
+  };
   if (embedder) use_embedder_tokens(chunker_options, *embedder);
   chunker_options.validate();
   rag::Chunker chunker(chunker_options);
@@ -57,29 +79,43 @@ UploadResult ingest_documents(StoreAccess& store, const std::string& collection_
     }
     rag::Collection collection = s.create_collection(collection_name);
     {
+      p.phase = "chunking";
+      report();
       rag::Transaction tx(s.db());
       for (auto& d : docs) {
+        ++p.documents_processed;
         std::string hash = rag::document_hash(d, signature);
         auto existing = s.find_document(collection.id, d.external_id);
         if (existing && existing->content_hash == hash) {
           ++r.documents_unchanged;
+          report();
           continue;
         }
         rag::DocumentInput input{d.external_id, d.title, hash, d.metadata, chunker.chunk(d)};
         s.put_document(collection, std::nullopt, input, /*is_new=*/!existing);
         ++(existing ? r.documents_updated : r.documents_added);
         r.chunks_written += input.chunks.size();
+        p.chunks_written = r.chunks_written;
+        report();
       }
       tx.commit();
     }
     if (embedder) {
       collection = s.require_collection(collection_name);
+      p.phase = "embedding";
+      report();
       // The vector index is not touched here: the read side (StoreAccess::vectors) sees the
       // new vector_version and reopens it, so only one connection ever writes index files.
-      r.chunks_embedded = rag::embed_missing_chunks(s, collection, *embedder).chunks;
+      r.chunks_embedded = rag::embed_missing_chunks(s, collection, *embedder, 64, [&](size_t done, size_t total) {
+                            p.chunks_embedded = done;
+                            p.chunks_to_embed = total;
+                            report();
+                          }).chunks;
     }
     return 0;
   });
+  p.phase = "done";
+  report();
   r.seconds = watch.seconds();
   return r;
 }

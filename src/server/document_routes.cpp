@@ -4,11 +4,15 @@
 //   GET    /v1/collections/{name}
 //   DELETE /v1/collections/{name}
 //   POST   /v1/collections/{name}/documents      JSON {documents:[{id,title,text,metadata}]}
-//                                                or multipart/form-data files
+//                                                or multipart/form-data files; ?wait=false
+//                                                answers 202 with a job at once
 //   GET    /v1/collections/{name}/documents      ?limit=&offset=
 //   GET    /v1/collections/{name}/documents/{id}
 //   DELETE /v1/collections/{name}/documents/{id}
-// Ingestion is synchronous: the response carries the counts (document_ingest.h).
+//   GET    /v1/ingest                            ingestion jobs, newest first
+//   GET    /v1/ingest/{id}                       one job: status, phase, counts, progress
+// Every ingestion is a job (ingest_jobs.h): by default it runs on the request's thread and
+// the response carries the counts (document_ingest.h); with wait=false it is queued.
 #include <fmt/format.h>
 
 #include <cstdint>
@@ -82,12 +86,30 @@ void handle_upload(ServerContext& ctx, const std::string& name, const httplib::R
   } catch (const Error& e) {
     throw bad_request(e.what(), "collection");
   }
-  std::unique_ptr<rag::ModelEmbedder> embedder;
-  if (ctx.registry.default_model(engine::ModelKind::Embedder)) {
-    embedder = std::make_unique<rag::ModelEmbedder>(ctx.acquire("", engine::ModelKind::Embedder)->embedder);
+  bool wait = true;
+  if (req.has_param("wait")) {
+    const std::string v = req.get_param_value("wait");
+    if (v != "true" && v != "false" && v != "1" && v != "0") throw bad_request("'wait' must be true or false", "wait");
+    wait = v == "true" || v == "1";
   }
-  UploadResult r = ingest_documents(store, name, std::move(docs), ctx.options.chunker, embedder.get());
-  send_json(res, 200, r.to_json());
+  const size_t count = docs.size();
+  // std::function needs a copyable callable; the documents are moved into the ingestion.
+  auto shared_docs = std::make_shared<std::vector<rag::Document>>(std::move(docs));
+  IngestJobs::Work work = [&ctx, &store, name, shared_docs](const IngestProgressFn& progress) {
+    std::unique_ptr<rag::ModelEmbedder> embedder;
+    if (ctx.registry.default_model(engine::ModelKind::Embedder)) {
+      embedder = std::make_unique<rag::ModelEmbedder>(ctx.acquire("", engine::ModelKind::Embedder)->embedder);
+    }
+    return ingest_documents(store, name, std::move(*shared_docs), ctx.options.chunker, embedder.get(), progress)
+        .to_json();
+  };
+  if (wait) {
+    send_json(res, 200, ctx.ingest_jobs.run_inline(name, count, work));
+    return;
+  }
+  json job = ctx.ingest_jobs.submit(name, count, std::move(work));
+  res.set_header("Location", "/v1/ingest/" + job["id"].get<std::string>());
+  send_json(res, 202, job);
 }
 
 void handle_list_documents(ServerContext& ctx, const std::string& name, const httplib::Request& req, httplib::Response& res) {
@@ -232,6 +254,15 @@ void register_document_routes(HttpServer& http, ServerContext& ctx) {
   http.get(R"(/v1/collections/([^/]+)/documents)", "/v1/collections/{name}/documents",
            [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
              handle_list_documents(ctx, req.matches[1], req, res);
+           });
+  http.get("/v1/ingest", "/v1/ingest", [&ctx](const httplib::Request&, httplib::Response& res, const RequestInfo&) {
+    send_json(res, 200, ctx.ingest_jobs.list());
+  });
+  http.get(R"(/v1/ingest/([^/]+))", "/v1/ingest/{id}",
+           [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
+             auto job = ctx.ingest_jobs.get(req.matches[1]);
+             if (!job) throw not_found("ingestion job '" + std::string(req.matches[1]) + "' is unknown (GET /v1/ingest)", "id");
+             send_json(res, 200, *job);
            });
   http.get(R"(/v1/collections/([^/]+)/documents/(.+))", "/v1/collections/{name}/documents/{id}",
            [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {

@@ -68,6 +68,7 @@ void ServerContext::declare_metrics() {
   m.histogram("ragd_embedding_duration_seconds", "Query embedding time", R::exponential_buckets(0.0005, 2, 14));
   m.gauge("ragd_collection_documents", "Documents per collection");
   m.gauge("ragd_collection_chunks", "Chunks per collection");
+  m.gauge("ragd_ingest_jobs_queued", "Document ingestion jobs waiting to start");
   m.gauge("ragd_model_loaded", "1 when the model is loaded");
   m.gauge("ragd_model_memory_bytes", "Estimated memory of a loaded model (weights + KV pool)");
 }
@@ -183,6 +184,7 @@ std::string ServerContext::render_metrics() {
         ratio(double(as.exact_hits + as.semantic_hits), double(as.misses)));
   m.set("ragd_cache_entries", {{"cache", "answer"}}, static_cast<double>(as.size));
   m.set("ragd_process_resident_memory_bytes", {}, static_cast<double>(resident_bytes()));
+  m.set("ragd_ingest_jobs_queued", {}, static_cast<double>(ingest_jobs.pending()));
   if (store) {
     store->read([&](rag::Store& s) {
       for (const auto& c : s.list_collections()) {

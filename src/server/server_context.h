@@ -14,6 +14,7 @@
 #include "rag/chunker.h"
 #include "rag/prompt_builder.h"
 #include "rag/result_cache.h"
+#include "server/ingest_jobs.h"
 #include "server/metrics.h"
 #include "server/request_parsing.h"
 #include "server/store_access.h"
@@ -43,6 +44,8 @@ class ServerContext {
   std::shared_ptr<engine::EmbeddingCache> embedding_cache;
   rag::ResultCache result_cache;
   rag::AnswerCache answer_cache;
+  // Declared last: destroyed first, so its worker stops before the store and models it uses.
+  IngestJobs ingest_jobs;
 
   // The named model (or the default of its kind for ""), loaded. ApiError 404 for an
   // unknown name, 400 for a model of the other kind. LLMs get the batch-size observer.
