@@ -4,9 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/attention.h"
 #include "kernels/quants.h"
-#include "model/model_weights.h"
 #include "kernels/vector_ops.h"
+#include "model/model_weights.h"
 #include "util/error.h"
 
 namespace ragd::model {
@@ -61,6 +62,18 @@ void LlamaModel::matmul_group(std::span<const kernels::MatmulTarget> targets, co
   }
 }
 
+void LlamaModel::for_token_ranges(const std::function<void(size_t t0, size_t t1)>& fn) {
+  const size_t T = n_tokens_;
+  if (T < kMinParallelTokens) {
+    fn(0, T);
+    return;
+  }
+  const size_t chunks = std::min(T, kTokenChunksPerThread * pool_.size());
+  pool_.parallel_for(chunks, [&](size_t chunk, size_t) {
+    fn(chunk * T / chunks, (chunk + 1) * T / chunks);
+  });
+}
+
 void LlamaModel::forward(std::span<const SequenceBatch> batch, KvCache& cache,
                          std::vector<float>& logits) {
   const auto& c = config_;
@@ -93,10 +106,12 @@ void LlamaModel::forward(std::span<const SequenceBatch> batch, KvCache& cache,
   up_.resize(T * c.n_ff);
   rope_cos_.resize(T * c.rope_dim / 2);
   rope_sin_.resize(T * c.rope_dim / 2);
-  for (size_t t = 0; t < T; ++t) {
-    kernels::rope_angles(slots_[t].pos, c.rope_dim, c.rope_base, &rope_cos_[t * c.rope_dim / 2],
-                         &rope_sin_[t * c.rope_dim / 2]);
-  }
+  for_token_ranges([&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      kernels::rope_angles(slots_[t].pos, c.rope_dim, c.rope_base, &rope_cos_[t * c.rope_dim / 2],
+                           &rope_sin_[t * c.rope_dim / 2]);
+    }
+  });
 
   embed(batch);
   for (size_t il = 0; il < c.n_layer; ++il) {
@@ -116,88 +131,100 @@ void LlamaModel::embed(std::span<const SequenceBatch> batch) {
 void LlamaModel::attention_block(const Layer& l, size_t il, std::span<const SequenceBatch> batch,
                                  KvCache& cache) {
   const auto& c = config_;
-  const size_t T = n_tokens_;
-  for (size_t t = 0; t < T; ++t) {
-    kernels::rms_norm(&x_[t * c.n_embd], l.attn_norm, &h_[t * c.n_embd], c.n_embd, c.rms_eps);
-  }
+  for_token_ranges([&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      kernels::rms_norm(&x_[t * c.n_embd], l.attn_norm, &h_[t * c.n_embd], c.n_embd, c.rms_eps);
+    }
+  });
   const kernels::MatmulTarget qkv[] = {{&l.wq, q_.data()}, {&l.wk, k_.data()}, {&l.wv, v_.data()}};
-  matmul_group(qkv, h_.data(), T);
+  matmul_group(qkv, h_.data(), n_tokens_);
+  for_token_ranges([&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) position_and_store(l, il, t, batch, cache);
+  });
+  attend(il, batch, cache);
+  matmul(l.wo, attn_.data(), n_tokens_, h_.data());
+  kernels::add(x_.data(), h_.data(), n_tokens_ * c.n_embd);
+}
 
+// Token t's q/k/v get their biases and rotary embedding; its key and value go where its
+// position lives in its sequence's blocks. Tokens touch disjoint rows and cache slots.
+void LlamaModel::position_and_store(const Layer& l, size_t il, size_t t,
+                                    std::span<const SequenceBatch> batch, KvCache& cache) {
+  const auto& c = config_;
   const bool interleaved = c.rope_style == RopeStyle::Interleaved;
   const size_t half = c.rope_dim / 2;
-  for (size_t t = 0; t < T; ++t) {
-    float* q = &q_[t * c.q_dim()];
-    float* k = &k_[t * c.kv_dim()];
-    float* v = &v_[t * c.kv_dim()];
-    if (l.bq) kernels::add(q, l.bq, c.q_dim());
-    if (l.bk) kernels::add(k, l.bk, c.kv_dim());
-    if (l.bv) kernels::add(v, l.bv, c.kv_dim());
-    const float* cs = &rope_cos_[t * half];
-    const float* sn = &rope_sin_[t * half];
-    for (size_t h = 0; h < c.n_head; ++h) kernels::rope_apply(q + h * c.head_dim, c.rope_dim, cs, sn, interleaved);
-    for (size_t h = 0; h < c.n_head_kv; ++h) kernels::rope_apply(k + h * c.head_dim, c.rope_dim, cs, sn, interleaved);
-    // Store this token's key/value where its position lives in the sequence's blocks.
-    const auto& seq = batch[slots_[t].seq];
-    const size_t pos = slots_[t].pos;
-    const uint32_t block = seq.blocks[pos / cache.block_tokens()];
-    const size_t slot = pos % cache.block_tokens();
-    std::memcpy(cache.key(il, block, slot), k, c.kv_dim() * sizeof(float));
-    std::memcpy(cache.value(il, block, slot), v, c.kv_dim() * sizeof(float));
-  }
-
-  attend(il, batch, cache);
-  matmul(l.wo, attn_.data(), T, h_.data());
-  kernels::add(x_.data(), h_.data(), T * c.n_embd);
+  float* q = &q_[t * c.q_dim()];
+  float* k = &k_[t * c.kv_dim()];
+  float* v = &v_[t * c.kv_dim()];
+  if (l.bq) kernels::add(q, l.bq, c.q_dim());
+  if (l.bk) kernels::add(k, l.bk, c.kv_dim());
+  if (l.bv) kernels::add(v, l.bv, c.kv_dim());
+  const float* cs = &rope_cos_[t * half];
+  const float* sn = &rope_sin_[t * half];
+  for (size_t h = 0; h < c.n_head; ++h) kernels::rope_apply(q + h * c.head_dim, c.rope_dim, cs, sn, interleaved);
+  for (size_t h = 0; h < c.n_head_kv; ++h) kernels::rope_apply(k + h * c.head_dim, c.rope_dim, cs, sn, interleaved);
+  const auto& seq = batch[slots_[t].seq];
+  const size_t pos = slots_[t].pos;
+  const uint32_t block = seq.blocks[pos / cache.block_tokens()];
+  const size_t slot = pos % cache.block_tokens();
+  std::memcpy(cache.key(il, block, slot), k, c.kv_dim() * sizeof(float));
+  std::memcpy(cache.value(il, block, slot), v, c.kv_dim() * sizeof(float));
 }
 
 // Causal attention of every batch token over its own sequence's cached positions
-// [0, pos]. Tasks are (token, head) pairs; each thread has its own score buffer.
+// [0, pos]. Tasks are (token, KV head) pairs, each covering the `group` query heads that
+// share the KV head, so every cached row is read once per group. Each thread has its own
+// score buffer (group * max_ctx floats) and block-pointer lists.
 void LlamaModel::attend(size_t il, std::span<const SequenceBatch> batch, const KvCache& cache) {
   const auto& c = config_;
   const size_t T = n_tokens_;
+  const size_t bt = cache.block_tokens();
   size_t max_ctx = 0;
   for (const auto& s : slots_) max_ctx = std::max(max_ctx, s.pos + 1);
-  scores_.resize(pool_.size() * max_ctx);
   const size_t group = c.n_head / c.n_head_kv;
+  const size_t max_blocks = (max_ctx + bt - 1) / bt;
+  scores_.resize(pool_.size() * group * max_ctx);
+  block_ptrs_.resize(pool_.size() * 2 * max_blocks);
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-  const size_t bt = cache.block_tokens();
 
-  pool_.parallel_for(T * c.n_head, [&](size_t task, size_t thread) {
-    const size_t t = task / c.n_head, h = task % c.n_head;
-    const size_t kv_off = (h / group) * c.head_dim;
+  pool_.parallel_for(T * c.n_head_kv, [&](size_t task, size_t thread) {
+    const size_t t = task / c.n_head_kv, kvh = task % c.n_head_kv;
     const auto& seq = batch[slots_[t].seq];
     const size_t n_ctx = slots_[t].pos + 1;
-    const float* q = &q_[t * c.q_dim() + h * c.head_dim];
-    float* scores = &scores_[thread * max_ctx];
-    float* out = &attn_[t * c.q_dim() + h * c.head_dim];
-    // Within a block, consecutive positions are kv_dim floats apart: one strided pass
-    // per block.
-    for (size_t j0 = 0; j0 < n_ctx; j0 += bt) {
-      const size_t n = std::min(bt, n_ctx - j0);
-      const float* keys = cache.key(il, seq.blocks[j0 / bt], 0) + kv_off;
-      kernels::dot_rows(q, keys, c.kv_dim(), n, c.head_dim, scale, scores + j0);
+    const size_t n_blocks = (n_ctx + bt - 1) / bt;
+    const float** keys = &block_ptrs_[thread * 2 * max_blocks];
+    const float** values = keys + max_blocks;
+    for (size_t b = 0; b < n_blocks; ++b) {
+      keys[b] = cache.key(il, seq.blocks[b], 0) + kvh * c.head_dim;
+      values[b] = cache.value(il, seq.blocks[b], 0) + kvh * c.head_dim;
     }
-    kernels::softmax(scores, n_ctx);
-    std::fill(out, out + c.head_dim, 0.0f);
-    for (size_t j0 = 0; j0 < n_ctx; j0 += bt) {
-      const size_t n = std::min(bt, n_ctx - j0);
-      const float* values = cache.value(il, seq.blocks[j0 / bt], 0) + kv_off;
-      kernels::weighted_rows_sum(scores + j0, values, c.kv_dim(), n, c.head_dim, out);
+    const kernels::PagedKv kv{{keys, n_blocks}, {values, n_blocks}, bt, c.kv_dim()};
+    const size_t head0 = kvh * group;
+    const float* q = &q_[t * c.q_dim() + head0 * c.head_dim];
+    float* out = &attn_[t * c.q_dim() + head0 * c.head_dim];
+    if (reference_) {
+      kernels::attend_kv_head_reference(q, group, c.head_dim, kv, n_ctx, scale, out);
+    } else {
+      kernels::attend_kv_head(q, group, c.head_dim, kv, n_ctx, scale,
+                              &scores_[thread * group * max_ctx], out);
     }
   });
 }
 
 void LlamaModel::ffn_block(const Layer& l) {
   const auto& c = config_;
-  const size_t T = n_tokens_;
-  for (size_t t = 0; t < T; ++t) {
-    kernels::rms_norm(&x_[t * c.n_embd], l.ffn_norm, &h_[t * c.n_embd], c.n_embd, c.rms_eps);
-  }
+  for_token_ranges([&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      kernels::rms_norm(&x_[t * c.n_embd], l.ffn_norm, &h_[t * c.n_embd], c.n_embd, c.rms_eps);
+    }
+  });
   const kernels::MatmulTarget gate_up[] = {{&l.w_gate, gate_.data()}, {&l.w_up, up_.data()}};
-  matmul_group(gate_up, h_.data(), T);
-  kernels::swiglu(gate_.data(), up_.data(), T * c.n_ff);
-  matmul(l.w_down, gate_.data(), T, h_.data());
-  kernels::add(x_.data(), h_.data(), T * c.n_embd);
+  matmul_group(gate_up, h_.data(), n_tokens_);
+  for_token_ranges([&](size_t t0, size_t t1) {
+    kernels::swiglu(&gate_[t0 * c.n_ff], &up_[t0 * c.n_ff], (t1 - t0) * c.n_ff);
+  });
+  matmul(l.w_down, gate_.data(), n_tokens_, h_.data());
+  kernels::add(x_.data(), h_.data(), n_tokens_ * c.n_embd);
 }
 
 void LlamaModel::output(std::span<const SequenceBatch> batch, std::vector<float>& logits) {

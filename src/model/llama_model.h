@@ -10,6 +10,7 @@
 // Not thread-safe: one thread calls forward() at a time (it parallelises internally).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -38,7 +39,7 @@ class LlamaModel {
   const LlamaConfig& config() const { return config_; }
   const GgufFile& file() const { return *file_; }
 
-  // Use the scalar reference matmul (tests compare it with the fast path).
+  // Use the scalar reference matmul and attention (tests compare them with the fast path).
   void set_reference_mode(bool on) { reference_ = on; }
 
   // Runs the batch; `logits` receives one row of n_vocab floats per requested position,
@@ -66,9 +67,19 @@ class LlamaModel {
   // Products sharing the activations x (q/k/v, gate/up) in one dispatch.
   void matmul_group(std::span<const kernels::MatmulTarget> targets, const float* x, size_t n);
 
+  // Runs fn(t0, t1) over ranges covering the step's tokens [0, n_tokens_): on the calling
+  // thread below kMinParallelTokens (a decode step of one sequence, where a pool dispatch
+  // costs more than the work), else as a few chunks on the pool. Used for the per-token
+  // element-wise work between matmuls, which would otherwise leave the workers idle.
+  void for_token_ranges(const std::function<void(size_t t0, size_t t1)>& fn);
+  static constexpr size_t kMinParallelTokens = 4;
+  static constexpr size_t kTokenChunksPerThread = 2;
+
   void embed(std::span<const SequenceBatch> batch);
   void attention_block(const Layer& layer, size_t il, std::span<const SequenceBatch> batch,
                        KvCache& cache);
+  void position_and_store(const Layer& layer, size_t il, size_t t,
+                          std::span<const SequenceBatch> batch, KvCache& cache);
   void attend(size_t il, std::span<const SequenceBatch> batch, const KvCache& cache);
   void ffn_block(const Layer& layer);
   void output(std::span<const SequenceBatch> batch, std::vector<float>& logits);
@@ -87,6 +98,7 @@ class LlamaModel {
   size_t n_tokens_ = 0;
   std::vector<TokenSlot> slots_;
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_cos_, rope_sin_, scores_;
+  std::vector<const float*> block_ptrs_;  // attend(): per thread, K then V block pointers
 };
 
 }  // namespace ragd::model
