@@ -1,6 +1,7 @@
 // matmul throughput per weight type and ISA, plus whole-model matmul passes shaped like
 // SmolLM2-135M (hidden 576, ffn 1536, 30 layers, 9 heads / 3 kv heads of 64, vocab
-// 49152): the forward pass's matmuls for one decoded token and for a 512-token prefill.
+// 49152): the forward pass's matmuls for one decoded token, for a 512-token prefill and
+// for one decode step of 32 streams.
 //
 //   bench_matmul [--benchmark_filter=...]   RAGD_BENCH_THREADS=2 (default: 2)
 //
@@ -128,15 +129,17 @@ struct SmolModel {
   }
 };
 
+// n = 1: one decoded token; otherwise a prefill of n tokens (logits of the last only) or,
+// with `batch`, one decode step of n streams (logits of every row).
 void BM_SmolForward(benchmark::State& state, TensorType layer_type, TensorType output_type,
-                    bool k_mix, size_t n) {
+                    bool k_mix, size_t n, bool batch) {
   SmolModel model(layer_type, output_type, k_mix);
   const auto x = random_acts(n, 1536);
   std::vector<float> y(n * 49152);
   for (auto _ : state) {
     for (const auto& m : model.layers) matmul(m->view, x.data(), n, y.data(), pool());
     // Prefill only needs the last token's logits.
-    matmul(model.output->view, x.data(), 1, y.data(), pool());
+    matmul(model.output->view, x.data(), batch ? n : 1, y.data(), pool());
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["tok/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
@@ -178,6 +181,16 @@ void register_all() {
           ->Unit(benchmark::kMicrosecond);
     }
   }
+  // Small batches (several decode streams stepped together) for the 32-block types.
+  for (TensorType t : {TensorType::Q4_1, TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0}) {
+    for (size_t n : {2, 4, 8, 16, 32, 64, 128}) {
+      const std::string name =
+          "matmul/avx512/" + std::string(type_name(t)) + "/n=" + std::to_string(n);
+      benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, t, Isa::Avx512, n, false)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  }
   struct ModelCase {
     const char* name;
     TensorType layer, output;
@@ -193,10 +206,15 @@ void register_all() {
   for (const auto& m : models) {
     for (size_t n : {size_t{1}, size_t{512}}) {
       const std::string name = std::string("smollm2_135m/") + m.name + (n == 1 ? "/decode" : "/prefill512");
-      benchmark::RegisterBenchmark(name.c_str(), BM_SmolForward, m.layer, m.output, m.k_mix, n)
+      benchmark::RegisterBenchmark(name.c_str(), BM_SmolForward, m.layer, m.output, m.k_mix, n, false)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
+    const std::string name = std::string("smollm2_135m/") + m.name + "/decode_batch32";
+    benchmark::RegisterBenchmark(name.c_str(), BM_SmolForward, m.layer, m.output, m.k_mix,
+                                 size_t{32}, true)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
   }
 }
 

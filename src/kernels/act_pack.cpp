@@ -68,26 +68,35 @@ void pack_q8x32_any(Isa isa, AuxKind aux, const float* x, size_t cols, uint8_t* 
   }
 }
 
-// One panel of up to 16 rows (rows >= n_rows are zero): each row is quantized like a
-// Q8x32 row into `tmp`, then its 4-byte groups (+128 each) are spread across the panel.
-void pack_q8x32_panel(Isa isa, AuxKind aux, const float* x, size_t cols, size_t n_rows,
-                      uint8_t* dst, uint8_t* tmp) {
+// One Q8x32R16 panel of up to 16 rows (rows >= n_rows are zero): each row is quantized
+// like a Q8x32 row into `tmp`, with the same aux kind, then copied block by block. A
+// Corr(c) row's aux lanes hold -c * sum(group of 4); their 8 per block add up to the
+// block's -c * sum(q).
+void pack_q8x32_rows_panel(Isa isa, AuxKind aux, const float* x, size_t cols, size_t n_rows,
+                           uint8_t* dst, uint8_t* tmp) {
   const size_t nb = cols / 32;
   std::memset(dst, 0, nb * kPanelBlockBytes);
   for (size_t t = 0; t < n_rows; ++t) {
-    pack_q8x32_any(isa, AuxKind::None, x + t * cols, cols, tmp);
+    pack_q8x32_any(isa, aux, x + t * cols, cols, tmp);
     const int8_t* qs = q8x32_qs(tmp);
+    const float* d = q8x32_d(tmp, cols);
     const float* ds = q8x32_ds(tmp, cols);
+    const auto* lanes = static_cast<const uint8_t*>(q8x32_aux(tmp, cols));
     for (size_t b = 0; b < nb; ++b) {
       uint8_t* blk = dst + b * kPanelBlockBytes;
-      for (size_t g = 0; g < 8; ++g) {
-        uint32_t v;
-        std::memcpy(&v, qs + 32 * b + 4 * g, 4);
-        v ^= 0x80808080u;  // q + 128 in every byte
-        std::memcpy(blk + 64 * g + 4 * t, &v, 4);
+      std::memcpy(blk + 32 * t, qs + 32 * b, 32);
+      std::memcpy(blk + 512 + 4 * t, &d[b], 4);
+      if (aux == AuxKind::MinSum) {
+        std::memcpy(blk + 576 + 4 * t, &ds[2 * b + 1], 4);
+      } else {
+        int32_t corr = 0;
+        for (size_t g = 0; g < 8; ++g) {
+          int32_t v;
+          std::memcpy(&v, lanes + 4 * (8 * b + g), 4);
+          corr += v;
+        }
+        std::memcpy(blk + 576 + 4 * t, &corr, 4);
       }
-      std::memcpy(blk + 512 + 4 * t, &ds[2 * b], 4);
-      if (aux == AuxKind::MinSum) std::memcpy(blk + 576 + 4 * t, &ds[2 * b + 1], 4);
     }
   }
 }
@@ -130,7 +139,7 @@ void pack_q8k_panel(Isa isa, const float* x, size_t cols, size_t n_rows, uint8_t
 }  // namespace
 
 size_t pack_unit_rows(ActFormat fmt) {
-  return fmt == ActFormat::Q8x32P16 || fmt == ActFormat::F32P16 || fmt == ActFormat::Q8KP16
+  return fmt == ActFormat::Q8x32R16 || fmt == ActFormat::F32P16 || fmt == ActFormat::Q8KP16
              ? kPanelRows
              : 1;
 }
@@ -140,7 +149,7 @@ size_t packed_stride(ActFormat fmt, size_t cols) {
     case ActFormat::F32: return round_up64(cols * sizeof(float));
     case ActFormat::Q8x32: return round_up64(3 * cols + 3 * (cols / 32) * sizeof(float));
     case ActFormat::Q8K: return round_up64(cols / QK_K * sizeof(BlockQ8_K));
-    case ActFormat::Q8x32P16: return cols / 32 * kPanelBlockBytes;
+    case ActFormat::Q8x32R16: return cols / 32 * kPanelBlockBytes;
     case ActFormat::F32P16: return round_up64(cols * kPanelRows * sizeof(float));
     case ActFormat::Q8KP16: return cols / QK_K * kPanelSuperBytes;
   }
@@ -170,12 +179,12 @@ void pack_units(Isa isa, ActFormat fmt, AuxKind aux, const float* x, size_t cols
     }
     return;
   }
-  if (fmt == ActFormat::Q8x32P16) {
+  if (fmt == ActFormat::Q8x32R16) {
     std::vector<uint8_t> tmp(packed_stride(ActFormat::Q8x32, cols));
     for (size_t u = u0; u < u1; ++u) {
       const size_t i0 = u * kPanelRows;
-      pack_q8x32_panel(isa, aux, x + i0 * cols, cols, std::min(kPanelRows, n - i0), dst + u * stride,
-                       tmp.data());
+      pack_q8x32_rows_panel(isa, aux, x + i0 * cols, cols, std::min(kPanelRows, n - i0),
+                            dst + u * stride, tmp.data());
     }
     return;
   }
@@ -186,7 +195,7 @@ void pack_units(Isa isa, ActFormat fmt, AuxKind aux, const float* x, size_t cols
       case ActFormat::F32: std::memcpy(out, xi, cols * sizeof(float)); break;
       case ActFormat::Q8x32: pack_q8x32_any(isa, aux, xi, cols, out); break;
       case ActFormat::Q8K: quantize_q8_k_any(isa, xi, reinterpret_cast<BlockQ8_K*>(out), cols); break;
-      case ActFormat::Q8x32P16: case ActFormat::F32P16: case ActFormat::Q8KP16: break;
+      case ActFormat::Q8x32R16: case ActFormat::F32P16: case ActFormat::Q8KP16: break;
     }
   }
 }

@@ -23,13 +23,14 @@
 //          Lanes let SIMD kernels fold per-block constants in without horizontal sums;
 //          the compact arrays let the decode kernel scale several weight rows at once.
 //   Q8K    GGML's BlockQ8_K array (cols/256 blocks) for the k-quants.
-//   Q8x32P16  panels of 16 activation rows for the batched (prefill) kernels: int32 lane t
-//          of a vector is activation row t, so one vpdpbusd with 4 broadcast weight bytes
-//          advances 16 rows. Per block b of 32 columns a panel holds 640 bytes:
-//            uint8 qs[8][16][4]   group g (columns 32b+4g..+4) of rows 0..15, stored as
-//                                 q + 128 (unsigned: the weights are the signed operand)
+//   Q8x32R16  panels of 16 activation rows for the batched kernels of the 32-element
+//          block types, which keep 16 *weight* rows in the int32 lanes of a vector and
+//          broadcast 4 bytes of one activation row at a time: rows stay row-major inside
+//          each block. Per block b of 32 columns a panel holds kPanelBlockBytes = 640:
+//            int8  qs[16][32]     row t's quantized block (signed, as in Q8x32)
 //            float d[16]          the rows' block scales
-//            float aux[16]        MinSum: d * sum(q of the row's block); otherwise zero
+//            int32/float aux[16]  MinSum: float d * sum(q of the row's block);
+//                                 Corr(c): int32 -c * sum(q of the row's block)
 //          Rows past n in the last panel are all-zero bytes.
 //   Q8KP16 panels of 16 rows for the batched k-quant kernels, quantized as Q8_K (one d per
 //          256 columns). Per super-block b a panel holds kPanelSuperBytes = 4416 bytes:
@@ -49,11 +50,12 @@
 
 namespace ragd::kernels::detail {
 
-enum class ActFormat { F32, Q8x32, Q8K, Q8x32P16, F32P16, Q8KP16 };
+enum class ActFormat { F32, Q8x32, Q8K, Q8x32R16, F32P16, Q8KP16 };
 
 constexpr size_t kPanelRows = 16;
 // Decode kernels stream each weight row from memory once and prefetch every row stream
-// kDecodePrefetchBytes ahead with prefetch_decode(). The prefetch goes to L2 (T2 hint),
+// kDecodePrefetchBytes ahead with prefetch_decode() (so do the row tiles of small
+// batches, which read each weight row once per 4 activation rows). The prefetch goes to L2 (T2 hint),
 // not L1. Measured on the target (Zen 4, bench_matmul smollm2_135m decode, one thread):
 // F16 25 -> 13 ms, Q8_0 17 -> 13.5 ms, Q4_0 6.9 -> 5.2 ms per token; NTA is as slow as
 // T0. Likely cause: a T0 prefetch holds one of the few L1 miss buffers until its line

@@ -1,5 +1,5 @@
 // AVX-512 VNNI batched kernels for the k-quants (Q4_K Q5_K Q6_K) against Q8KP16
-// activation panels (see gemm.h). Same outer-product scheme as the Q8x32 panels: int32
+// activation panels (see gemm.h). Outer-product scheme with activations in lanes: int32
 // lane t is activation row t; weights are unpacked once per row into signed bytes and
 // broadcast 4 at a time from memory by vpdpbusd itself; activations are stored q + 128,
 // which each sub-block's accumulator cancels by starting at -128 * sum(weights).
@@ -13,20 +13,10 @@
 
 #include "kernels/gemm.h"
 #include "kernels/simd_avx512.h"
+#include "kernels/vnni_bcast_avx512.h"
 
 namespace ragd::kernels::detail {
 namespace {
-
-inline __m512i dpbusd_bcast(__m512i acc, __m512i a, const void* p) {
-#if defined(__GNUC__)
-  asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(a), "m"(*static_cast<const uint32_t*>(p)));
-  return acc;
-#else
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm512_dpbusd_epi32(acc, a, _mm512_set1_epi32(static_cast<int>(v)));
-#endif
-}
 
 inline int32_t sum_bytes_u8(const uint8_t* p, size_t n) {
   int32_t s = 0;

@@ -35,7 +35,7 @@ std::vector<uint8_t> pack(Isa isa, ActFormat fmt, AuxKind aux, const std::vector
 
 TEST(ActPack, SimdMatchesScalarBytes) {
   if (best_isa() < Isa::Avx512) GTEST_SKIP() << "no AVX-512";
-  for (ActFormat fmt : {ActFormat::Q8x32, ActFormat::Q8x32P16, ActFormat::Q8K, ActFormat::Q8KP16, ActFormat::F32P16}) {
+  for (ActFormat fmt : {ActFormat::Q8x32, ActFormat::Q8x32R16, ActFormat::Q8K, ActFormat::Q8KP16, ActFormat::F32P16}) {
     for (AuxKind aux : {AuxKind::Corr8, AuxKind::Corr8Nib, AuxKind::Corr16, AuxKind::Corr128,
                         AuxKind::MinSum}) {
       const size_t cols = fmt == ActFormat::Q8K || fmt == ActFormat::Q8KP16 ? 512 : 96, n = 19;
@@ -74,39 +74,45 @@ TEST(ActPack, Q8x32RowLayout) {
   }
 }
 
-TEST(ActPack, PanelLayoutAndPadding) {
+// Q8x32R16: each row's blocks as in its own Q8x32 row, d, and aux (MinSum: d * sum(q);
+// Corr(c): -c * sum(q)); rows past n all zero.
+TEST(ActPack, RowsPanelLayoutAndPadding) {
   const size_t cols = 64, n = 5;
   const auto x = random_rows(n, cols, 11);
-  const auto panel = pack(Isa::Scalar, ActFormat::Q8x32P16, AuxKind::MinSum, x, cols, n);
-  for (size_t t = 0; t < n; ++t) {
-    const auto row = pack(Isa::Scalar, ActFormat::Q8x32, AuxKind::None,
-                          std::vector<float>(x.begin() + t * cols, x.begin() + (t + 1) * cols), cols, 1);
-    for (size_t b = 0; b < 2; ++b) {
-      const uint8_t* blk = panel.data() + b * kPanelBlockBytes;
-      int sum = 0;
-      for (size_t g = 0; g < 8; ++g) {
-        for (size_t e = 0; e < 4; ++e) {
-          const int q = blk[64 * g + 4 * t + e] - 128;  // stored q + 128
-          EXPECT_EQ(q, q8x32_qs(row.data())[32 * b + 4 * g + e]);
-          sum += q;
+  for (AuxKind aux : {AuxKind::MinSum, AuxKind::Corr8, AuxKind::Corr128}) {
+    const auto panel = pack(Isa::Scalar, ActFormat::Q8x32R16, aux, x, cols, n);
+    for (size_t t = 0; t < n; ++t) {
+      const std::vector<float> xt(x.begin() + t * cols, x.begin() + (t + 1) * cols);
+      const auto row = pack(Isa::Scalar, ActFormat::Q8x32, AuxKind::None, xt, cols, 1);
+      for (size_t b = 0; b < 2; ++b) {
+        const uint8_t* blk = panel.data() + b * kPanelBlockBytes;
+        const int8_t* want = q8x32_qs(row.data()) + 32 * b;
+        EXPECT_EQ(std::memcmp(blk + 32 * t, want, 32), 0) << "row " << t << " block " << b;
+        int sum = 0;
+        for (size_t e = 0; e < 32; ++e) sum += want[e];
+        float d;
+        std::memcpy(&d, blk + 512 + 4 * t, 4);
+        EXPECT_EQ(d, q8x32_d(row.data(), cols)[b]);
+        if (aux == AuxKind::MinSum) {
+          float s;
+          std::memcpy(&s, blk + 576 + 4 * t, 4);
+          EXPECT_EQ(s, d * static_cast<float>(sum));
+        } else {
+          int32_t corr;
+          std::memcpy(&corr, blk + 576 + 4 * t, 4);
+          EXPECT_EQ(corr, (aux == AuxKind::Corr8 ? -8 : -128) * sum);
         }
       }
-      float d, s;
-      std::memcpy(&d, blk + 512 + 4 * t, 4);
-      std::memcpy(&s, blk + 576 + 4 * t, 4);
-      EXPECT_EQ(d, q8x32_d(row.data(), cols)[b]);
-      EXPECT_EQ(s, d * static_cast<float>(sum));
     }
-  }
-  // Rows n..15 of the panel are zero.
-  for (size_t b = 0; b < 2; ++b) {
-    const uint8_t* blk = panel.data() + b * kPanelBlockBytes;
-    for (size_t t = n; t < kPanelRows; ++t) {
-      for (size_t g = 0; g < 8; ++g) {
-        for (size_t e = 0; e < 4; ++e) EXPECT_EQ(blk[64 * g + 4 * t + e], 0);
+    for (size_t b = 0; b < 2; ++b) {
+      const uint8_t* blk = panel.data() + b * kPanelBlockBytes;
+      for (size_t t = n; t < kPanelRows; ++t) {
+        for (size_t e = 0; e < 32; ++e) EXPECT_EQ(blk[32 * t + e], 0);
+        for (size_t k = 0; k < 4; ++k) {
+          EXPECT_EQ(blk[512 + 4 * t + k], 0);
+          EXPECT_EQ(blk[576 + 4 * t + k], 0);
+        }
       }
-      EXPECT_EQ(blk[512 + 4 * t], 0);
-      EXPECT_EQ(blk[576 + 4 * t], 0);
     }
   }
 }

@@ -171,6 +171,37 @@ TEST_P(MatmulVsReference, LargeDecodeShape) {
   }
 }
 
+TEST_P(MatmulVsReference, SmallBatches) {
+  // Batches of 1..40 rows (several decode streams), which on AVX-512 take the weight
+  // panels (16 weight rows per group, activation rows in chunks of 8/4/2/1 within 16-row
+  // panels): weight rows that leave a partial last group (37 = 2 x 16 + 5, and 16 + 1
+  // for a single-row tail), batch sizes that are not multiples of 16, and 1-3 threads
+  // (tasks start at multiples of 16 rows). Outputs start as NaN, so a skipped element fails.
+  const TensorType type = GetParam().type;
+  const size_t bs = traits(type).block_size == 1 ? 32 : traits(type).block_size;
+  ThreadPool pool1(1), pool2(2), pool3(3);
+  uint32_t seed = 200;
+  for (size_t n = 1; n <= 40; ++n) {
+    for (ThreadPool* pool : {&pool1, &pool2, &pool3}) {
+      check_against_reference(type, {37, 3 * bs, n}, *pool, seed++);
+      if (HasFatalFailure()) return;
+    }
+  }
+  for (size_t n : {8u, 16u, 32u, 33u}) {
+    check_against_reference(type, {17, 2 * bs, n}, pool2, seed++);
+    check_against_reference(type, {161, 5 * bs, n}, pool3, seed++);
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST_P(MatmulVsReference, LargeBatchInSeveralActivationBlocks) {
+  // Enough wide activation rows that a kernel blocking them for L2 (the weight panels
+  // take ~512 KB of packed rows at a time) needs several blocks, plus a partial panel.
+  const TensorType type = GetParam().type;
+  ThreadPool pool(2);
+  check_against_reference(type, {40, 2048, 300}, pool, 300);
+}
+
 std::vector<IsaType> all_cases() {
   std::vector<IsaType> cases;
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
@@ -242,6 +273,38 @@ TEST(Matmul, GroupEqualsSeparateCalls) {
   std::vector<float> y(8);
   const MatmulTarget mismatched[] = {{&views[0], y.data()}, {&narrow, y.data()}};
   EXPECT_THROW(matmul_group(mismatched, std::vector<float>(cols).data(), 1, pool), Error);
+}
+
+// Targets of one type share one packed batch; a target of another type in the same
+// group gets its own (Q4_0's aux differs from Q4_1's). Batch sizes cover the small-batch
+// kernels (2, 8) and a partial second panel (33).
+TEST(Matmul, GroupSharingPackedBatchEqualsSeparateCalls) {
+  std::mt19937 rng(8);
+  const size_t cols = 192;
+  const TensorType types[] = {TensorType::Q4_1, TensorType::Q4_1, TensorType::Q4_0};
+  const size_t rows[] = {64, 37, 48};
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<WeightView> views;
+  for (int j = 0; j < 3; ++j) {
+    data.push_back(random_weights(types[j], rows[j], cols, rng));
+    views.push_back({types[j], data.back().data(), rows[j], cols});
+  }
+  ThreadPool pool(2);
+  for (size_t n : {2, 8, 33}) {
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> x(n * cols);
+    for (auto& v : x) v = dist(rng);
+    std::vector<std::vector<float>> separate(3), grouped(3);
+    std::vector<MatmulTarget> targets;
+    for (int j = 0; j < 3; ++j) {
+      separate[j].resize(n * rows[j]);
+      grouped[j].assign(n * rows[j], NAN);
+      matmul(views[j], x.data(), n, separate[j].data(), pool);
+      targets.push_back({&views[j], grouped[j].data()});
+    }
+    matmul_group(targets, x.data(), n, pool);
+    for (int j = 0; j < 3; ++j) EXPECT_EQ(grouped[j], separate[j]) << "n=" << n << " j=" << j;
+  }
 }
 
 TEST(Matmul, RejectsBadShapes) {
