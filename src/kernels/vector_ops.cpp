@@ -7,6 +7,10 @@
 
 namespace ragd::kernels {
 
+namespace detail {
+void swiglu_avx512(float* gate, const float* up, size_t n);  // vector_ops_avx512.cpp
+}  // namespace detail
+
 void rms_norm(const float* x, const float* weight, float* out, size_t n, float eps) {
   float sum = 0.0f;
   for (size_t i = 0; i < n; ++i) sum += x[i] * x[i];
@@ -47,11 +51,16 @@ void softmax(float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-void swiglu(float* gate, const float* up, size_t n) {
+void swiglu_reference(float* gate, const float* up, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     const float g = gate[i];
     gate[i] = g / (1.0f + std::exp(-g)) * up[i];
   }
+}
+
+void swiglu(float* gate, const float* up, size_t n) {
+  static const auto fn = best_isa() >= Isa::Avx512 ? detail::swiglu_avx512 : swiglu_reference;
+  fn(gate, up, n);
 }
 
 void gelu(float* x, size_t n) {

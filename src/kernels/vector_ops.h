@@ -14,8 +14,10 @@ void layer_norm(const float* x, const float* weight, const float* bias, float* o
                 float eps);
 // In-place softmax over n values; returns nothing, normalises to sum 1.
 void softmax(float* x, size_t n);
-// gate[i] = silu(gate[i]) * up[i]
+// gate[i] = silu(gate[i]) * up[i]; swiglu_reference is the scalar loop the SIMD version is
+// tested against.
 void swiglu(float* gate, const float* up, size_t n);
+void swiglu_reference(float* gate, const float* up, size_t n);
 // In-place GELU (tanh approximation is what BERT checkpoints in GGUF expect: erf form).
 void gelu(float* x, size_t n);
 void add(float* dst, const float* src, size_t n);  // dst += src

@@ -1,9 +1,9 @@
-// AVX-512 versions of the attention inner loops in vector_ops.h (dot_f32, axpy); chosen at
-// run time by vector_ops.cpp. Lengths are head dims (64, 128): masked tails, no scalar
-// remainder loop.
+// AVX-512 versions of vector_ops.h loops (dot_f32, axpy, weighted_rows_sum, swiglu); chosen
+// at run time by vector_ops.cpp. Masked tails, no scalar remainder loop.
 #include <cstddef>
 
 #include "kernels/simd_avx512.h"
+#include "kernels/simd_exp_avx512.h"
 
 namespace ragd::kernels::detail {
 
@@ -52,6 +52,21 @@ bool weighted_rows_sum_avx512(const float* w, const float* rows, size_t stride, 
   }
   for (size_t v = 0; v < vecs; ++v) _mm512_mask_storeu_ps(out + 16 * v, v + 1 == vecs ? tail : 0xFFFF, acc[v]);
   return true;
+}
+
+// gate = gate / (1 + exp(-gate)) * up, as the scalar loop computes it, with exp_ps (within
+// 3 ulp of std::exp). exp_ps clamps its input to 88, so below gate = -88 the quotient would
+// be gate / e^88 instead of ~0: those lanes are set to 0 (NaN lanes are kept, as NaN).
+void swiglu_avx512(float* gate, const float* up, size_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+    const __m512 e = avx512::exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), g));
+    const __mmask16 keep = _mm512_cmp_ps_mask(g, _mm512_set1_ps(-88.0f), _CMP_NLT_UQ);
+    const __m512 silu = _mm512_maskz_div_ps(keep, g, _mm512_add_ps(one, e));
+    _mm512_mask_storeu_ps(gate + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, up + i)));
+  }
 }
 
 }  // namespace ragd::kernels::detail
