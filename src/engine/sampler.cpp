@@ -52,22 +52,40 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
   apply_bias_and_penalties(logits, history);
   if (params_.temperature <= 0.0f) return argmax(logits);
 
+  // Candidates in descending logit order, ties by ascending id (a strict total order, so
+  // the kept set and its order do not depend on the selection algorithm).
+  auto better = [](const Candidate& a, const Candidate& b) {
+    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+  };
   candidates_.clear();
-  for (size_t i = 0; i < logits.size(); ++i) {
-    if (logits[i] > -std::numeric_limits<float>::infinity()) {
-      candidates_.push_back({static_cast<int32_t>(i), logits[i], 0.0f});
+  const size_t k = params_.top_k > 0 ? static_cast<size_t>(params_.top_k) : 0;
+  if (k > 0 && k < logits.size()) {
+    // One pass with a k-element heap whose top is the worst kept candidate: most logits
+    // lose a single comparison against it, so a 49k vocabulary costs ~one read per logit
+    // instead of materialising and partially sorting every candidate (this runs on the
+    // scheduler thread, once per sequence per step).
+    for (size_t i = 0; i < logits.size(); ++i) {
+      const Candidate c{static_cast<int32_t>(i), logits[i], 0.0f};
+      if (!(c.logit > -std::numeric_limits<float>::infinity())) continue;
+      if (candidates_.size() < k) {
+        candidates_.push_back(c);
+        std::push_heap(candidates_.begin(), candidates_.end(), better);
+      } else if (better(c, candidates_.front())) {
+        std::pop_heap(candidates_.begin(), candidates_.end(), better);
+        candidates_.back() = c;
+        std::push_heap(candidates_.begin(), candidates_.end(), better);
+      }
     }
+    std::sort_heap(candidates_.begin(), candidates_.end(), better);
+  } else {
+    for (size_t i = 0; i < logits.size(); ++i) {
+      if (logits[i] > -std::numeric_limits<float>::infinity()) {
+        candidates_.push_back({static_cast<int32_t>(i), logits[i], 0.0f});
+      }
+    }
+    std::sort(candidates_.begin(), candidates_.end(), better);
   }
   if (candidates_.empty()) fail("every token is banned by logit_bias");
-  auto by_logit = [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; };
-  size_t keep = candidates_.size();
-  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
-    keep = params_.top_k;
-    std::partial_sort(candidates_.begin(), candidates_.begin() + keep, candidates_.end(), by_logit);
-    candidates_.resize(keep);
-  } else {
-    std::sort(candidates_.begin(), candidates_.end(), by_logit);
-  }
   // Probabilities of the untempered distribution over the survivors.
   const float max_logit = candidates_[0].logit;
   double sum = 0.0;

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
+#include <limits>
 #include <map>
+#include <set>
+#include <vector>
 
 #include "engine/stop_matcher.h"
 #include "util/error.h"
@@ -60,6 +64,42 @@ TEST(Sampler, TopKOneIsGreedy) {
     std::vector<float> logits{0.0f, 0.5f, 0.4f};
     EXPECT_EQ(s.sample(logits, {}), 1);
   }
+}
+
+// Top-k keeps exactly the k best logits (ties broken towards lower ids), skips banned
+// tokens, and draws from all of them.
+TEST(Sampler, TopKKeepsTheKBest) {
+  SamplingParams p;
+  p.temperature = 50.0f;  // nearly uniform over the survivors
+  p.top_k = 5;
+  p.top_p = 1.0f;
+  p.min_p = 0.0f;
+  Sampler s(p);
+  std::vector<float> base(1000);
+  for (int j = 0; j < 1000; ++j) base[j] = std::sin(j * 0.61f) * 3.0f;
+  base[17] = -std::numeric_limits<float>::infinity();
+  std::vector<int> order(1000);
+  for (int j = 0; j < 1000; ++j) order[j] = j;
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return base[a] > base[b]; });
+  std::set<int> best(order.begin(), order.begin() + 5), seen;
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<float> logits = base;
+    int id = s.sample(logits, {});
+    EXPECT_TRUE(best.count(id)) << id;
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen, best);
+
+  std::vector<float> flat(50, 1.0f);
+  flat[1] = -std::numeric_limits<float>::infinity();
+  std::set<int> drawn;
+  p.top_k = 3;
+  for (int i = 0; i < 500; ++i) {
+    std::vector<float> logits = flat;
+    p.seed = static_cast<uint64_t>(i);
+    drawn.insert(Sampler(p).sample(logits, {}));
+  }
+  EXPECT_EQ(drawn, (std::set<int>{0, 2, 3}));
 }
 
 TEST(Sampler, SameSeedSameDraws) {
