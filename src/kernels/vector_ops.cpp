@@ -77,8 +77,6 @@ float dot_f32_avx512(const float* a, const float* b, size_t n);
 float dot_f32_avx2(const float* a, const float* b, size_t n);
 void axpy_avx512(float* y, float a, const float* x, size_t n);
 void axpy_avx2(float* y, float a, const float* x, size_t n);
-bool weighted_rows_sum_avx512(const float* w, const float* rows, size_t stride, size_t n,
-                              size_t dim, float* out);
 }  // namespace detail
 
 namespace {
@@ -116,18 +114,6 @@ void axpy(float* y, float a, const float* x, size_t n) {
                          : best_isa() >= Isa::Avx2 ? detail::axpy_avx2
                                                    : axpy_scalar;
   fn(y, a, x, n);
-}
-
-void dot_rows(const float* q, const float* rows, size_t stride, size_t n, size_t dim,
-              float scale, float* scores) {
-  for (size_t j = 0; j < n; ++j) scores[j] = scale * dot_f32(q, rows + j * stride, dim);
-}
-
-void weighted_rows_sum(const float* w, const float* rows, size_t stride, size_t n, size_t dim,
-                       float* out) {
-  static const bool simd = best_isa() >= Isa::Avx512;
-  if (simd && detail::weighted_rows_sum_avx512(w, rows, stride, n, dim, out)) return;
-  for (size_t j = 0; j < n; ++j) axpy(out, w[j], rows + j * stride, dim);
 }
 
 void scale(float* x, float a, size_t n) {

@@ -25,16 +25,6 @@ float dot_f32(const float* a, const float* b, size_t n);
 void axpy(float* y, float a, const float* x, size_t n);  // y += a * x
 void scale(float* x, float a, size_t n);
 
-// Attention over a run of n cached rows stored `stride` floats apart (e.g. one KV-cache
-// block): one call per run instead of one dot_f32 / axpy per key, with the output held
-// in registers across rows (several times faster for head dims of 64-128).
-//   scores[j] = scale * dot(q, rows + j * stride, dim)                    for j < n
-void dot_rows(const float* q, const float* rows, size_t stride, size_t n, size_t dim,
-              float scale, float* scores);
-//   out[0..dim) += sum_j w[j] * (rows + j * stride)[0..dim)
-void weighted_rows_sum(const float* w, const float* rows, size_t stride, size_t n, size_t dim,
-                       float* out);
-
 // Rotary position embedding. rope_angles fills cos/sin (rope_dim/2 each) for position
 // `pos`; rope_apply rotates the first rope_dim dims of one head vector with them:
 // interleaved pairs (2i, 2i+1) as llama.cpp's "norm" mode, otherwise NeoX pairs

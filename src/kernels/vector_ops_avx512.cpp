@@ -1,4 +1,4 @@
-// AVX-512 versions of vector_ops.h loops (dot_f32, axpy, weighted_rows_sum, swiglu); chosen
+// AVX-512 versions of vector_ops.h loops (dot_f32, axpy, swiglu); chosen
 // at run time by vector_ops.cpp. Masked tails, no scalar remainder loop.
 #include <cstddef>
 
@@ -31,27 +31,6 @@ void axpy_avx512(float* y, float a, const float* x, size_t n) {
     const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
     _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
   }
-}
-
-// out += sum_j w[j] * row_j with out in registers: dims up to 128 (8 zmm). Returns false
-// (caller falls back) for larger dims.
-bool weighted_rows_sum_avx512(const float* w, const float* rows, size_t stride, size_t n,
-                              size_t dim, float* out) {
-  constexpr size_t kMaxVecs = 8;
-  const size_t vecs = (dim + 15) / 16;
-  if (vecs > kMaxVecs) return false;
-  const __mmask16 tail = dim % 16 ? static_cast<__mmask16>((1u << (dim % 16)) - 1) : 0xFFFF;
-  __m512 acc[kMaxVecs];
-  for (size_t v = 0; v < vecs; ++v) acc[v] = _mm512_maskz_loadu_ps(v + 1 == vecs ? tail : 0xFFFF, out + 16 * v);
-  for (size_t j = 0; j < n; ++j) {
-    const __m512 wj = _mm512_set1_ps(w[j]);
-    const float* row = rows + j * stride;
-    for (size_t v = 0; v < vecs; ++v) {
-      acc[v] = _mm512_fmadd_ps(wj, _mm512_maskz_loadu_ps(v + 1 == vecs ? tail : 0xFFFF, row + 16 * v), acc[v]);
-    }
-  }
-  for (size_t v = 0; v < vecs; ++v) _mm512_mask_storeu_ps(out + 16 * v, v + 1 == vecs ? tail : 0xFFFF, acc[v]);
-  return true;
 }
 
 // gate = gate / (1 + exp(-gate)) * up, as the scalar loop computes it, with exp_ps (within

@@ -62,31 +62,3 @@ TEST(VectorOps, SwigluMatchesTheScalarLoop) {
 
 }  // namespace
 }  // namespace ragd::kernels
-
-namespace ragd::kernels {
-namespace {
-
-TEST(VectorOps, RowBatchedAttentionHelpers) {
-  std::mt19937 rng(8);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  for (size_t dim : {1u, 16u, 40u, 64u, 128u, 200u}) {
-    const size_t n = 13, stride = dim + 7;
-    std::vector<float> rows(n * stride), q(dim), w(n), out(dim), want(dim), scores(n);
-    for (auto& v : rows) v = dist(rng);
-    for (auto& v : q) v = dist(rng);
-    for (auto& v : w) v = dist(rng);
-    for (size_t i = 0; i < dim; ++i) out[i] = want[i] = dist(rng);
-    dot_rows(q.data(), rows.data(), stride, n, dim, 0.5f, scores.data());
-    for (size_t j = 0; j < n; ++j) {
-      double ref = 0;
-      for (size_t i = 0; i < dim; ++i) ref += static_cast<double>(q[i]) * rows[j * stride + i];
-      EXPECT_NEAR(scores[j], 0.5 * ref, 1e-4 * dim) << dim;
-      for (size_t i = 0; i < dim; ++i) want[i] += w[j] * rows[j * stride + i];
-    }
-    weighted_rows_sum(w.data(), rows.data(), stride, n, dim, out.data());
-    for (size_t i = 0; i < dim; ++i) EXPECT_NEAR(out[i], want[i], 1e-4f * (1 + std::fabs(want[i]))) << dim;
-  }
-}
-
-}  // namespace
-}  // namespace ragd::kernels
