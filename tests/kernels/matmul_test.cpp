@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <random>
 #include <vector>
 
@@ -238,14 +239,10 @@ TEST(Matmul, OutputLayoutIsRowMajorPerActivation) {
   EXPECT_EQ(y, (std::vector<float>{1, 2, 3, 10, 20, 30}));
 }
 
-// A group must give exactly what separate calls give, for mixed weight types (a Q4_K_M
-// layer mixes Q4_K and Q6_K, so one group packs activations in two formats), for one
-// activation row (decode) and for a panel batch.
-TEST(Matmul, GroupEqualsSeparateCalls) {
-  std::mt19937 rng(7);
-  const size_t cols = 512;
-  const TensorType types[] = {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q8_0};
-  const size_t rows[] = {96, 40, 200};
+// matmul_group over three matrices must give exactly what separate matmul calls give, for
+// every batch size in `batches`. Grouped outputs start as NaN, so a skipped element fails.
+void expect_group_equals_separate(const TensorType (&types)[3], const size_t (&rows)[3], size_t cols,
+                                  std::initializer_list<size_t> batches, std::mt19937& rng) {
   std::vector<std::vector<uint8_t>> data;
   std::vector<WeightView> views;
   for (int j = 0; j < 3; ++j) {
@@ -253,44 +250,7 @@ TEST(Matmul, GroupEqualsSeparateCalls) {
     views.push_back({types[j], data.back().data(), rows[j], cols});
   }
   ThreadPool pool(2);
-  for (size_t n : {1, 5, 17}) {
-    std::normal_distribution<float> dist(0.0f, 1.0f);
-    std::vector<float> x(n * cols);
-    for (auto& v : x) v = dist(rng);
-    std::vector<std::vector<float>> separate(3), grouped(3);
-    std::vector<MatmulTarget> targets;
-    for (int j = 0; j < 3; ++j) {
-      separate[j].resize(n * rows[j]);
-      grouped[j].assign(n * rows[j], -1.0f);
-      matmul(views[j], x.data(), n, separate[j].data(), pool);
-      targets.push_back({&views[j], grouped[j].data()});
-    }
-    matmul_group(targets, x.data(), n, pool);
-    for (int j = 0; j < 3; ++j) EXPECT_EQ(grouped[j], separate[j]) << "n=" << n << " j=" << j;
-  }
-  std::vector<uint8_t> odd(64);
-  const WeightView narrow{TensorType::F32, odd.data(), 1, 16};
-  std::vector<float> y(8);
-  const MatmulTarget mismatched[] = {{&views[0], y.data()}, {&narrow, y.data()}};
-  EXPECT_THROW(matmul_group(mismatched, std::vector<float>(cols).data(), 1, pool), Error);
-}
-
-// Targets of one type share one packed batch; a target of another type in the same
-// group gets its own (Q4_0's aux differs from Q4_1's). Batch sizes cover the small-batch
-// kernels (2, 8) and a partial second panel (33).
-TEST(Matmul, GroupSharingPackedBatchEqualsSeparateCalls) {
-  std::mt19937 rng(8);
-  const size_t cols = 192;
-  const TensorType types[] = {TensorType::Q4_1, TensorType::Q4_1, TensorType::Q4_0};
-  const size_t rows[] = {64, 37, 48};
-  std::vector<std::vector<uint8_t>> data;
-  std::vector<WeightView> views;
-  for (int j = 0; j < 3; ++j) {
-    data.push_back(random_weights(types[j], rows[j], cols, rng));
-    views.push_back({types[j], data.back().data(), rows[j], cols});
-  }
-  ThreadPool pool(2);
-  for (size_t n : {2, 8, 33}) {
+  for (size_t n : batches) {
     std::normal_distribution<float> dist(0.0f, 1.0f);
     std::vector<float> x(n * cols);
     for (auto& v : x) v = dist(rng);
@@ -305,6 +265,32 @@ TEST(Matmul, GroupSharingPackedBatchEqualsSeparateCalls) {
     matmul_group(targets, x.data(), n, pool);
     for (int j = 0; j < 3; ++j) EXPECT_EQ(grouped[j], separate[j]) << "n=" << n << " j=" << j;
   }
+}
+
+// Mixed weight types (a Q4_K_M layer mixes Q4_K and Q6_K, so one group packs activations
+// in two formats), for one activation row (decode) and for panel batches; a group whose
+// matrices disagree on the input width is refused.
+TEST(Matmul, GroupEqualsSeparateCalls) {
+  std::mt19937 rng(7);
+  const size_t cols = 512;
+  expect_group_equals_separate({TensorType::Q4_K, TensorType::Q6_K, TensorType::Q8_0}, {96, 40, 200}, cols,
+                               {1, 5, 17}, rng);
+  std::vector<uint8_t> wide(cols * 4), odd(64);
+  const WeightView matching{TensorType::F32, wide.data(), 1, cols};
+  const WeightView narrow{TensorType::F32, odd.data(), 1, 16};
+  std::vector<float> y(8);
+  const MatmulTarget mismatched[] = {{&matching, y.data()}, {&narrow, y.data()}};
+  ThreadPool pool(2);
+  EXPECT_THROW(matmul_group(mismatched, std::vector<float>(cols).data(), 1, pool), Error);
+}
+
+// Targets of one type share one packed batch; a target of another type in the same
+// group gets its own (Q4_0's aux differs from Q4_1's). Batch sizes cover the small-batch
+// kernels (2, 8) and a partial second panel (33).
+TEST(Matmul, GroupSharingPackedBatchEqualsSeparateCalls) {
+  std::mt19937 rng(8);
+  expect_group_equals_separate({TensorType::Q4_1, TensorType::Q4_1, TensorType::Q4_0}, {64, 37, 48}, 192,
+                               {2, 8, 33}, rng);
 }
 
 TEST(Matmul, RejectsBadShapes) {
