@@ -59,14 +59,14 @@ IngestJobs::~IngestJobs() {
   worker_.join();
 }
 
-IngestJobs::Job& IngestJobs::create(const std::string& collection, size_t documents) {
+uint64_t IngestJobs::create(const std::string& collection, size_t documents) {
   const uint64_t n = next_id_++;
   Job& job = jobs_[n];
   job.id = kIdPrefix + std::to_string(n);
   job.collection = collection;
   job.progress.documents_total = documents;
   job.created_ms = now_ms();
-  return job;
+  return n;
 }
 
 nlohmann::json IngestJobs::submit(const std::string& collection, size_t documents, Work work) {
@@ -79,9 +79,10 @@ nlohmann::json IngestJobs::submit(const std::string& collection, size_t document
                               "); retry later or poll GET /v1/ingest")
           .with_retry_after(5);
     }
-    Job& job = create(collection, documents);
+    const uint64_t n = create(collection, documents);
+    Job& job = jobs_.at(n);
     job.work = std::move(work);
-    queue_.push_back(next_id_ - 1);
+    queue_.push_back(n);
     out = snapshot(job);
   }
   wake_.notify_all();
@@ -89,16 +90,15 @@ nlohmann::json IngestJobs::submit(const std::string& collection, size_t document
 }
 
 nlohmann::json IngestJobs::run_inline(const std::string& collection, size_t documents, const Work& work) {
-  std::string id;
+  uint64_t n = 0;
   {
     std::lock_guard lock(mu_);
-    id = create(collection, documents).id;
+    n = create(collection, documents);
   }
-  return execute(id, work);
+  return execute(n, work);
 }
 
-nlohmann::json IngestJobs::execute(const std::string& id, const Work& work) {
-  const uint64_t n = *parse_job_id(id);
+nlohmann::json IngestJobs::execute(uint64_t n, const Work& work) {
   {
     std::lock_guard lock(mu_);
     Job& job = jobs_.at(n);
@@ -139,7 +139,7 @@ void IngestJobs::worker_loop() {
     const std::string id = jobs_.at(n).id;
     lock.unlock();
     try {
-      execute(id, work);
+      execute(n, work);
     } catch (const std::exception& e) {
       log::warn("{} failed: {}", id, e.what());  // recorded in the job; nobody else to tell
     }

@@ -69,10 +69,11 @@ class IngestJobs {
     Work work;  // cleared once run: queued documents are freed as soon as they are stored
   };
 
-  Job& create(const std::string& collection, size_t documents);  // mu_ held
+  // Records a new queued job; returns its number (the key in jobs_). mu_ held.
+  uint64_t create(const std::string& collection, size_t documents);
   void worker_loop();
-  // Runs job `id` on this thread; returns the result, rethrows the work's exception.
-  nlohmann::json execute(const std::string& id, const Work& work);
+  // Runs job number n on this thread; returns the result, rethrows the work's exception.
+  nlohmann::json execute(uint64_t n, const Work& work);
   void finish(Job& job, Status status);  // mu_ held
   static nlohmann::json snapshot(const Job& job);
   static const char* status_name(Status s);
