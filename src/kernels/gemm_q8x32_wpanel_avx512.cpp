@@ -116,6 +116,7 @@ template <typename B, bool Min>
 struct NibbleType {
   using Block = B;
   static constexpr bool kMin = Min;
+  static constexpr bool kInterleaved = false;
   static void unpack(const GroupRows& g, size_t byte, __m512i (&q)[8], __m512* d, __m512* m) {
     __m512i t[4];
     transpose_16x16(g, byte + offsetof(B, qs), t);
@@ -136,6 +137,7 @@ using LQ5_1 = NibbleType<BlockQ5_1, true>;
 struct LQ8_0 {
   using Block = BlockQ8_0;
   static constexpr bool kMin = false;
+  static constexpr bool kInterleaved = false;
   static void unpack(const GroupRows& g, size_t byte, __m512i (&q)[8], __m512* d, __m512*) {
     __m512i lo[4], hi[4];
     transpose_16x16(g, byte + offsetof(Block, qs), lo);
@@ -146,6 +148,40 @@ struct LQ8_0 {
       q[k + 4] = _mm512_xor_si512(hi[k], sign);
     }
     *d = fp16_low(gather_dword(g, byte));
+  }
+};
+
+// The same types with weights already in the Interleaved16 layout (interleave.h): block b
+// of a 16-row group is 16 * sizeof(Block) bytes at `src`, its qs dwords already
+// transposed, so unpacking is loads, the nibble split and the fp16 scale conversion.
+inline __m512 fp16x16(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+template <typename B, bool Min>
+struct INibbleType {
+  using Block = B;
+  static constexpr bool kMin = Min;
+  static constexpr bool kInterleaved = true;
+  static void unpack(const uint8_t* src, __m512i (&q)[8], __m512* d, __m512* m) {
+    __m512i t[4];
+    for (int j = 0; j < 4; ++j) t[j] = _mm512_loadu_si512(src + 64 * j);
+    split_nibbles(t, q);
+    *d = fp16x16(src + 256);
+    if constexpr (Min) *m = fp16x16(src + 256 + 32);
+  }
+};
+using IQ4_0 = INibbleType<BlockQ4_0, false>;
+using IQ4_1 = INibbleType<BlockQ4_1, true>;
+
+struct IQ8_0 {
+  using Block = BlockQ8_0;
+  static constexpr bool kMin = false;
+  static constexpr bool kInterleaved = true;
+  static void unpack(const uint8_t* src, __m512i (&q)[8], __m512* d, __m512*) {
+    const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));  // q + 128
+    for (int j = 0; j < 8; ++j) q[j] = _mm512_xor_si512(_mm512_loadu_si512(src + 64 * j), sign);
+    *d = fp16x16(src + 512);
   }
 };
 
@@ -186,21 +222,35 @@ class SpreadPrefetch {
 template <typename W>
 void unpack_group(const GemmArgs& a, size_t r, size_t rows, uint8_t* dst,
                   const SpreadPrefetch& next) {
-  GroupRows g;
-  g.base = a.w + r * a.w_stride;
-  for (size_t k = 0; k < kGroupRows; ++k) {
-    g.offset[k] = static_cast<int32_t>(std::min(k, rows - 1) * a.w_stride);
-  }
   const size_t nb = a.cols / 32;
-  for (size_t b = 0; b < nb; ++b) {
-    next.step(b);
-    __m512i q[8];
-    __m512 d, m = _mm512_setzero_ps();
-    W::unpack(g, b * sizeof(typename W::Block), q, &d, &m);
+  auto store = [&](size_t b, const __m512i (&q)[8], __m512 d, __m512 m) {
     uint8_t* blk = dst + b * kWBlockBytes;
     for (int k = 0; k < 8; ++k) _mm512_store_si512(blk + 64 * k, q[k]);
     _mm512_store_ps(blk + kWScaleOffset, d);
     if constexpr (W::kMin) _mm512_store_ps(blk + kWMinOffset, m);
+  };
+  if constexpr (W::kInterleaved) {  // rows == 16: interleaved matrices have whole groups
+    const uint8_t* src = a.w + r * a.w_stride;
+    for (size_t b = 0; b < nb; ++b, src += kGroupRows * sizeof(typename W::Block)) {
+      next.step(b);
+      __m512i q[8];
+      __m512 d, m = _mm512_setzero_ps();
+      W::unpack(src, q, &d, &m);
+      store(b, q, d, m);
+    }
+  } else {
+    GroupRows g;
+    g.base = a.w + r * a.w_stride;
+    for (size_t k = 0; k < kGroupRows; ++k) {
+      g.offset[k] = static_cast<int32_t>(std::min(k, rows - 1) * a.w_stride);
+    }
+    for (size_t b = 0; b < nb; ++b) {
+      next.step(b);
+      __m512i q[8];
+      __m512 d, m = _mm512_setzero_ps();
+      W::unpack(g, b * sizeof(typename W::Block), q, &d, &m);
+      store(b, q, d, m);
+    }
   }
 }
 
@@ -209,7 +259,8 @@ void unpack_group(const GemmArgs& a, size_t r, size_t rows, uint8_t* dst,
 // chains are independent, which hides vpdpbusd's latency; C = 8 keeps 8 dots + 8 sums +
 // 3 weight vectors in registers.
 template <typename W, int C>
-void rows_chunk(const GemmArgs& a, const uint8_t* wpanel, size_t r, __mmask16 keep, size_t i) {
+void rows_chunk(const GemmArgs& a, const uint8_t* wpanel, size_t r, __mmask16 keep, size_t i,
+                const SpreadPrefetch& next, size_t step0) {
   const uint8_t* act = a.a + (i / kPanelRows) * a.a_stride;
   const size_t t = i % kPanelRows;
   const uint8_t* aq = act + 32 * t;                   // row t's qs in block 0
@@ -221,6 +272,7 @@ void rows_chunk(const GemmArgs& a, const uint8_t* wpanel, size_t r, __mmask16 ke
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
   const size_t nb = a.cols / 32;
   for (size_t b = 0; b < nb; ++b, aq += kPanelBlockBytes, ad += kPanelBlockBytes) {
+    next.step(step0 + b);
     const uint8_t* wb = wpanel + b * kWBlockBytes;
     __m512i dot[C];
 #pragma GCC unroll 16
@@ -257,25 +309,76 @@ void rows_chunk(const GemmArgs& a, const uint8_t* wpanel, size_t r, __mmask16 ke
 }
 
 // Activation rows [i0, i1) x one weight panel, in chunks of 8, 4, 2, 1 rows that never
-// cross an activation panel boundary.
+// cross an activation panel boundary. `next` spreads its prefetches over the chunks'
+// blocks, nb steps per chunk (panel_chunks() of them).
+inline size_t panel_chunks(size_t i0, size_t i1) {
+  size_t chunks = 0;
+  for (size_t i = i0; i < i1; ++chunks) {
+    const size_t left = std::min(i1, (i / kPanelRows + 1) * kPanelRows) - i;
+    i += left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+  }
+  return chunks;
+}
+
 template <typename W>
 void panel_rows(const GemmArgs& a, const uint8_t* wpanel, size_t r, __mmask16 keep, size_t i0,
-                size_t i1) {
-  for (size_t i = i0; i < i1;) {
+                size_t i1, const SpreadPrefetch& next) {
+  const size_t nb = a.cols / 32;
+  for (size_t i = i0, step = 0; i < i1; step += nb) {
     const size_t left = std::min(i1, (i / kPanelRows + 1) * kPanelRows) - i;
     if (left >= 8) {
-      rows_chunk<W, 8>(a, wpanel, r, keep, i);
+      rows_chunk<W, 8>(a, wpanel, r, keep, i, next, step);
       i += 8;
     } else if (left >= 4) {
-      rows_chunk<W, 4>(a, wpanel, r, keep, i);
+      rows_chunk<W, 4>(a, wpanel, r, keep, i, next, step);
       i += 4;
     } else if (left >= 2) {
-      rows_chunk<W, 2>(a, wpanel, r, keep, i);
+      rows_chunk<W, 2>(a, wpanel, r, keep, i, next, step);
       i += 2;
     } else {
-      rows_chunk<W, 1>(a, wpanel, r, keep, i);
+      rows_chunk<W, 1>(a, wpanel, r, keep, i, next, step);
       i += 1;
     }
+  }
+}
+
+// One activation row (decode) against interleaved weights, without the panel: each block
+// of 16 rows is unpacked into registers and used once, so storing it to a panel would
+// only add traffic. Decode streams the weights from memory, prefetched into L2 as the
+// row kernels do (gemm.h). Two dot chains per block halve the vpdpbusd latency chain.
+template <typename W>
+void decode_row(const GemmArgs& a, size_t r0, size_t r1, size_t i) {
+  const uint8_t* act = a.a + (i / kPanelRows) * a.a_stride;
+  const size_t t = i % kPanelRows;
+  constexpr size_t kGroupBlock = kGroupRows * sizeof(typename W::Block);
+  const size_t nb = a.cols / 32;
+  for (size_t r = r0; r < r1; r += kGroupRows) {
+    const uint8_t* src = a.w + r * a.w_stride;
+    const uint8_t* aq = act + 32 * t;
+    const uint8_t* ad = act + kActScaleOffset + 4 * t;
+    __m512 acc = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; ++b, src += kGroupBlock, aq += kPanelBlockBytes,
+                ad += kPanelBlockBytes) {
+      for (size_t o = 0; o < kGroupBlock; o += 64) prefetch_decode(src + kDecodePrefetchBytes + o);
+      __m512i q[8];
+      __m512 d, m = _mm512_setzero_ps();
+      W::unpack(src, q, &d, &m);
+      __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
+      if constexpr (!W::kMin) {  // Corr aux: -offset * sum(a)
+        even = _mm512_set1_epi32(load_scalar<int32_t>(ad + kActAuxFromScale));
+      }
+      for (int g = 0; g < 8; g += 2) {
+        even = dpbusd_bcast(even, q[g], aq + 4 * g);
+        odd = dpbusd_bcast(odd, q[g + 1], aq + 4 * g + 4);
+      }
+      const __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(even, odd)),
+                                     _mm512_set1_ps(load_scalar<float>(ad)));
+      acc = _mm512_fmadd_ps(x, d, acc);
+      if constexpr (W::kMin) {  // MinSum aux: d_a * sum(a)
+        acc = _mm512_fmadd_ps(m, _mm512_set1_ps(load_scalar<float>(ad + kActAuxFromScale)), acc);
+      }
+    }
+    _mm512_storeu_ps(a.y + i * a.ldy + r, acc);
   }
 }
 
@@ -285,6 +388,9 @@ void panel_rows(const GemmArgs& a, const uint8_t* wpanel, size_t r, __mmask16 ke
 // matrices are one block.
 template <typename W>
 void gemm(const GemmArgs& a, size_t r0, size_t r1, size_t i0, size_t i1) {
+  if constexpr (W::kInterleaved) {
+    if (i1 - i0 == 1) return decode_row<W>(a, r0, r1, i0);
+  }
   struct alignas(64) Line {
     uint8_t bytes[64];
   };
@@ -295,13 +401,21 @@ void gemm(const GemmArgs& a, size_t r0, size_t r1, size_t i0, size_t i1) {
   const size_t act_block = std::max<size_t>(1, kActBudget / a.a_stride) * kPanelRows;
   for (size_t ib = i0; ib < i1; ib += act_block) {
     const size_t ie = std::min(i1, ib + act_block);
+    const size_t nb = a.cols / 32, dot_steps = nb * panel_chunks(ib, ie);
     for (size_t r = r0; r < r1; r += kGroupRows) {
       const size_t rows = std::min(kGroupRows, r1 - r);
       const size_t next_end = std::max(r + rows, std::min(r1, r + 2 * kGroupRows));
-      const SpreadPrefetch next(a.w + (r + rows) * a.w_stride, a.w + next_end * a.w_stride,
-                                a.cols / 32);
-      unpack_group<W>(a, r, rows, wp, next);
-      panel_rows<W>(a, wp, r, static_cast<__mmask16>((1u << rows) - 1), ib, ie);
+      const uint8_t* next0 = a.w + (r + rows) * a.w_stride;
+      const uint8_t* next1 = a.w + next_end * a.w_stride;
+      // Row-major groups prefetch the next group while unpacking this one (measured best
+      // for them, see SpreadPrefetch). Unpacking interleaved weights is a few loads, so
+      // that burst stalled on them (server profile, 32 streams); theirs is spread over
+      // the longer dot-product phase instead.
+      const SpreadPrefetch none(next0, next0, 1);
+      const SpreadPrefetch next(next0, next1, W::kInterleaved ? dot_steps : nb);
+      unpack_group<W>(a, r, rows, wp, W::kInterleaved ? none : next);
+      panel_rows<W>(a, wp, r, static_cast<__mmask16>((1u << rows) - 1), ib, ie,
+                    W::kInterleaved ? next : none);
     }
   }
 }
@@ -315,6 +429,15 @@ GemmKernel avx512_q8x32_wpanel_kernel(TensorType type) {
     case TensorType::Q5_0: return {gemm<LQ5_0>, ActFormat::Q8x32R16, AuxKind::Corr16};
     case TensorType::Q5_1: return {gemm<LQ5_1>, ActFormat::Q8x32R16, AuxKind::MinSum};
     case TensorType::Q8_0: return {gemm<LQ8_0>, ActFormat::Q8x32R16, AuxKind::Corr128};
+    default: return {};
+  }
+}
+
+GemmKernel avx512_interleaved_kernel(TensorType type) {
+  switch (type) {
+    case TensorType::Q4_0: return {gemm<IQ4_0>, ActFormat::Q8x32R16, AuxKind::Corr8};
+    case TensorType::Q4_1: return {gemm<IQ4_1>, ActFormat::Q8x32R16, AuxKind::MinSum};
+    case TensorType::Q8_0: return {gemm<IQ8_0>, ActFormat::Q8x32R16, AuxKind::Corr128};
     default: return {};
   }
 }

@@ -12,6 +12,7 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
+#include "kernels/interleave.h"
 #include "kernels/quants.h"
 #include "util/error.h"
 
@@ -39,8 +40,15 @@ std::atomic<Isa>& isa_state() {
   return isa;
 }
 
-GemmKernel select_kernel(Isa isa, TensorType type, size_t n, Isa* chosen = nullptr) {
+GemmKernel select_kernel(Isa isa, TensorType type, size_t n, Isa* chosen = nullptr,
+                         WeightLayout layout = WeightLayout::RowMajor) {
   if (chosen) *chosen = Isa::Avx512;
+  if (layout == WeightLayout::Interleaved16) {
+    // Only the AVX-512 kernels read it; elsewhere gemm_dequant goes through get_row.
+    if (isa >= Isa::Avx512) return detail::avx512_interleaved_kernel(type);
+    if (chosen) *chosen = Isa::Scalar;
+    return {};
+  }
   if (isa >= Isa::Avx512) {
     if (auto k = detail::avx512_kernel(type, n); k.fn) return k;
   }
@@ -141,6 +149,9 @@ void check_shape(const WeightView& w) {
          t.block_size);
   }
   if (!can_dequantize(w.type)) fail("matmul: weights of type {} are not supported", t.name);
+  if (w.layout == WeightLayout::Interleaved16 && !can_interleave(w.type, w.rows, w.cols)) {
+    fail("matmul: a {} x {} {} matrix cannot be interleaved", w.rows, w.cols, t.name);
+  }
 }
 
 }  // namespace
@@ -176,7 +187,15 @@ Isa kernel_isa(TensorType type) {
 
 void get_row(const WeightView& w, size_t r, float* out) {
   const size_t rb = row_bytes(w.type, w.cols);
-  dequantize_row(w.type, static_cast<const uint8_t*>(w.data) + r * rb, out, w.cols);
+  const auto* data = static_cast<const uint8_t*>(w.data);
+  if (w.layout == WeightLayout::Interleaved16) {
+    thread_local std::vector<uint8_t> row;
+    row.resize(rb);
+    deinterleave_row(w.type, data, w.cols, r, row.data());
+    dequantize_row(w.type, row.data(), out, w.cols);
+    return;
+  }
+  dequantize_row(w.type, data + r * rb, out, w.cols);
 }
 
 void matmul_reference(const WeightView& w, const float* x, size_t n, float* y) {
@@ -202,7 +221,7 @@ void prepare_job(Job& job, const WeightView& w, const float* x, size_t n, float*
                  ThreadPool& pool, Scratch& scratch, const Job* shared) {
   check_shape(w);
   job.isa = active_isa();
-  job.kernel = select_kernel(job.isa, w.type, n);
+  job.kernel = select_kernel(job.isa, w.type, n, nullptr, w.layout);
   job.w = &w;
   job.x = x;
   job.n = n;

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -30,11 +31,17 @@
 
 namespace ragd::kernels {
 
+// RowMajor: GGUF's layout, row r at data + r * row_bytes(type, cols). Interleaved16: groups
+// of 16 rows with their blocks transposed for the AVX-512 batched kernels (interleave.h);
+// the same size.
+enum class WeightLayout : uint8_t { RowMajor, Interleaved16 };
+
 struct WeightView {
   TensorType type;
-  const void* data;  // rows * row_bytes(type, cols) bytes, row-major
+  const void* data;  // rows * row_bytes(type, cols) bytes, laid out as `layout` says
   size_t rows;
   size_t cols;
+  WeightLayout layout = WeightLayout::RowMajor;
 };
 
 enum class Isa { Scalar, Avx2, Avx512 };

@@ -241,6 +241,10 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
   return f;
 }
 
+void GgufFile::release(const void* data, size_t bytes) const {
+  if (mapping_) mapping_->release({static_cast<const uint8_t*>(data), bytes});
+}
+
 std::unique_ptr<GgufFile> GgufFile::parse(std::span<const uint8_t> bytes, std::string label) {
   std::unique_ptr<GgufFile> f(new GgufFile());
   f->path_ = std::move(label);

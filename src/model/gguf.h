@@ -114,6 +114,10 @@ class GgufFile {
   const GgufTensor* find_tensor(std::string_view name) const;
   const GgufTensor& tensor(std::string_view name) const;  // throws when missing
 
+  // Tensor data copied elsewhere (e.g. re-laid-out weights): drop its pages from resident
+  // memory. A no-op for parse()d in-memory images.
+  void release(const void* data, size_t bytes) const;
+
   // "general.architecture", e.g. "llama".
   std::string_view architecture() const { return get_string("general.architecture", ""); }
 

@@ -19,26 +19,35 @@ LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool
   const auto& c = config_;
   token_embd_ = matrix_weight(*file_, "token_embd.weight", c.n_vocab, c.n_embd);
   output_norm_ = vector_weight(*file_, "output_norm.weight", c.n_embd);
-  // Tied embeddings: without output.weight the token embedding doubles as the output head.
-  output_ = file_->find_tensor("output.weight") ? matrix_weight(*file_, "output.weight", c.n_vocab, c.n_embd)
-                                                : token_embd_;
+  // Tied embeddings: without output.weight the token embedding doubles as the output head
+  // (then it is laid out for matmul; embed() reads rows of either layout).
+  output_ = file_->find_tensor("output.weight")
+                ? for_matmul(matrix_weight(*file_, "output.weight", c.n_vocab, c.n_embd))
+                : (token_embd_ = for_matmul(token_embd_));
   for (size_t i = 0; i < c.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     Layer l;
     l.attn_norm = vector_weight(*file_, p + "attn_norm.weight", c.n_embd);
-    l.wq = matrix_weight(*file_, p + "attn_q.weight", c.q_dim(), c.n_embd);
-    l.wk = matrix_weight(*file_, p + "attn_k.weight", c.kv_dim(), c.n_embd);
-    l.wv = matrix_weight(*file_, p + "attn_v.weight", c.kv_dim(), c.n_embd);
-    l.wo = matrix_weight(*file_, p + "attn_output.weight", c.n_embd, c.q_dim());
+    l.wq = for_matmul(matrix_weight(*file_, p + "attn_q.weight", c.q_dim(), c.n_embd));
+    l.wk = for_matmul(matrix_weight(*file_, p + "attn_k.weight", c.kv_dim(), c.n_embd));
+    l.wv = for_matmul(matrix_weight(*file_, p + "attn_v.weight", c.kv_dim(), c.n_embd));
+    l.wo = for_matmul(matrix_weight(*file_, p + "attn_output.weight", c.n_embd, c.q_dim()));
     l.bq = vector_weight(*file_, p + "attn_q.bias", c.q_dim(), true);
     l.bk = vector_weight(*file_, p + "attn_k.bias", c.kv_dim(), true);
     l.bv = vector_weight(*file_, p + "attn_v.bias", c.kv_dim(), true);
     l.ffn_norm = vector_weight(*file_, p + "ffn_norm.weight", c.n_embd);
-    l.w_gate = matrix_weight(*file_, p + "ffn_gate.weight", c.n_ff, c.n_embd);
-    l.w_up = matrix_weight(*file_, p + "ffn_up.weight", c.n_ff, c.n_embd);
-    l.w_down = matrix_weight(*file_, p + "ffn_down.weight", c.n_embd, c.n_ff);
+    l.w_gate = for_matmul(matrix_weight(*file_, p + "ffn_gate.weight", c.n_ff, c.n_embd));
+    l.w_up = for_matmul(matrix_weight(*file_, p + "ffn_up.weight", c.n_ff, c.n_embd));
+    l.w_down = for_matmul(matrix_weight(*file_, p + "ffn_down.weight", c.n_embd, c.n_ff));
     layers_.push_back(l);
   }
+}
+
+WeightView LlamaModel::for_matmul(const WeightView& w) {
+  if (!kernels::prefers_interleaved(w)) return w;
+  interleaved_.push_back(std::make_unique<kernels::InterleavedWeight>(w, pool_));
+  file_->release(w.data, interleaved_.back()->bytes());
+  return interleaved_.back()->view();
 }
 
 std::unique_ptr<KvCache> LlamaModel::make_cache(size_t block_tokens, size_t n_blocks) const {

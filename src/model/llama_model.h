@@ -17,6 +17,7 @@
 
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
+#include "kernels/interleave.h"
 #include "model/gguf.h"
 #include "model/kv_cache.h"
 #include "model/llama_config.h"
@@ -33,7 +34,8 @@ struct SequenceBatch {
 
 class LlamaModel {
  public:
-  // `file` stays shared: the weights are views into its mapping.
+  // `file` stays shared: the weights are views into its mapping, except those copied into
+  // the interleaved layout the AVX-512 kernels prefer (kernels/interleave.h).
   LlamaModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool& pool);
 
   const LlamaConfig& config() const { return config_; }
@@ -63,6 +65,10 @@ class LlamaModel {
     size_t pos;
   };
 
+  // w as matmul reads it fastest: copied into the interleaved layout when the kernels in
+  // use prefer it (its file pages are then released), else w itself.
+  kernels::WeightView for_matmul(const kernels::WeightView& w);
+
   void matmul(const kernels::WeightView& w, const float* x, size_t n, float* y);
   // Products sharing the activations x (q/k/v, gate/up) in one dispatch.
   void matmul_group(std::span<const kernels::MatmulTarget> targets, const float* x, size_t n);
@@ -91,6 +97,7 @@ class LlamaModel {
   kernels::WeightView output_{};
   const float* output_norm_ = nullptr;
   std::vector<Layer> layers_;
+  std::vector<std::unique_ptr<kernels::InterleavedWeight>> interleaved_;  // owned by for_matmul
   bool reference_ = false;
 
   // Scratch reused across calls (resized to the batch): activations are row-major,

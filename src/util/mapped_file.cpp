@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "util/error.h"
@@ -31,6 +32,17 @@ MappedFile::MappedFile(const std::string& path) {
     size_ = static_cast<size_t>(st.st_size);
   }
   ::close(fd);  // the mapping keeps the file alive
+}
+
+void MappedFile::release(std::span<const uint8_t> range) const {
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(range.data());
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = (begin + range.size()) / page * page;
+  const auto base = reinterpret_cast<uintptr_t>(data_);
+  if (first >= last || first < base || last > base + size_) return;
+  // Advice only: failure leaves the pages resident, which is harmless.
+  ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

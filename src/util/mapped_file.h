@@ -21,6 +21,11 @@ class MappedFile {
 
   std::span<const uint8_t> bytes() const { return {static_cast<const uint8_t*>(data_), size_}; }
 
+  // Drops the whole pages inside `range` (a part of bytes()) from this process's resident
+  // memory, for data that was copied elsewhere. The mapping stays valid: a later read
+  // pages the file back in.
+  void release(std::span<const uint8_t> range) const;
+
  private:
   void* data_ = nullptr;
   size_t size_ = 0;

@@ -1,0 +1,63 @@
+// The 16-row interleaved weight layout of the batched AVX-512 kernels, and weights copied
+// into it at load.
+//
+// The batched kernels hold 16 weight rows in the int32 lanes of a vector (see
+// gemm_q8x32_wpanel_avx512.cpp). From GGUF's row-major blocks that takes, per block of 16
+// rows, a 16x16 dword transpose and two gathers for the fp16 scales, redone on every call:
+// ~14% of a 32-stream decode step. Interleaved weights are stored already transposed, so
+// the kernel only loads them (and splits nibbles). The layout keeps the bytes of the
+// original blocks, so a matrix takes exactly its GGUF size.
+//
+// Layout (Q4_0, Q4_1, Q8_0; rows a multiple of 16): group g of rows [16g, 16g + 16)
+// starts where row 16g starts in the row-major matrix (byte 16g * row_bytes) and holds its
+// blocks in column order; block b of the group (16 * type_size bytes) is
+//   uint8  qs[Q/4][16][4]  dword j of row r's qs (Q = 16 for Q4_x, 32 for Q8_0) at
+//                          64j + 4r: lane r of vector j is row r
+//   fp16   d[16]           row r's scale
+//   fp16   m[16]           row r's min (Q4_1 only)
+// A matrix in this layout is only read by the AVX-512 kernels and get_row(); matmul on
+// another ISA falls back to dequantizing rows (correct, slow), so weights are interleaved
+// only when the AVX-512 kernels are the ones in use.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "kernels/matmul.h"
+
+namespace ragd::kernels {
+
+constexpr size_t kInterleaveRows = 16;
+
+// Whether `type` has an interleaved layout and the shape fits it.
+bool can_interleave(TensorType type, size_t rows, size_t cols);
+// Whether matmul would run faster on w interleaved: it can be, and AVX-512 is in use.
+bool prefers_interleaved(const WeightView& w);
+
+// Copies row groups [g0, g1) of the row-major matrix `src` into `dst` (the whole
+// interleaved matrix, same size as src). can_interleave(type, rows, cols) must hold.
+void interleave_groups(TensorType type, const uint8_t* src, size_t cols, size_t g0, size_t g1,
+                       uint8_t* dst);
+// Row r of an interleaved matrix back in GGUF's row-major block format (row_bytes(type,
+// cols) bytes at out).
+void deinterleave_row(TensorType type, const uint8_t* data, size_t cols, size_t r, uint8_t* out);
+
+// A row-major weight matrix copied into the interleaved layout (64-byte aligned), using
+// the pool's threads; view() is what matmul takes. The source may be released afterwards.
+class InterleavedWeight {
+ public:
+  InterleavedWeight(const WeightView& row_major, ThreadPool& pool);
+  const WeightView& view() const { return view_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const;
+  };
+  std::unique_ptr<uint8_t, Free> data_;
+  size_t bytes_ = 0;
+  WeightView view_{};
+};
+
+}  // namespace ragd::kernels
