@@ -58,6 +58,30 @@ size_t BlockManager::match_prefix(std::span<const int32_t> tokens,
   return matched;
 }
 
+BlockManager::PartialMatch BlockManager::match_partial(std::span<const int32_t> tokens,
+                                                       std::span<const uint32_t> table) {
+  PartialMatch best;
+  const size_t start = table.size() * block_tokens_;
+  if (!prefix_caching_ || start + 1 >= tokens.size()) return best;
+  const size_t limit = std::min(block_tokens_ - 1, tokens.size() - 1 - start);
+  const auto wanted = tokens.subspan(start, limit);
+  const uint64_t parent = table.empty() ? kRootHash : blocks_[table.back()].hash;
+  auto [it, end] = by_parent_.equal_range(parent);
+  for (; it != end; ++it) {
+    const Block& b = blocks_[it->second];
+    const size_t agree = static_cast<size_t>(
+        std::mismatch(wanted.begin(), wanted.end(), b.tokens.begin(), b.tokens.end()).first -
+        wanted.begin());
+    if (agree > best.tokens) best = {it->second, agree};
+  }
+  if (best.tokens > 0) {
+    Block& b = blocks_[best.block];
+    if (b.ref_count == 0) lru_.splice(lru_.end(), lru_, b.lru);  // recently used
+    stats_.prefix_hit_tokens += best.tokens;
+  }
+  return best;
+}
+
 bool BlockManager::take_free_block(uint32_t& id) {
   if (!free_.empty()) {
     id = free_.back();
@@ -102,6 +126,7 @@ void BlockManager::register_full_blocks(std::span<const int32_t> tokens, size_t 
     // side by side, or a recompute after part of a chain was evicted). Keep the first; this
     // one stays unregistered and returns to the free list when released.
     if (by_hash_.emplace(h, table[i]).second) {
+      by_parent_.emplace(parent, table[i]);
       b.registered = true;
       b.hash = h;
       b.parent_hash = parent;
@@ -132,6 +157,12 @@ void BlockManager::unregister(uint32_t id) {
   if (!b.registered) return;
   auto it = by_hash_.find(b.hash);
   if (it != by_hash_.end() && it->second == id) by_hash_.erase(it);
+  for (auto [p, end] = by_parent_.equal_range(b.parent_hash); p != end; ++p) {
+    if (p->second == id) {
+      by_parent_.erase(p);
+      break;
+    }
+  }
   b.registered = false;
   b.tokens.clear();
 }

@@ -18,6 +18,14 @@
 // prefix, and the matched prefix never includes the last prompt token (its logits are
 // needed), so no shared block is written.
 //
+// Partial blocks: prompts often share a prefix that ends inside a block (a system prompt or
+// retrieved chunk of any length, then a different question). After the full-block match,
+// match_partial() looks among the registered blocks that continue the matched chain for
+// the one agreeing with the most following tokens; the caller copies those positions'
+// keys/values into its own fresh block instead of recomputing them (the cached block
+// itself stays read-only). Radix-tree caches (SGLang) reuse at token granularity the same
+// way; vLLM's block hashing stops at the last full block.
+//
 // Not thread-safe: owned and called by the scheduler thread only.
 #pragma once
 
@@ -55,6 +63,18 @@ class BlockManager {
   // them to `table` (taking a reference on each) and returns the number of tokens they
   // cover (a multiple of block_tokens, at most tokens.size() - 1). `table` must be empty.
   size_t match_prefix(std::span<const int32_t> tokens, std::vector<uint32_t>& table);
+
+  // The registered block continuing the full blocks of `table` (as match_prefix left it)
+  // whose token ids agree longest with tokens[table.size() * block_tokens, ...): its id and
+  // that number of tokens, fewer than block_tokens and never reaching the last token.
+  // tokens == 0 when none agrees. Counts the tokens as prefix hits and refreshes the
+  // block's LRU position; the block's data stays valid until the next allocate() or
+  // clear_cache().
+  struct PartialMatch {
+    uint32_t block = 0;
+    size_t tokens = 0;
+  };
+  PartialMatch match_partial(std::span<const int32_t> tokens, std::span<const uint32_t> table);
 
   // Grows `table` with fresh blocks until it covers n_tokens positions. Returns false and
   // leaves `table` unchanged when not enough blocks are available.
@@ -94,6 +114,7 @@ class BlockManager {
   std::vector<uint32_t> free_;
   std::list<uint32_t> lru_;                      // cached blocks, front = least recently used
   std::unordered_map<uint64_t, uint32_t> by_hash_;  // prefix hash -> block
+  std::unordered_multimap<uint64_t, uint32_t> by_parent_;  // parent hash -> registered blocks
   BlockStats stats_;
 };
 

@@ -340,11 +340,19 @@ bool Scheduler::Impl::try_admit(Sequence& s) {
   const size_t spare = running.size();
   const size_t most_matchable = (s.tokens.size() - 1) / bt;
   if (blocks.available() + most_matchable < need_all + spare) return false;  // skip the lookup
-  const size_t matched = blocks.match_prefix(s.tokens, s.blocks);
+  size_t matched = blocks.match_prefix(s.tokens, s.blocks);
+  const size_t full_blocks = s.blocks.size();
   if (blocks.available() < need_all - s.blocks.size() + spare ||
       !blocks.allocate(s.blocks, s.tokens.size())) {
     blocks.release(s.blocks);
     return false;
+  }
+  // After allocate(): it may evict cached blocks, so the source is looked up afterwards
+  // (match_partial guarantees it stays intact until the next allocate).
+  const auto partial = blocks.match_partial(s.tokens, std::span(s.blocks).first(full_blocks));
+  if (partial.tokens > 0) {
+    cache->copy_slots(partial.block, s.blocks[full_blocks], partial.tokens);
+    matched += partial.tokens;
   }
   s.n_computed = matched;
   if (!s.started()) s.cached_prompt_tokens = matched;  // a recompute is not the client's hit

@@ -4,7 +4,8 @@
 // Requests become sequences. One scheduler thread runs steps; each step
 //   1. retires cancelled / timed-out / finished sequences and frees their blocks,
 //   2. admits waiting sequences (priority, then age) while KV blocks and batch slots allow,
-//      reusing cached prefix blocks (BlockManager::match_prefix),
+//      reusing cached prefix blocks (BlockManager::match_prefix) and the agreeing first
+//      positions of the block after them (match_partial; copied into the sequence's block),
 //   3. builds one batch: the next token of every running sequence (decode) plus chunks of
 //      waiting prompts (chunked prefill) up to max_batch_tokens,
 //   4. runs one LlamaModel::forward over the whole batch (weights read once),

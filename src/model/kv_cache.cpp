@@ -1,6 +1,7 @@
 #include "model/kv_cache.h"
 
 #include <cstdlib>
+#include <cstring>
 
 #include "util/error.h"
 
@@ -15,6 +16,17 @@ KvCache::KvCache(size_t n_layer, size_t kv_dim, size_t block_tokens, size_t n_bl
   // the whole budget resident at load).
   storage_.reset(static_cast<float*>(std::calloc(n_floats_, sizeof(float))));
   if (!storage_) fail("out of memory allocating a {} MiB KV cache", bytes() >> 20);
+}
+
+void KvCache::copy_slots(uint32_t from, uint32_t to, size_t n) {
+  if (from >= n_blocks_ || to >= n_blocks_ || n > block_tokens_) {
+    fail("KV copy of {} slots from block {} to {} is out of range", n, from, to);
+  }
+  if (from == to || n == 0) return;
+  for (size_t layer = 0; layer < n_layer_; ++layer) {
+    std::memcpy(key(layer, to, 0), key(layer, from, 0), n * kv_dim_ * sizeof(float));
+    std::memcpy(value(layer, to, 0), value(layer, from, 0), n * kv_dim_ * sizeof(float));
+  }
 }
 
 void LinearBlockAllocator::reserve(std::vector<uint32_t>& table, size_t n_tokens,

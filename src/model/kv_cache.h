@@ -39,6 +39,10 @@ class KvCache {
     return const_cast<KvCache*>(this)->at(layer, block, slot, 1);
   }
 
+  // Copies slots [0, n) of block `from` into block `to` for every layer (keys and values):
+  // reusing a cached block's first positions in a sequence's own block.
+  void copy_slots(uint32_t from, uint32_t to, size_t n);
+
  private:
   float* at(size_t layer, uint32_t block, size_t slot, size_t kv) {
     // Layout: [block][layer][k|v][slot][kv_dim] keeps one block's memory contiguous.

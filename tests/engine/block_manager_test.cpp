@@ -94,6 +94,63 @@ TEST(BlockManager, MatchesOnlyFullBlocksAndNeverTheLastToken) {
   EXPECT_EQ(s.prefix_query_tokens, 28u);
 }
 
+TEST(BlockManager, PartialMatchFindsTheLongestAgreeingContinuation) {
+  BlockManager bm(16, kBt);
+  // Two cached continuations of block [1-4]: [5 6 7 8] and [5 6 70 80].
+  compute_and_release(bm, iota_tokens(9));
+  auto other = iota_tokens(9);
+  other[6] = 70;
+  other[7] = 80;
+  compute_and_release(bm, other);
+
+  auto query = iota_tokens(12);
+  query[7] = 99;  // agrees with [5 6 7 8] for 3 tokens, with [5 6 70 80] for 2
+  std::vector<uint32_t> table;
+  ASSERT_EQ(bm.match_prefix(query, table), 4u);
+  const auto before = bm.stats().prefix_hit_tokens;
+  auto p = bm.match_partial(query, table);
+  EXPECT_EQ(p.tokens, 3u);
+  EXPECT_EQ(bm.stats().prefix_hit_tokens, before + 3);
+  std::vector<uint32_t> best;
+  ASSERT_EQ(bm.match_prefix(iota_tokens(9), best), 8u);  // the block holding [5-8]
+  EXPECT_EQ(p.block, best[1]);
+  bm.release(best);
+  bm.release(table);
+
+  // Never the last token: 6 tokens leave 1 after the first block's 4 + 1 reused.
+  auto short_query = iota_tokens(6);
+  ASSERT_EQ(bm.match_prefix(short_query, table), 4u);
+  EXPECT_EQ(bm.match_partial(short_query, table).tokens, 1u);
+  bm.release(table);
+  // Nothing left to reuse when the full blocks already reach the last token.
+  auto exact = iota_tokens(5);
+  ASSERT_EQ(bm.match_prefix(exact, table), 4u);
+  EXPECT_EQ(bm.match_partial(exact, table).tokens, 0u);
+  bm.release(table);
+
+  // From the root (no full block matched) and with nothing agreeing.
+  auto head = iota_tokens(3);
+  EXPECT_EQ(bm.match_partial(head, {}).tokens, 2u);
+  auto stranger = iota_tokens(6, 500);
+  EXPECT_EQ(bm.match_partial(stranger, {}).tokens, 0u);
+}
+
+TEST(BlockManager, PartialMatchForgetsEvictedAndClearedBlocks) {
+  BlockManager bm(3, kBt);
+  compute_and_release(bm, iota_tokens(9));  // [1-4] [5-8] cached, 1 free
+  std::vector<uint32_t> table;
+  ASSERT_TRUE(bm.allocate(table, 12));  // takes the free block and evicts both cached ones
+  EXPECT_EQ(bm.match_partial(iota_tokens(4), {}).tokens, 0u);
+  bm.release(table);
+  compute_and_release(bm, iota_tokens(5));
+  EXPECT_EQ(bm.match_partial(iota_tokens(4), {}).tokens, 3u);
+  bm.clear_cache();
+  EXPECT_EQ(bm.match_partial(iota_tokens(4), {}).tokens, 0u);
+  BlockManager off(8, kBt, /*prefix_caching=*/false);
+  compute_and_release(off, iota_tokens(9));
+  EXPECT_EQ(off.match_partial(iota_tokens(4), {}).tokens, 0u);
+}
+
 TEST(BlockManager, ChainHashMeansADifferentEarlierBlockGivesNoMatch) {
   BlockManager bm(8, kBt);
   compute_and_release(bm, iota_tokens(9));  // [1-4] [5-8] +1

@@ -219,9 +219,10 @@ TEST_F(SchedulerTest, SecondRequestWithTheSamePromptReusesCachedBlocks) {
   auto second = submit(sched, prompt, greedy(32));
   const std::string text2 = second->wait_all();
   const auto sum = second->summary();
-  EXPECT_GT(sum.cached_prompt_tokens, 0u);
-  EXPECT_EQ(sum.cached_prompt_tokens % opt.block_tokens, 0u);
-  EXPECT_LT(sum.cached_prompt_tokens, prompt.size());
+  // Every token but the last (whose logits are needed): the full blocks, then the start
+  // of the block the first request filled with the prompt's tail and its answer.
+  EXPECT_EQ(sum.cached_prompt_tokens, prompt.size() - 1);
+  EXPECT_NE(prompt.size() % opt.block_tokens, 1u) << "the tail must be a partial block";
   EXPECT_EQ(text2, text1);
   auto st = sched.stats();
   EXPECT_GE(st.blocks.prefix_hit_tokens, sum.cached_prompt_tokens);
@@ -232,6 +233,43 @@ TEST_F(SchedulerTest, SecondRequestWithTheSamePromptReusesCachedBlocks) {
   auto third = submit(sched, prompt, greedy(32));
   EXPECT_EQ(third->wait_all(), text1);
   EXPECT_EQ(third->summary().cached_prompt_tokens, 0u);
+}
+
+// A prompt that shares a prefix ending inside a block with an earlier one reuses the
+// agreeing positions of that block (copied into its own block) and still answers exactly
+// what the generator alone answers; the earlier request's cached block is not modified,
+// so asking the first prompt again gives its first answer.
+TEST_F(SchedulerTest, PrefixEndingInsideABlockIsReusedAndTheAnswerIsUnchanged) {
+  std::string story;
+  for (const auto& p : kPrompts) story += p + " ";
+  const auto first_prompt = encode(story + "The end.");
+  auto shared = encode(story);
+  ASSERT_GT(shared.size(), 40u);
+  auto opt = options(256);
+  ASSERT_NE(shared.size() % opt.block_tokens, 0u);
+  auto second_prompt = shared;
+  for (int32_t t : encode(" Then the sun came out and everyone was happy.")) {
+    if (t != first_prompt[0]) second_prompt.push_back(t);  // skip the BOS token
+  }
+  // How far the two token sequences agree (tokenization may merge across the seam).
+  size_t agree = 0;
+  while (agree < first_prompt.size() && agree < second_prompt.size() &&
+         first_prompt[agree] == second_prompt[agree]) {
+    ++agree;
+  }
+  ASSERT_GT(agree % opt.block_tokens, 0u);
+  const auto expected = alone(second_prompt, greedy(24), opt.ctx_size);
+  const auto expected_first = alone(first_prompt, greedy(24), opt.ctx_size);
+
+  Scheduler sched(*llm_, opt);
+  auto first = submit(sched, first_prompt, greedy(24));
+  EXPECT_EQ(first->wait_all(), expected_first.text);
+  auto second = submit(sched, second_prompt, greedy(24));
+  EXPECT_EQ(second->wait_all(), expected.text);
+  EXPECT_EQ(second->summary().cached_prompt_tokens, agree);
+  auto again = submit(sched, first_prompt, greedy(24));
+  EXPECT_EQ(again->wait_all(), expected_first.text);
+  EXPECT_EQ(sched.stats().blocks.used, 0u);
 }
 
 TEST_F(SchedulerTest, CancelStopsTheStreamAndFreesItsBlocks) {
