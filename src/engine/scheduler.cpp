@@ -50,6 +50,12 @@ struct Scheduler::Impl {
   std::vector<std::deque<std::unique_ptr<Sequence>>> waiting;  // by priority, oldest first
   std::vector<std::unique_ptr<Sequence>> running;              // hold blocks
   std::vector<float> logits;
+  struct Sampled {
+    Sequence* seq;
+    size_t row;  // in logits
+    int32_t id;
+  };
+  std::vector<Sampled> to_sample;  // process_outputs scratch
   SchedulerStats counters;  // steps, tokens, outcomes (published with each snapshot)
 
   std::thread thread;  // last: starts once everything above exists
@@ -69,7 +75,7 @@ struct Scheduler::Impl {
   void preempt(std::unique_ptr<Sequence> s);
   bool run_forward(const std::vector<ScheduledChunk>& plan);
   void process_outputs(const std::vector<ScheduledChunk>& plan);
-  void sample_and_stream(Sequence& s, std::span<float> row);
+  void stream_sampled(Sequence& s, int32_t id);
   void remove_done();
 
   // Ending a sequence.
@@ -473,21 +479,33 @@ bool Scheduler::Impl::run_forward(const std::vector<ScheduledChunk>& plan) {
 }
 
 // 6. Record what was computed, offer the new full blocks to the prefix cache, and sample
-// for every sequence whose pending tokens are now all computed.
+// for every sequence whose pending tokens are now all computed. Sampling (a pass over the
+// vocabulary per sequence) runs on the model's pool, which is idle between steps: each
+// sequence's sampler, token list and logits row are its own. Streaming stays in order.
 void Scheduler::Impl::process_outputs(const std::vector<ScheduledChunk>& plan) {
   const size_t n_vocab = llm.model->config().n_vocab;
+  to_sample.clear();
   for (size_t row = 0; row < plan.size(); ++row) {
     Sequence& s = *plan[row].seq;
     s.n_computed += plan[row].n_tokens;
     if (!plan[row].decode) counters.prompt_tokens += plan[row].n_tokens;
     blocks.register_full_blocks(s.tokens, s.n_computed, s.blocks);
-    if (s.pending() == 0) sample_and_stream(s, std::span(logits).subspan(row * n_vocab, n_vocab));
+    if (s.pending() == 0) to_sample.push_back({&s, row, 0});
   }
+  auto sample = [&](size_t i, size_t) {
+    Sampled& x = to_sample[i];
+    x.id = x.seq->sampler.sample(std::span(logits).subspan(x.row * n_vocab, n_vocab), x.seq->tokens);
+  };
+  if (to_sample.size() > 1) {
+    llm.pool->parallel_for(to_sample.size(), sample);
+  } else if (!to_sample.empty()) {
+    sample(0, 0);
+  }
+  for (const Sampled& x : to_sample) stream_sampled(*x.seq, x.id);
 }
 
 // Exactly Generator::generate's per-token rules, so both give the same text.
-void Scheduler::Impl::sample_and_stream(Sequence& s, std::span<float> row) {
-  const int32_t id = s.sampler.sample(row, s.tokens);
+void Scheduler::Impl::stream_sampled(Sequence& s, int32_t id) {
   s.tokens.push_back(id);
   ++counters.generated_tokens;
   if (!s.first_token) {

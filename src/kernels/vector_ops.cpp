@@ -12,8 +12,9 @@ void swiglu_avx512(float* gate, const float* up, size_t n);  // vector_ops_avx51
 }  // namespace detail
 
 void rms_norm(const float* x, const float* weight, float* out, size_t n, float eps) {
-  float sum = 0.0f;
-  for (size_t i = 0; i < n; ++i) sum += x[i] * x[i];
+  // The dispatched dot: a plain float sum is one serial add chain the compiler may not
+  // reorder (~2300 cycles for 576 values, 2.5% of a 32-stream step).
+  const float sum = dot_f32(x, x, n);
   const float inv = 1.0f / std::sqrt(sum / static_cast<float>(n) + eps);
   if (weight) {
     for (size_t i = 0; i < n; ++i) out[i] = x[i] * inv * weight[i];

@@ -71,6 +71,13 @@ void LlamaModel::matmul_group(std::span<const kernels::MatmulTarget> targets, co
   }
 }
 
+void LlamaModel::add_residual() {
+  const size_t n = config_.n_embd;
+  for_token_ranges([&](size_t t0, size_t t1) {
+    kernels::add(&x_[t0 * n], &h_[t0 * n], (t1 - t0) * n);
+  });
+}
+
 void LlamaModel::for_token_ranges(const std::function<void(size_t t0, size_t t1)>& fn) {
   const size_t T = n_tokens_;
   if (T < kMinParallelTokens) {
@@ -152,7 +159,7 @@ void LlamaModel::attention_block(const Layer& l, size_t il, std::span<const Sequ
   });
   attend(il, batch, cache);
   matmul(l.wo, attn_.data(), n_tokens_, h_.data());
-  kernels::add(x_.data(), h_.data(), n_tokens_ * c.n_embd);
+  add_residual();
 }
 
 // Token t's q/k/v get their biases and rotary embedding; its key and value go where its
@@ -233,7 +240,7 @@ void LlamaModel::ffn_block(const Layer& l) {
     kernels::swiglu(&gate_[t0 * c.n_ff], &up_[t0 * c.n_ff], (t1 - t0) * c.n_ff);
   });
   matmul(l.w_down, gate_.data(), n_tokens_, h_.data());
-  kernels::add(x_.data(), h_.data(), n_tokens_ * c.n_embd);
+  add_residual();
 }
 
 void LlamaModel::output(std::span<const SequenceBatch> batch, std::vector<float>& logits) {

@@ -79,6 +79,7 @@ class LlamaModel {
   // element-wise work between matmuls, which would otherwise leave the workers idle.
   void for_token_ranges(const std::function<void(size_t t0, size_t t1)>& fn);
   static constexpr size_t kMinParallelTokens = 4;
+  void add_residual();  // x_ += h_ for the step's tokens
   static constexpr size_t kTokenChunksPerThread = 2;
 
   void embed(std::span<const SequenceBatch> batch);
