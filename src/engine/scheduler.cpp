@@ -54,6 +54,7 @@ struct Scheduler::Impl {
     Sequence* seq;
     size_t row;  // in logits
     int32_t id;
+    std::string error;  // why sampling failed (e.g. logit_bias banned every token)
   };
   std::vector<Sampled> to_sample;  // process_outputs scratch
   SchedulerStats counters;  // steps, tokens, outcomes (published with each snapshot)
@@ -490,18 +491,30 @@ void Scheduler::Impl::process_outputs(const std::vector<ScheduledChunk>& plan) {
     s.n_computed += plan[row].n_tokens;
     if (!plan[row].decode) counters.prompt_tokens += plan[row].n_tokens;
     blocks.register_full_blocks(s.tokens, s.n_computed, s.blocks);
-    if (s.pending() == 0) to_sample.push_back({&s, row, 0});
+    if (s.pending() == 0) to_sample.push_back({&s, row, 0, {}});
   }
+  // Pool tasks must not throw: a failure ends only its own sequence.
   auto sample = [&](size_t i, size_t) {
     Sampled& x = to_sample[i];
-    x.id = x.seq->sampler.sample(std::span(logits).subspan(x.row * n_vocab, n_vocab), x.seq->tokens);
+    try {
+      x.id = x.seq->sampler.sample(std::span(logits).subspan(x.row * n_vocab, n_vocab),
+                                   x.seq->tokens);
+    } catch (const std::exception& e) {
+      x.error = e.what();
+    }
   };
   if (to_sample.size() > 1) {
     llm.pool->parallel_for(to_sample.size(), sample);
   } else if (!to_sample.empty()) {
     sample(0, 0);
   }
-  for (const Sampled& x : to_sample) stream_sampled(*x.seq, x.id);
+  for (const Sampled& x : to_sample) {
+    if (x.error.empty()) {
+      stream_sampled(*x.seq, x.id);
+    } else {
+      finish(*x.seq, FinishReason::Error, x.error);
+    }
+  }
 }
 
 // Exactly Generator::generate's per-token rules, so both give the same text.

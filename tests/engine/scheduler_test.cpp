@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <thread>
 
@@ -269,6 +270,28 @@ TEST_F(SchedulerTest, PrefixEndingInsideABlockIsReusedAndTheAnswerIsUnchanged) {
   EXPECT_EQ(second->summary().cached_prompt_tokens, agree);
   auto again = submit(sched, first_prompt, greedy(24));
   EXPECT_EQ(again->wait_all(), expected_first.text);
+  EXPECT_EQ(sched.stats().blocks.used, 0u);
+}
+
+// Sampling runs on the pool; a request whose sampling fails (logit_bias bans every token)
+// ends with an error of its own while the request beside it is unaffected.
+TEST_F(SchedulerTest, FailedSamplingEndsOnlyItsOwnRequest) {
+  auto opt = options(128);
+  const auto good_prompt = encode(kPrompts[0]);
+  const auto expected = alone(good_prompt, greedy(16), opt.ctx_size);
+  GenerationOptions banned = greedy(16);
+  banned.sampling.temperature = 0.8f;
+  for (int32_t id = 0; id < static_cast<int32_t>(llm_->model->config().n_vocab); ++id) {
+    banned.sampling.logit_bias[id] = -INFINITY;
+  }
+  Scheduler sched(*llm_, opt);
+  auto bad = submit(sched, encode(kPrompts[1]), banned);
+  auto good = submit(sched, good_prompt, greedy(16));
+  bad->wait_all();
+  EXPECT_EQ(bad->summary().finish, FinishReason::Error);
+  EXPECT_NE(bad->summary().error.find("logit_bias"), std::string::npos) << bad->summary().error;
+  EXPECT_EQ(good->wait_all(), expected.text);
+  EXPECT_TRUE(good->summary().error.empty());
   EXPECT_EQ(sched.stats().blocks.used, 0u);
 }
 
