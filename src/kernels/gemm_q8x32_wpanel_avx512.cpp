@@ -167,12 +167,19 @@ struct INibbleType {
     __m512i t[4];
     for (int j = 0; j < 4; ++j) t[j] = _mm512_loadu_si512(src + 64 * j);
     split_nibbles(t, q);
-    *d = fp16x16(src + 256);
-    if constexpr (Min) *m = fp16x16(src + 256 + 32);
+    size_t scales = 256;
+    if constexpr (requires(B b) { b.qh; }) {
+      add_fifth_bits(_mm512_loadu_si512(src + 256), q);
+      scales += 64;
+    }
+    *d = fp16x16(src + scales);
+    if constexpr (Min) *m = fp16x16(src + scales + 32);
   }
 };
 using IQ4_0 = INibbleType<BlockQ4_0, false>;
 using IQ4_1 = INibbleType<BlockQ4_1, true>;
+using IQ5_0 = INibbleType<BlockQ5_0, false>;
+using IQ5_1 = INibbleType<BlockQ5_1, true>;
 
 struct IQ8_0 {
   using Block = BlockQ8_0;
@@ -437,6 +444,8 @@ GemmKernel avx512_interleaved_kernel(TensorType type) {
   switch (type) {
     case TensorType::Q4_0: return {gemm<IQ4_0>, ActFormat::Q8x32R16, AuxKind::Corr8};
     case TensorType::Q4_1: return {gemm<IQ4_1>, ActFormat::Q8x32R16, AuxKind::MinSum};
+    case TensorType::Q5_0: return {gemm<IQ5_0>, ActFormat::Q8x32R16, AuxKind::Corr16};
+    case TensorType::Q5_1: return {gemm<IQ5_1>, ActFormat::Q8x32R16, AuxKind::MinSum};
     case TensorType::Q8_0: return {gemm<IQ8_0>, ActFormat::Q8x32R16, AuxKind::Corr128};
     default: return {};
   }

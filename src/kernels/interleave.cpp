@@ -15,13 +15,20 @@ struct BlockParts {
   size_t qs_offset;    // qs inside the GGUF block
   size_t qs_bytes;     // Q
   bool has_min;        // fp16 m at byte 2 of the GGUF block
+  size_t qh_offset;    // Q5_x: the 4 fifth-bit bytes inside the GGUF block (0: none)
 };
 
 bool block_parts(TensorType type, BlockParts* p) {
   switch (type) {
-    case TensorType::Q4_0: *p = {sizeof(BlockQ4_0), offsetof(BlockQ4_0, qs), 16, false}; return true;
-    case TensorType::Q4_1: *p = {sizeof(BlockQ4_1), offsetof(BlockQ4_1, qs), 16, true}; return true;
-    case TensorType::Q8_0: *p = {sizeof(BlockQ8_0), offsetof(BlockQ8_0, qs), 32, false}; return true;
+    case TensorType::Q4_0: *p = {sizeof(BlockQ4_0), offsetof(BlockQ4_0, qs), 16, false, 0}; return true;
+    case TensorType::Q4_1: *p = {sizeof(BlockQ4_1), offsetof(BlockQ4_1, qs), 16, true, 0}; return true;
+    case TensorType::Q5_0:
+      *p = {sizeof(BlockQ5_0), offsetof(BlockQ5_0, qs), 16, false, offsetof(BlockQ5_0, qh)};
+      return true;
+    case TensorType::Q5_1:
+      *p = {sizeof(BlockQ5_1), offsetof(BlockQ5_1, qs), 16, true, offsetof(BlockQ5_1, qh)};
+      return true;
+    case TensorType::Q8_0: *p = {sizeof(BlockQ8_0), offsetof(BlockQ8_0, qs), 32, false, 0}; return true;
     default: return false;
   }
 }
@@ -34,7 +41,10 @@ BlockParts parts_of(TensorType type) {
 
 // Byte offsets of row r's parts inside an interleaved block of 16 rows.
 size_t qs_dword_at(size_t j, size_t r) { return 64 * j + 4 * r; }
-size_t d_at(const BlockParts& p, size_t r) { return kInterleaveRows * p.qs_bytes + 2 * r; }
+size_t qh_at(const BlockParts& p, size_t r) { return kInterleaveRows * p.qs_bytes + 4 * r; }
+size_t d_at(const BlockParts& p, size_t r) {
+  return kInterleaveRows * (p.qs_bytes + (p.qh_offset ? 4 : 0)) + 2 * r;
+}
 size_t m_at(const BlockParts& p, size_t r) { return d_at(p, 0) + 2 * kInterleaveRows + 2 * r; }
 
 }  // namespace
@@ -63,6 +73,7 @@ void interleave_groups(TensorType type, const uint8_t* src, size_t cols, size_t 
         for (size_t j = 0; j < p.qs_bytes / 4; ++j) {
           std::memcpy(out + qs_dword_at(j, r), blk + p.qs_offset + 4 * j, 4);
         }
+        if (p.qh_offset) std::memcpy(out + qh_at(p, r), blk + p.qh_offset, 4);
         std::memcpy(out + d_at(p, r), blk, 2);
         if (p.has_min) std::memcpy(out + m_at(p, r), blk + 2, 2);
       }
@@ -82,6 +93,7 @@ void deinterleave_row(TensorType type, const uint8_t* data, size_t cols, size_t 
     for (size_t j = 0; j < p.qs_bytes / 4; ++j) {
       std::memcpy(blk + p.qs_offset + 4 * j, in + qs_dword_at(j, lane), 4);
     }
+    if (p.qh_offset) std::memcpy(blk + p.qh_offset, in + qh_at(p, lane), 4);
     std::memcpy(blk, in + d_at(p, lane), 2);
     if (p.has_min) std::memcpy(blk + 2, in + m_at(p, lane), 2);
   }

@@ -8,13 +8,14 @@
 // the kernel only loads them (and splits nibbles). The layout keeps the bytes of the
 // original blocks, so a matrix takes exactly its GGUF size.
 //
-// Layout (Q4_0, Q4_1, Q8_0; rows a multiple of 16): group g of rows [16g, 16g + 16)
+// Layout (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0; rows a multiple of 16): group g of rows [16g, 16g + 16)
 // starts where row 16g starts in the row-major matrix (byte 16g * row_bytes) and holds its
 // blocks in column order; block b of the group (16 * type_size bytes) is
 //   uint8  qs[Q/4][16][4]  dword j of row r's qs (Q = 16 for Q4_x, 32 for Q8_0) at
 //                          64j + 4r: lane r of vector j is row r
+//   uint32 qh[16]          row r's fifth bits (Q5_x only)
 //   fp16   d[16]           row r's scale
-//   fp16   m[16]           row r's min (Q4_1 only)
+//   fp16   m[16]           row r's min (Q4_1, Q5_1)
 // A matrix in this layout is only read by the AVX-512 kernels and get_row(); matmul on
 // another ISA falls back to dequantizing rows (correct, slow), so weights are interleaved
 // only when the AVX-512 kernels are the ones in use.

@@ -19,7 +19,8 @@ namespace {
 using matmul_testing::check_against_reference;
 using matmul_testing::random_weights;
 
-constexpr TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q8_0};
+constexpr TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+                                 TensorType::Q5_1, TensorType::Q8_0};
 
 TEST(Interleave, EveryRowReadsBackUnchanged) {
   std::mt19937 rng(1);
@@ -75,12 +76,13 @@ TEST(Interleave, OnlyWholeGroupsOfSupportedTypes) {
   EXPECT_TRUE(can_interleave(TensorType::Q4_1, 32, 64));
   EXPECT_FALSE(can_interleave(TensorType::Q4_1, 40, 64));  // partial group
   EXPECT_FALSE(can_interleave(TensorType::Q4_1, 0, 64));
-  EXPECT_FALSE(can_interleave(TensorType::Q5_0, 32, 64));
+  EXPECT_TRUE(can_interleave(TensorType::Q5_1, 16, 32));
   EXPECT_FALSE(can_interleave(TensorType::Q4_K, 32, 256));
+  EXPECT_FALSE(can_interleave(TensorType::Q8_1, 32, 64));
   EXPECT_FALSE(can_interleave(TensorType::F32, 32, 64));
-  std::vector<uint8_t> data(row_bytes(TensorType::Q5_0, 64) * 32);
+  std::vector<uint8_t> data(row_bytes(TensorType::Q4_K, 256) * 32);
   ThreadPool pool(1);
-  EXPECT_THROW(InterleavedWeight({TensorType::Q5_0, data.data(), 32, 64}, pool), Error);
+  EXPECT_THROW(InterleavedWeight({TensorType::Q4_K, data.data(), 32, 256}, pool), Error);
   // A view that claims the layout with a shape that cannot have it is refused by matmul.
   const WeightView bad{TensorType::Q4_0, data.data(), 8, 64, WeightLayout::Interleaved16};
   std::vector<float> x(64), y(8);
@@ -124,7 +126,8 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, InterleavedMatmul,
                          [](const auto& info) { return std::string(isa_name(info.param)); });
 
 // On AVX-512, batches that already took the batched kernel on row-major weights (n >= 2
-// for Q4_x, every n for Q8_0) compute the same sums in the same order: equal results.
+// for Q4_x, n >= 4 for Q5_x, every n for Q8_0) compute the same sums in the same order:
+// equal results.
 TEST(Interleave, SameResultsAsRowMajorBatchedKernel) {
   if (best_isa() < Isa::Avx512) GTEST_SKIP() << "CPU lacks avx512";
   const Isa saved = active_isa();
@@ -137,7 +140,8 @@ TEST(Interleave, SameResultsAsRowMajorBatchedKernel) {
     const WeightView w{type, data.data(), rows, cols};
     const InterleavedWeight iw(w, pool);
     for (size_t n : {1u, 2u, 5u, 16u, 33u}) {
-      if (n == 1 && type != TensorType::Q8_0) continue;  // Q4_x rows take the row kernel
+      const bool q5 = type == TensorType::Q5_0 || type == TensorType::Q5_1;
+      if ((n == 1 && type != TensorType::Q8_0) || (q5 && n < 4)) continue;  // row kernels
       std::normal_distribution<float> dist(0.0f, 1.0f);
       std::vector<float> x(n * cols), a(n * rows), b(n * rows, NAN);
       for (auto& v : x) v = dist(rng);
