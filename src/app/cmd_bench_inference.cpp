@@ -8,6 +8,7 @@
 #include "app/commands.h"
 #include "app/model_options.h"
 #include "engine/inference_bench.h"
+#include "kernels/attention.h"
 
 namespace ragd::app {
 namespace {
@@ -16,6 +17,7 @@ struct BenchInferenceOptions {
   std::vector<std::string> models;
   size_t threads = 0;
   engine::InferenceBenchOptions bench;
+  std::string kv_type = "f16";
   bool json = false;
 };
 
@@ -42,6 +44,7 @@ nlohmann::json to_json(const engine::InferenceBenchResult& r, const engine::Infe
 }
 
 int run(BenchInferenceOptions& o) {
+  o.bench.kv_type = kernels::kv_type_from_name(o.kv_type);
   if (o.models.empty()) {
     ModelOptions defaults;
     o.models.push_back(defaults.resolve());
@@ -83,6 +86,9 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("-r,--repetitions", o->bench.repetitions, "Repetitions")->capture_default_str()->check(CLI::Range(1, 1000));
   sub->add_option("--batch", o->bench.batch_sizes, "Also decode this many sequences together (repeatable, e.g. --batch 16 --batch 32)");
   sub->add_option("--batch-gen-tokens", o->bench.batch_gen_tokens, "Decode steps per batched run")->capture_default_str();
+  sub->add_option("--kv-type", o->kv_type, "KV cache elements: f16 (as the server) or f32")
+      ->check(CLI::IsMember({"f16", "f32"}))
+      ->capture_default_str();
   sub->add_flag("--json", o->json, "Print JSON");
   return Command{sub, [o] { return run(*o); }};
 });

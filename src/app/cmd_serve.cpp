@@ -19,6 +19,7 @@
 #include "app/model_options.h"
 #include "app/rag_options.h"
 #include "engine/model_registry.h"
+#include "kernels/attention.h"
 #include "server/http_server.h"
 #include "server/routes.h"
 #include "server/server_context.h"
@@ -61,6 +62,7 @@ constexpr KeyInfo kKeys[] = {
     {"scheduler.ctx_size", "--ctx-size", "Positions per sequence (prompt + answer)", "N"},
     {"scheduler.queue_timeout", "--queue-timeout", "Seconds a request may wait before failing", "SECONDS"},
     {"scheduler.prefix_caching", "", ""},
+    {"scheduler.kv_type", "--kv-type", "KV cache elements: f16 (half the memory) or f32", "TYPE"},
     {"generation.max_tokens", "--default-max-tokens", "max_tokens when a request gives none", "N"},
     {"data.db", "--db", "Data directory of the document store ($RAGD_DATA_DIR or ./data)", "DIR"},
     {"rag.collection", "--collection", "Collection used when a RAG query names none", "NAME"},
@@ -163,6 +165,7 @@ int run_serve(ServeCmd& cmd) {
   so.ctx_size = static_cast<size_t>(config.get_int("scheduler.ctx_size", 2048));
   so.queue_timeout = config.get_double("scheduler.queue_timeout", 30);
   so.prefix_caching = config.get_bool("scheduler.prefix_caching", true);
+  so.kv_type = kernels::kv_type_from_name(config.get_string("scheduler.kv_type", "f16"));
   if (so.max_concurrent == 0) fail("'scheduler.max_concurrent' must be at least 1");
   auto embedding_cache = std::make_shared<engine::EmbeddingCache>(
       static_cast<size_t>(config.get_int("cache.embedding_capacity", 10000)));

@@ -45,9 +45,10 @@ std::vector<int32_t> random_tokens(size_t n, size_t vocab, std::mt19937_64& rng)
 
 // Decodes `steps` tokens for each of `n_seq` sequences stepping together; returns
 // aggregate tokens/s. Each sequence starts from a one-token prompt.
-double batched_decode(model::LlamaModel& m, size_t n_seq, size_t steps, std::mt19937_64& rng) {
+double batched_decode(model::LlamaModel& m, size_t n_seq, size_t steps, kernels::KvType kv_type,
+                      std::mt19937_64& rng) {
   const size_t blocks_per_seq = (steps + 1 + kBlockTokens - 1) / kBlockTokens;
-  auto cache = m.make_cache(kBlockTokens, n_seq * blocks_per_seq);
+  auto cache = m.make_cache(kBlockTokens, n_seq * blocks_per_seq, kv_type);
   std::vector<std::vector<uint32_t>> tables(n_seq);
   for (size_t s = 0; s < n_seq; ++s) {
     for (size_t b = 0; b < blocks_per_seq; ++b) tables[s].push_back(s * blocks_per_seq + b);
@@ -97,7 +98,7 @@ InferenceBenchResult run_inference_bench(Llm& llm, const std::string& label,
   r.threads = llm.pool->size();
   std::mt19937_64 rng(o.seed);
   const size_t ctx = std::max(o.prompt_tokens, o.gen_tokens) + 1;
-  auto cache = m.make_cache(kBlockTokens, (ctx + kBlockTokens - 1) / kBlockTokens);
+  auto cache = m.make_cache(kBlockTokens, (ctx + kBlockTokens - 1) / kBlockTokens, o.kv_type);
   std::vector<uint32_t> table((ctx + kBlockTokens - 1) / kBlockTokens);
   std::iota(table.begin(), table.end(), 0u);
   std::vector<float> logits;
@@ -138,7 +139,7 @@ InferenceBenchResult run_inference_bench(Llm& llm, const std::string& label,
   r.ms_per_token_p95 = percentile(steps, 95);
   r.ms_per_token_max = steps.empty() ? 0.0 : *std::max_element(steps.begin(), steps.end());
   for (size_t n : o.batch_sizes) {
-    r.batched.push_back({n, batched_decode(m, n, o.batch_gen_tokens, rng)});
+    r.batched.push_back({n, batched_decode(m, n, o.batch_gen_tokens, o.kv_type, rng)});
   }
   r.peak_rss_mib = peak_rss_mib();
   return r;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/llm.h"
+#include "kernels/attention.h"
 
 namespace ragd::engine {
 
@@ -17,6 +18,7 @@ struct InferenceBenchOptions {
   size_t repetitions = 3;
   std::vector<size_t> batch_sizes;  // batched decode runs (e.g. 16, 32); empty: none
   size_t batch_gen_tokens = 32;     // decode steps per batched run
+  kernels::KvType kv_type = kernels::KvType::F16;  // as the server's scheduler
   uint64_t seed = 42;
 };
 

@@ -182,7 +182,8 @@ struct ModelRegistry::Impl {
       m->memory_bytes = m->llm->file->file_size() +
                         blocks.total * model::KvCache::bytes_per_block(
                                            cfg.n_layer, cfg.kv_dim(),
-                                           options.scheduler.block_tokens);
+                                           options.scheduler.block_tokens,
+                                           options.scheduler.kv_type);
     } else {
       EmbeddingServiceOptions eo = options.embedding;
       if (eo.threads == 0) eo.threads = options.threads;

@@ -91,7 +91,8 @@ namespace {
 
 size_t kv_blocks_for(const Llm& llm, const SchedulerOptions& opt) {
   const auto& c = llm.model->config();
-  const size_t per_block = model::KvCache::bytes_per_block(c.n_layer, c.kv_dim(), opt.block_tokens);
+  const size_t per_block =
+      model::KvCache::bytes_per_block(c.n_layer, c.kv_dim(), opt.block_tokens, opt.kv_type);
   const size_t one_sequence = BlockManager::blocks_for(opt.ctx_size, opt.block_tokens);
   return std::max(opt.max_kv_cache_bytes / per_block, one_sequence);
 }
@@ -116,11 +117,12 @@ bool before(const Sequence& a, const Sequence& b) {
 Scheduler::Impl::Impl(Llm& llm_, const SchedulerOptions& options)
     : llm(llm_),
       opt(checked(options)),
-      cache(llm_.model->make_cache(opt.block_tokens, kv_blocks_for(llm_, opt))),
+      cache(llm_.model->make_cache(opt.block_tokens, kv_blocks_for(llm_, opt), opt.kv_type)),
       blocks(cache->n_blocks(), opt.block_tokens, opt.prefix_caching),
       waiting(opt.priority_levels) {
-  log::info("scheduler: KV cache of {} blocks x {} tokens ({:.1f} MiB, {} full-context sequences)",
-            cache->n_blocks(), opt.block_tokens, cache->bytes() / 1048576.0,
+  log::info("scheduler: {} KV cache of {} blocks x {} tokens ({:.1f} MiB, {} full-context sequences)",
+            kernels::kv_type_name(opt.kv_type), cache->n_blocks(), opt.block_tokens,
+            cache->bytes() / 1048576.0,
             cache->n_blocks() / BlockManager::blocks_for(opt.ctx_size, opt.block_tokens));
   publish_stats();
   thread = std::thread([this] { loop(); });

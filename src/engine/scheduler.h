@@ -56,6 +56,7 @@
 #include "engine/block_manager.h"
 #include "engine/generator.h"  // GenerationOptions, FinishReason
 #include "engine/llm.h"
+#include "kernels/attention.h"  // KvType
 
 namespace ragd::engine {
 
@@ -74,6 +75,7 @@ struct SchedulerOptions {
   size_t max_kv_cache_bytes = 256u << 20;  // KV pool budget (max_kv_cache_size)
   size_t block_tokens = 16;        // positions per KV block
   bool prefix_caching = true;
+  kernels::KvType kv_type = kernels::KvType::F16;  // KV elements: half the memory and reads
 };
 
 struct GenerationRequest {

@@ -17,20 +17,35 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
+#include <string_view>
 
 namespace ragd::kernels {
 
+// Element type of a KV cache: float32, or IEEE half (half the memory and the reads;
+// rounding a key or value to 11 significant bits, as llama.cpp's default cache does).
+enum class KvType : uint8_t { F32, F16 };
+size_t kv_type_bytes(KvType type);
+std::string_view kv_type_name(KvType type);  // "f32", "f16"
+// "f32" / "f16" (as named by kv_type_name); throws ragd::Error naming the choices otherwise.
+KvType kv_type_from_name(std::string_view name);
+
 // One KV head's keys and values in a paged cache. Position p is row p % block_rows of
 // block p / block_rows; key_blocks[i] / value_blocks[i] point at row 0 of block i (already
-// offset to this head's columns), and consecutive rows of a block are row_stride floats
+// offset to this head's columns), and consecutive rows of a block are row_stride elements
 // apart (a KV-cache row holds every KV head of a position). Both spans cover n_ctx rows.
+// Elements are `type`: float, or fp16_t bits.
 struct PagedKv {
-  std::span<const float* const> key_blocks;
-  std::span<const float* const> value_blocks;
+  std::span<const void* const> key_blocks;
+  std::span<const void* const> value_blocks;
   size_t block_rows = 0;
   size_t row_stride = 0;
+  KvType type = KvType::F32;
 };
+
+// Writes the n floats of x as `type` elements at dst (f16: rounded to nearest even).
+void store_kv_row(KvType type, const float* x, void* dst, size_t n);
 
 // q and out hold the group's heads back to back (group * head_dim floats each), the order
 // of a llama q projection; out must not overlap q. scores is scratch for group * n_ctx

@@ -10,12 +10,15 @@
 //   2. per head: subtract the max, exponentiate, normalise (in place, over n_ctx floats);
 //   3. out_g = sum_j p_gj v_j, with max_heads_per_sweep(kVecs) heads per sweep over the
 //      value rows (one sweep for SmolLM2's group of 3 at head dim 64).
+// Every function is templated on the cache's element type E: float, or fp16_t converted
+// with vcvtph2ps as it is loaded (half the bytes from memory, one more op per vector).
 #include <algorithm>
 #include <cstddef>
 
 #include "kernels/attention.h"
 #include "kernels/simd_avx512.h"
 #include "kernels/simd_exp_avx512.h"
+#include "kernels/tensor_type.h"
 
 namespace ragd::kernels::detail {
 namespace {
@@ -50,18 +53,33 @@ inline __m512 sum_lanes_transposed(const __m512 (&v)[16]) {
                        _mm512_shuffle_f32x4(halves[0], halves[1], 0xDD));
 }
 
-template <bool kTail>
-inline __m512 load_vec(const float* p, bool last, __mmask16 tail) {
-  if constexpr (kTail) {
-    if (last) return _mm512_maskz_loadu_ps(tail, p);
-  }
-  return _mm512_loadu_ps(p);
+// 16 elements at p as floats; only the lanes of `mask` are read (the others are 0).
+inline __m512 load16(const float* p, __mmask16 mask) { return _mm512_maskz_loadu_ps(mask, p); }
+inline __m512 load16(const fp16_t* p, __mmask16 mask) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, p));
+}
+inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load16(const fp16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-// Lane i = q . row_i for the n <= 16 rows starting at `rows`, `stride` floats apart.
+template <bool kTail, typename E>
+inline __m512 load_vec(const E* p, bool last, __mmask16 tail) {
+  if constexpr (kTail) {
+    if (last) return load16(p, tail);
+  }
+  return load16(p);
+}
+
+template <typename E>
+const E* block_of(std::span<const void* const> blocks, size_t b) {
+  return static_cast<const E*>(blocks[b]);
+}
+
+// Lane i = q . row_i for the n <= 16 rows starting at `rows`, `stride` elements apart.
 // Lanes i >= n repeat row n-1 (never read past the block); the caller discards them.
-template <int kVecs, bool kTail>
-inline __m512 tile_dots(const float* q, __mmask16 tail, const float* rows, size_t stride,
+template <int kVecs, bool kTail, typename E>
+inline __m512 tile_dots(const float* q, __mmask16 tail, const E* rows, size_t stride,
                         size_t n) {
   __m512 qv[kVecs];
 #pragma GCC unroll 8
@@ -69,7 +87,7 @@ inline __m512 tile_dots(const float* q, __mmask16 tail, const float* rows, size_
   __m512 acc[kTile];
 #pragma GCC unroll 16
   for (size_t i = 0; i < kTile; ++i) {
-    const float* row = rows + std::min(i, n - 1) * stride;
+    const E* row = rows + std::min(i, n - 1) * stride;
     acc[i] = _mm512_mul_ps(qv[0], load_vec<kTail>(row, kVecs == 1, tail));
 #pragma GCC unroll 8
     for (int c = 1; c < kVecs; ++c) {
@@ -84,33 +102,35 @@ inline __m512 tile_dots(const float* q, __mmask16 tail, const float* rows, size_
 // hardware prefetchers stop, so without this the rows arrive a few misses at a time. Into
 // L2, not L1: prefetches to L1 wait for its few miss buffers and stall the loop instead
 // (one thread, 32 sequences x 75 positions x 30 layers: T0 no gain, T1 1.7x faster).
-inline void prefetch_rows(const float* rows, size_t stride, size_t n, size_t dim) {
+template <typename E>
+inline void prefetch_rows(const E* rows, size_t stride, size_t n, size_t dim) {
+  const size_t bytes = dim * sizeof(E);
   for (size_t i = 0; i < n; ++i, rows += stride) {
-    for (size_t d = 0; d < dim; d += 16) {
-      _mm_prefetch(reinterpret_cast<const char*>(rows + d), _MM_HINT_T1);
-    }
-    _mm_prefetch(reinterpret_cast<const char*>(rows + dim - 1), _MM_HINT_T1);
+    const char* row = reinterpret_cast<const char*>(rows);
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(row + o, _MM_HINT_T1);
+    _mm_prefetch(row + bytes - 1, _MM_HINT_T1);
   }
 }
 
 // Pass 1: scores[g * n_ctx + j] = scale * q_g . k_j. Tiles never straddle a block, so the
 // rows of a tile are equally spaced; each tile's rows stay in L1 while every head uses them.
-template <int kVecs, bool kTail>
+template <int kVecs, bool kTail, typename E>
 void score_pass(const float* q, size_t group, size_t dim, const PagedKv& kv, size_t n_ctx,
                 float scale, float* scores) {
   const __mmask16 tail = first_lanes(dim % 16);
   const __m512 vscale = _mm512_set1_ps(scale);
-  prefetch_rows(kv.key_blocks[0], kv.row_stride, std::min(kv.block_rows, n_ctx), dim);
+  prefetch_rows(block_of<E>(kv.key_blocks, 0), kv.row_stride, std::min(kv.block_rows, n_ctx), dim);
   for (size_t b = 0, j0 = 0; j0 < n_ctx; ++b, j0 += kv.block_rows) {
     const size_t block_n = std::min(kv.block_rows, n_ctx - j0);
     // While this block's keys are in use: the next block's keys, this block's values.
     if (const size_t next = j0 + block_n; next < n_ctx) {
-      prefetch_rows(kv.key_blocks[b + 1], kv.row_stride, std::min(kv.block_rows, n_ctx - next), dim);
+      prefetch_rows(block_of<E>(kv.key_blocks, b + 1), kv.row_stride,
+                    std::min(kv.block_rows, n_ctx - next), dim);
     }
-    prefetch_rows(kv.value_blocks[b], kv.row_stride, block_n, dim);
+    prefetch_rows(block_of<E>(kv.value_blocks, b), kv.row_stride, block_n, dim);
     for (size_t i0 = 0; i0 < block_n; i0 += kTile) {
       const size_t n = std::min(kTile, block_n - i0);
-      const float* rows = kv.key_blocks[b] + i0 * kv.row_stride;
+      const E* rows = block_of<E>(kv.key_blocks, b) + i0 * kv.row_stride;
       for (size_t g = 0; g < group; ++g) {
         const __m512 s = tile_dots<kVecs, kTail>(q + g * dim, tail, rows, kv.row_stride, n);
         _mm512_mask_storeu_ps(scores + g * n_ctx + j0 + i0, first_lanes(n),
@@ -149,7 +169,7 @@ void softmax_in_place(float* s, size_t n) {
 constexpr int max_heads_per_sweep(int vecs) { return std::min(4, 24 / vecs); }
 
 // Pass 3 for heads [0, kHeads) of p/out: out_h = sum_j p[h * n_ctx + j] * v_j.
-template <int kVecs, int kHeads>
+template <int kVecs, int kHeads, typename E>
 void value_sweep(const float* p, size_t dim, const PagedKv& kv, size_t n_ctx, float* out) {
   const __mmask16 tail = first_lanes(dim % 16 ? dim % 16 : 16);
   __m512 acc[kHeads][kVecs];
@@ -160,13 +180,13 @@ void value_sweep(const float* p, size_t dim, const PagedKv& kv, size_t n_ctx, fl
   }
   for (size_t b = 0, j0 = 0; j0 < n_ctx; ++b, j0 += kv.block_rows) {
     const size_t block_n = std::min(kv.block_rows, n_ctx - j0);
-    const float* row = kv.value_blocks[b];
+    const E* row = block_of<E>(kv.value_blocks, b);
     const float* w = p + j0;
     for (size_t i = 0; i < block_n; ++i, row += kv.row_stride) {
       __m512 v[kVecs];
 #pragma GCC unroll 8
       for (int c = 0; c < kVecs; ++c) {
-        v[c] = _mm512_maskz_loadu_ps(c == kVecs - 1 ? tail : 0xFFFF, row + 16 * c);
+        v[c] = load16(row + 16 * c, c == kVecs - 1 ? tail : 0xFFFF);
       }
 #pragma GCC unroll 8
       for (int h = 0; h < kHeads; ++h) {
@@ -186,26 +206,26 @@ void value_sweep(const float* p, size_t dim, const PagedKv& kv, size_t n_ctx, fl
 }
 
 // value_sweep with kHeads = `heads` (1 <= heads <= kHeads) chosen at run time.
-template <int kVecs, int kHeads = max_heads_per_sweep(kVecs)>
+template <typename E, int kVecs, int kHeads = max_heads_per_sweep(kVecs)>
 void value_sweep_of(size_t heads, const float* p, size_t dim, const PagedKv& kv, size_t n_ctx,
                     float* out) {
   if constexpr (kHeads > 1) {
     if (heads < static_cast<size_t>(kHeads)) {
-      return value_sweep_of<kVecs, kHeads - 1>(heads, p, dim, kv, n_ctx, out);
+      return value_sweep_of<E, kVecs, kHeads - 1>(heads, p, dim, kv, n_ctx, out);
     }
   }
-  value_sweep<kVecs, kHeads>(p, dim, kv, n_ctx, out);
+  value_sweep<kVecs, kHeads, E>(p, dim, kv, n_ctx, out);
 }
 
-template <int kVecs, bool kTail>
+template <int kVecs, bool kTail, typename E>
 void attend(const float* q, size_t group, size_t dim, const PagedKv& kv, size_t n_ctx,
             float scale, float* scores, float* out) {
-  score_pass<kVecs, kTail>(q, group, dim, kv, n_ctx, scale, scores);
+  score_pass<kVecs, kTail, E>(q, group, dim, kv, n_ctx, scale, scores);
   for (size_t g = 0; g < group; ++g) softmax_in_place(scores + g * n_ctx, n_ctx);
   constexpr size_t kSweep = max_heads_per_sweep(kVecs);
   for (size_t h0 = 0; h0 < group; h0 += kSweep) {
-    value_sweep_of<kVecs>(std::min(kSweep, group - h0), scores + h0 * n_ctx, dim, kv, n_ctx,
-                          out + h0 * dim);
+    value_sweep_of<E, kVecs>(std::min(kSweep, group - h0), scores + h0 * n_ctx, dim, kv, n_ctx,
+                             out + h0 * dim);
   }
 }
 
@@ -213,11 +233,12 @@ using AttendFn = void (*)(const float*, size_t, size_t, const PagedKv&, size_t, 
                           float*);
 
 // [vecs - 1][dim % 16 != 0]
+template <typename E>
 constexpr AttendFn kAttend[8][2] = {
-    {attend<1, false>, attend<1, true>}, {attend<2, false>, attend<2, true>},
-    {attend<3, false>, attend<3, true>}, {attend<4, false>, attend<4, true>},
-    {attend<5, false>, attend<5, true>}, {attend<6, false>, attend<6, true>},
-    {attend<7, false>, attend<7, true>}, {attend<8, false>, attend<8, true>},
+    {attend<1, false, E>, attend<1, true, E>}, {attend<2, false, E>, attend<2, true, E>},
+    {attend<3, false, E>, attend<3, true, E>}, {attend<4, false, E>, attend<4, true, E>},
+    {attend<5, false, E>, attend<5, true, E>}, {attend<6, false, E>, attend<6, true, E>},
+    {attend<7, false, E>, attend<7, true, E>}, {attend<8, false, E>, attend<8, true, E>},
 };
 
 }  // namespace
@@ -226,8 +247,26 @@ bool attend_kv_head_avx512(const float* q, size_t group, size_t head_dim, const 
                            size_t n_ctx, float scale, float* scores, float* out) {
   const size_t vecs = (head_dim + 15) / 16;
   if (vecs == 0 || vecs > 8) return false;
-  kAttend[vecs - 1][head_dim % 16 != 0](q, group, head_dim, kv, n_ctx, scale, scores, out);
+  const bool tail = head_dim % 16 != 0;
+  if (kv.type == KvType::F16) {
+    kAttend<fp16_t>[vecs - 1][tail](q, group, head_dim, kv, n_ctx, scale, scores, out);
+  } else {
+    kAttend<float>[vecs - 1][tail](q, group, head_dim, kv, n_ctx, scale, scores, out);
+  }
   return true;
+}
+
+void store_kv_row_f16_avx512(const float* x, fp16_t* out, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  if (i < n) {
+    const __mmask16 m = first_lanes(n - i);
+    _mm256_mask_storeu_epi16(out + i, m,
+                             _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT));
+  }
 }
 
 }  // namespace ragd::kernels::detail

@@ -50,8 +50,9 @@ WeightView LlamaModel::for_matmul(const WeightView& w) {
   return interleaved_.back()->view();
 }
 
-std::unique_ptr<KvCache> LlamaModel::make_cache(size_t block_tokens, size_t n_blocks) const {
-  return std::make_unique<KvCache>(config_.n_layer, config_.kv_dim(), block_tokens, n_blocks);
+std::unique_ptr<KvCache> LlamaModel::make_cache(size_t block_tokens, size_t n_blocks,
+                                                kernels::KvType type) const {
+  return std::make_unique<KvCache>(config_.n_layer, config_.kv_dim(), block_tokens, n_blocks, type);
 }
 
 void LlamaModel::matmul(const WeightView& w, const float* x, size_t n, float* y) {
@@ -183,8 +184,7 @@ void LlamaModel::position_and_store(const Layer& l, size_t il, size_t t,
   const size_t pos = slots_[t].pos;
   const uint32_t block = seq.blocks[pos / cache.block_tokens()];
   const size_t slot = pos % cache.block_tokens();
-  std::memcpy(cache.key(il, block, slot), k, c.kv_dim() * sizeof(float));
-  std::memcpy(cache.value(il, block, slot), v, c.kv_dim() * sizeof(float));
+  cache.store(il, block, slot, k, v);
 }
 
 // Causal attention of every batch token over its own sequence's cached positions
@@ -208,13 +208,14 @@ void LlamaModel::attend(size_t il, std::span<const SequenceBatch> batch, const K
     const auto& seq = batch[slots_[t].seq];
     const size_t n_ctx = slots_[t].pos + 1;
     const size_t n_blocks = (n_ctx + bt - 1) / bt;
-    const float** keys = &block_ptrs_[thread * 2 * max_blocks];
-    const float** values = keys + max_blocks;
+    const void** keys = &block_ptrs_[thread * 2 * max_blocks];
+    const void** values = keys + max_blocks;
+    const size_t head_bytes = kvh * c.head_dim * kernels::kv_type_bytes(cache.type());
     for (size_t b = 0; b < n_blocks; ++b) {
-      keys[b] = cache.key(il, seq.blocks[b], 0) + kvh * c.head_dim;
-      values[b] = cache.value(il, seq.blocks[b], 0) + kvh * c.head_dim;
+      keys[b] = static_cast<const uint8_t*>(cache.key(il, seq.blocks[b], 0)) + head_bytes;
+      values[b] = static_cast<const uint8_t*>(cache.value(il, seq.blocks[b], 0)) + head_bytes;
     }
-    const kernels::PagedKv kv{{keys, n_blocks}, {values, n_blocks}, bt, c.kv_dim()};
+    const kernels::PagedKv kv{{keys, n_blocks}, {values, n_blocks}, bt, c.kv_dim(), cache.type()};
     const size_t head0 = kvh * group;
     const float* q = &q_[t * c.q_dim() + head0 * c.head_dim];
     float* out = &attn_[t * c.q_dim() + head0 * c.head_dim];

@@ -49,7 +49,8 @@ class LlamaModel {
   void forward(std::span<const SequenceBatch> batch, KvCache& cache, std::vector<float>& logits);
 
   // A KV cache sized for this model.
-  std::unique_ptr<KvCache> make_cache(size_t block_tokens, size_t n_blocks) const;
+  std::unique_ptr<KvCache> make_cache(size_t block_tokens, size_t n_blocks,
+                                      kernels::KvType type = kernels::KvType::F32) const;
 
  private:
   struct Layer {
@@ -106,7 +107,7 @@ class LlamaModel {
   size_t n_tokens_ = 0;
   std::vector<TokenSlot> slots_;
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_cos_, rope_sin_, scores_;
-  std::vector<const float*> block_ptrs_;  // attend(): per thread, K then V block pointers
+  std::vector<const void*> block_ptrs_;  // attend(): per thread, K then V block pointers
 };
 
 }  // namespace ragd::model

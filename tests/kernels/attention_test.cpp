@@ -12,25 +12,30 @@
 
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
+#include "kernels/quants.h"
 
 namespace ragd::kernels {
 namespace {
 
-// A paged K/V store like KvCache's: blocks of block_rows rows of row_stride floats, this KV
-// head's columns at head_offset. Everything the kernel must not read (other heads' columns,
-// the row padding, rows at or past n_ctx, unused blocks) is NaN, so reading it shows up.
+// A paged K/V store like KvCache's: blocks of block_rows rows of row_stride elements, this
+// KV head's columns at head_offset. Everything the kernel must not read (other heads'
+// columns, the row padding, rows at or past n_ctx, unused blocks) is NaN, so reading it
+// shows up. An f16 store holds the same N(0,1) draws rounded to f16 (NaN stays NaN); the
+// reference reads the same rounded values, so both types meet the same bound.
 struct PagedFixture {
+  KvType type;
   size_t dim, n_ctx, block_rows, row_stride, head_offset;
   std::vector<float> key_pool, value_pool;
-  std::vector<const float*> key_blocks, value_blocks;
+  std::vector<fp16_t> key_pool16, value_pool16;
+  std::vector<const void*> key_blocks, value_blocks;
 
-  PagedFixture(size_t dim_, size_t n_ctx_, size_t block_rows_, std::mt19937& rng)
-      : dim(dim_), n_ctx(n_ctx_), block_rows(block_rows_), row_stride(3 * dim_ + 5),
+  PagedFixture(KvType type_, size_t dim_, size_t n_ctx_, size_t block_rows_, std::mt19937& rng)
+      : type(type_), dim(dim_), n_ctx(n_ctx_), block_rows(block_rows_), row_stride(3 * dim_ + 5),
         head_offset(dim_ + 1) {
     const size_t n_blocks = (n_ctx + block_rows - 1) / block_rows;
     const size_t pool_blocks = n_blocks + 3;
-    const size_t block_floats = block_rows * row_stride;
-    key_pool.assign(pool_blocks * block_floats, std::numeric_limits<float>::quiet_NaN());
+    const size_t block_elements = block_rows * row_stride;
+    key_pool.assign(pool_blocks * block_elements, std::numeric_limits<float>::quiet_NaN());
     value_pool = key_pool;
     // Block i of the sequence lives in a shuffled pool slot, as after cache churn.
     std::vector<size_t> slot(pool_blocks);
@@ -38,20 +43,28 @@ struct PagedFixture {
     std::shuffle(slot.begin(), slot.end(), rng);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     for (size_t b = 0; b < n_blocks; ++b) {
-      key_blocks.push_back(&key_pool[slot[b] * block_floats + head_offset]);
-      value_blocks.push_back(&value_pool[slot[b] * block_floats + head_offset]);
       for (size_t r = 0; r < block_rows && b * block_rows + r < n_ctx; ++r) {
-        float* k = &key_pool[slot[b] * block_floats + r * row_stride + head_offset];
-        float* v = &value_pool[slot[b] * block_floats + r * row_stride + head_offset];
+        float* k = &key_pool[slot[b] * block_elements + r * row_stride + head_offset];
+        float* v = &value_pool[slot[b] * block_elements + r * row_stride + head_offset];
         for (size_t d = 0; d < dim; ++d) {
           k[d] = normal(rng);
           v[d] = normal(rng);
         }
       }
     }
+    if (type == KvType::F16) {
+      for (float x : key_pool) key_pool16.push_back(fp32_to_fp16(x));
+      for (float x : value_pool) value_pool16.push_back(fp32_to_fp16(x));
+    }
+    for (size_t b = 0; b < n_blocks; ++b) {
+      const size_t at = slot[b] * block_elements + head_offset;
+      key_blocks.push_back(type == KvType::F16 ? static_cast<const void*>(&key_pool16[at]) : &key_pool[at]);
+      value_blocks.push_back(type == KvType::F16 ? static_cast<const void*>(&value_pool16[at])
+                                                 : &value_pool[at]);
+    }
   }
 
-  PagedKv view() const { return {key_blocks, value_blocks, block_rows, row_stride}; }
+  PagedKv view() const { return {key_blocks, value_blocks, block_rows, row_stride, type}; }
 };
 
 std::vector<Isa> isas_of_this_cpu() {
@@ -68,9 +81,9 @@ struct IsaGuard {
 };
 
 // Largest |fast - reference| over the group's outputs, for one configuration.
-double max_error(Isa isa, size_t dim, size_t group, size_t n_ctx, size_t block_rows,
-                 float q_scale, std::mt19937& rng) {
-  PagedFixture kv(dim, n_ctx, block_rows, rng);
+double max_error(Isa isa, KvType type, size_t dim, size_t group, size_t n_ctx,
+                 size_t block_rows, float q_scale, std::mt19937& rng) {
+  PagedFixture kv(type, dim, n_ctx, block_rows, rng);
   std::normal_distribution<float> normal(0.0f, q_scale);
   std::vector<float> q(group * dim);
   for (auto& x : q) x = normal(rng);
@@ -94,15 +107,17 @@ TEST(Attention, MatchesReferenceOnEveryPath) {
   // 8: stories260K; 40, 80: partial last vector; 64, 128: the specialised dims; 200: beyond
   // the AVX-512 kernel's registers (portable path on every ISA).
   for (Isa isa : isas_of_this_cpu()) {
-    for (size_t dim : {8u, 40u, 64u, 80u, 128u, 200u}) {
-      for (size_t group : {1u, 3u, 4u, 7u}) {
-        for (size_t block_rows : {16u, 5u, 32u}) {
-          for (size_t n_ctx : {1u, 4u, 15u, 16u, 17u, 33u, 75u, 130u}) {
-            // Values are N(0,1) and outputs convex combinations of them; float rounding
-            // of the scores and sums measures below 1e-6 absolute on every path.
-            EXPECT_LT(max_error(isa, dim, group, n_ctx, block_rows, 1.0f, rng), 5e-6)
-                << isa_name(isa) << " dim " << dim << " group " << group << " block_rows "
-                << block_rows << " n_ctx " << n_ctx;
+    for (KvType type : {KvType::F32, KvType::F16}) {
+      for (size_t dim : {8u, 40u, 64u, 80u, 128u, 200u}) {
+        for (size_t group : {1u, 3u, 4u, 7u}) {
+          for (size_t block_rows : {16u, 5u, 32u}) {
+            for (size_t n_ctx : {1u, 4u, 15u, 16u, 17u, 33u, 75u, 130u}) {
+              // Values are N(0,1) and outputs convex combinations of them; float rounding
+              // of the scores and sums measures below 1e-6 absolute on every path.
+              EXPECT_LT(max_error(isa, type, dim, group, n_ctx, block_rows, 1.0f, rng), 5e-6)
+                  << isa_name(isa) << (type == KvType::F16 ? " f16" : " f32") << " dim " << dim
+                  << " group " << group << " block_rows " << block_rows << " n_ctx " << n_ctx;
+            }
           }
         }
       }
@@ -117,10 +132,37 @@ TEST(Attention, LargeScoresStayFinite) {
   IsaGuard guard;
   std::mt19937 rng(12);
   for (Isa isa : isas_of_this_cpu()) {
-    for (size_t dim : {40u, 64u, 128u}) {
-      EXPECT_LT(max_error(isa, dim, 3, 75, 16, 30.0f, rng), 1e-4)
-          << isa_name(isa) << " dim " << dim;
+    for (KvType type : {KvType::F32, KvType::F16}) {
+      for (size_t dim : {40u, 64u, 128u}) {
+        EXPECT_LT(max_error(isa, type, dim, 3, 75, 16, 30.0f, rng), 1e-4)
+            << isa_name(isa) << " dim " << dim;
+      }
     }
+  }
+}
+
+// Storing a row as f16 gives the scalar reference's round-to-nearest-even bits on every
+// ISA (AVX-512 converts 16 at a time, with a masked tail), including subnormal, overflowing
+// and halfway values; as f32 it is a copy.
+TEST(Attention, StoresKvRowsAsTheReferenceRounds) {
+  IsaGuard guard;
+  std::vector<float> x = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 65520.0f, 1e6f, -1e6f,
+                          6e-8f, 3e-5f, 1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, 0.1f, -0.3f};
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 10.0f);
+  while (x.size() < 37) x.push_back(normal(rng));  // two full vectors and a tail
+  std::vector<fp16_t> want(x.size());
+  for (size_t i = 0; i < x.size(); ++i) want[i] = fp32_to_fp16(x[i]);
+  for (Isa isa : isas_of_this_cpu()) {
+    force_isa(isa);
+    std::vector<fp16_t> got(x.size() + 1, 0xABCD);
+    store_kv_row(KvType::F16, x.data(), got.data(), x.size());
+    EXPECT_EQ(got.back(), 0xABCD) << "wrote past the row";
+    got.pop_back();
+    EXPECT_EQ(got, want) << isa_name(isa);
+    std::vector<float> copy(x.size());
+    store_kv_row(KvType::F32, x.data(), copy.data(), x.size());
+    EXPECT_EQ(copy, x);
   }
 }
 
