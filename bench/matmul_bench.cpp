@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/interleave.h"
 #include "kernels/matmul.h"
 #include "kernels/quants.h"
 
@@ -54,6 +55,14 @@ struct Matrix {
     }
     view = WeightView{type, data.data(), rows, cols};
   }
+  // Copies the weights into the layout the model loader would use (interleaved where the
+  // active ISA's kernels prefer it, see LlamaModel::for_matmul).
+  void as_loaded() {
+    if (!prefers_interleaved(view)) return;
+    interleaved = std::make_unique<InterleavedWeight>(view, pool());
+    view = interleaved->view();
+  }
+  std::unique_ptr<InterleavedWeight> interleaved;
 };
 
 std::vector<float> random_acts(size_t n, size_t cols) {
@@ -105,7 +114,7 @@ TensorType k_fallback(TensorType t, size_t cols) {
 struct SmolModel {
   std::vector<std::unique_ptr<Matrix>> layers;  // 7 per layer: q k v o gate up down
   std::unique_ptr<Matrix> output;
-  SmolModel(TensorType layer_type, TensorType output_type, bool k_mix) {
+  SmolModel(TensorType layer_type, TensorType output_type, bool k_mix, bool as_loaded) {
     const size_t h = 576, kv = 192, ffn = 1536;
     uint32_t seed = 1;
     for (int l = 0; l < 30; ++l) {
@@ -121,6 +130,10 @@ struct SmolModel {
       layers.push_back(std::make_unique<Matrix>(k_fallback(vd, ffn), h, ffn, seed++));
     }
     output = std::make_unique<Matrix>(k_fallback(output_type, h), 49152, h, seed++);
+    if (as_loaded) {
+      for (auto& m : layers) m->as_loaded();
+      output->as_loaded();
+    }
   }
   size_t bytes() const {
     size_t b = output->data.size();
@@ -132,8 +145,8 @@ struct SmolModel {
 // n = 1: one decoded token; otherwise a prefill of n tokens (logits of the last only) or,
 // with `batch`, one decode step of n streams (logits of every row).
 void BM_SmolForward(benchmark::State& state, TensorType layer_type, TensorType output_type,
-                    bool k_mix, size_t n, bool batch) {
-  SmolModel model(layer_type, output_type, k_mix);
+                    bool k_mix, size_t n, bool batch, bool as_loaded) {
+  SmolModel model(layer_type, output_type, k_mix, as_loaded);
   const auto x = random_acts(n, 1536);
   std::vector<float> y(n * 49152);
   for (auto _ : state) {
@@ -182,13 +195,15 @@ void register_all() {
     }
   }
   // Small batches (several decode streams stepped together) for the 32-block types.
-  for (TensorType t : {TensorType::Q4_1, TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0}) {
-    for (size_t n : {2, 4, 8, 16, 32, 64, 128}) {
-      const std::string name =
-          "matmul/avx512/" + std::string(type_name(t)) + "/n=" + std::to_string(n);
-      benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, t, Isa::Avx512, n, false)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
+  for (Isa isa : {Isa::Avx512, Isa::Avx2}) {
+    for (TensorType t : {TensorType::Q4_1, TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0}) {
+      for (size_t n : {2, 4, 8, 16, 32, 64, 128}) {
+        const std::string name = "matmul/" + std::string(isa_name(isa)) + "/" +
+                                 std::string(type_name(t)) + "/n=" + std::to_string(n);
+        benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, t, isa, n, false)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
     }
   }
   struct ModelCase {
@@ -203,18 +218,24 @@ void register_all() {
       {"q4_k_m", TensorType::Q4_K, TensorType::Q6_K, true},
       {"f16", TensorType::F16, TensorType::F16, false},
   };
-  for (const auto& m : models) {
-    for (size_t n : {size_t{1}, size_t{512}}) {
-      const std::string name = std::string("smollm2_135m/") + m.name + (n == 1 ? "/decode" : "/prefill512");
-      benchmark::RegisterBenchmark(name.c_str(), BM_SmolForward, m.layer, m.output, m.k_mix, n, false)
+  // smollm2_135m/: weights as the model loader lays them out (interleaved where the
+  // kernels prefer it); smollm2_135m_rowmajor/: GGUF's row-major layout, for comparison.
+  for (bool as_loaded : {true, false}) {
+    const std::string prefix = as_loaded ? "smollm2_135m/" : "smollm2_135m_rowmajor/";
+    for (const auto& m : models) {
+      for (size_t n : {size_t{1}, size_t{512}}) {
+        const std::string name = prefix + m.name + (n == 1 ? "/decode" : "/prefill512");
+        benchmark::RegisterBenchmark(name.c_str(), BM_SmolForward, m.layer, m.output, m.k_mix, n,
+                                     false, as_loaded)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
+      const std::string name = prefix + m.name + "/decode_batch32";
+      benchmark::RegisterBenchmark(name.c_str(), BM_SmolForward, m.layer, m.output, m.k_mix,
+                                   size_t{32}, true, as_loaded)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
-    const std::string name = std::string("smollm2_135m/") + m.name + "/decode_batch32";
-    benchmark::RegisterBenchmark(name.c_str(), BM_SmolForward, m.layer, m.output, m.k_mix,
-                                 size_t{32}, true)
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
   }
 }
 

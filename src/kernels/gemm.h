@@ -100,6 +100,7 @@ GemmKernel avx2_kernel(TensorType type);
 GemmKernel avx512_kernel(TensorType type, size_t n);
 // For weights in the Interleaved16 layout (interleave.h), any batch size.
 GemmKernel avx512_interleaved_kernel(TensorType type);
+GemmKernel avx2_interleaved_kernel(TensorType type);
 
 // Packing works in units: one row for row formats, one panel of kPanelRows for panels.
 size_t pack_unit_rows(ActFormat fmt);

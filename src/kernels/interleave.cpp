@@ -55,7 +55,7 @@ bool can_interleave(TensorType type, size_t rows, size_t cols) {
 }
 
 bool prefers_interleaved(const WeightView& w) {
-  return w.layout == WeightLayout::RowMajor && active_isa() == Isa::Avx512 &&
+  return w.layout == WeightLayout::RowMajor && active_isa() >= Isa::Avx2 &&
          can_interleave(w.type, w.rows, w.cols);
 }
 

@@ -1,4 +1,4 @@
-// The 16-row interleaved weight layout of the batched AVX-512 kernels, and weights copied
+// The 16-row interleaved weight layout of the AVX-512 and AVX2 kernels, and weights copied
 // into it at load.
 //
 // The batched kernels hold 16 weight rows in the int32 lanes of a vector (see
@@ -16,9 +16,10 @@
 //   uint32 qh[16]          row r's fifth bits (Q5_x only)
 //   fp16   d[16]           row r's scale
 //   fp16   m[16]           row r's min (Q4_1, Q5_1)
-// A matrix in this layout is only read by the AVX-512 kernels and get_row(); matmul on
-// another ISA falls back to dequantizing rows (correct, slow), so weights are interleaved
-// only when the AVX-512 kernels are the ones in use.
+// A matrix in this layout is read by the AVX-512 and AVX2 kernels (a 64-byte vector j is
+// one zmm, or two ymm of 8 rows each) and get_row(); the scalar matmul falls back to
+// dequantizing rows (correct, slow), so weights are interleaved only when AVX2 or AVX-512
+// kernels are the ones in use.
 #pragma once
 
 #include <cstddef>
@@ -33,7 +34,7 @@ constexpr size_t kInterleaveRows = 16;
 
 // Whether `type` has an interleaved layout and the shape fits it.
 bool can_interleave(TensorType type, size_t rows, size_t cols);
-// Whether matmul would run faster on w interleaved: it can be, and AVX-512 is in use.
+// Whether matmul would run faster on w interleaved: it can be, and AVX2 or AVX-512 is in use.
 bool prefers_interleaved(const WeightView& w);
 
 // Copies row groups [g0, g1) of the row-major matrix `src` into `dst` (the whole

@@ -44,8 +44,11 @@ GemmKernel select_kernel(Isa isa, TensorType type, size_t n, Isa* chosen = nullp
                          WeightLayout layout = WeightLayout::RowMajor) {
   if (chosen) *chosen = Isa::Avx512;
   if (layout == WeightLayout::Interleaved16) {
-    // Only the AVX-512 kernels read it; elsewhere gemm_dequant goes through get_row.
+    // The AVX-512 and AVX2 kernels read it; the scalar path, gemm_dequant, goes through
+    // get_row.
     if (isa >= Isa::Avx512) return detail::avx512_interleaved_kernel(type);
+    if (chosen) *chosen = Isa::Avx2;
+    if (isa >= Isa::Avx2) return detail::avx2_interleaved_kernel(type);
     if (chosen) *chosen = Isa::Scalar;
     return {};
   }
