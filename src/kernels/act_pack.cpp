@@ -76,6 +76,10 @@ void pack_q8x32_rows_panel(Isa isa, AuxKind aux, const float* x, size_t cols, si
                            uint8_t* dst, uint8_t* tmp) {
   const size_t nb = cols / 32;
   std::memset(dst, 0, nb * kPanelBlockBytes);
+  if (isa >= Isa::Avx2 && aux != AuxKind::Corr8Nib) {
+    for (size_t t = 0; t < n_rows; ++t) pack_q8x32_panel_row_avx2(aux, x + t * cols, cols, t, dst);
+    return;
+  }
   for (size_t t = 0; t < n_rows; ++t) {
     pack_q8x32_any(isa, aux, x + t * cols, cols, tmp);
     const int8_t* qs = q8x32_qs(tmp);

@@ -112,6 +112,9 @@ size_t packed_stride(ActFormat fmt, size_t cols);
 void pack_units(Isa isa, ActFormat fmt, AuxKind aux, const float* x, size_t cols, size_t n,
                 size_t u0, size_t u1, uint8_t* dst);
 
+// Row t of a Q8x32R16 panel (its block b at dst + b * kPanelBlockBytes) from the floats x,
+// for every aux kind but Corr8Nib (act_pack_avx2.cpp), byte-identical to the scalar path.
+void pack_q8x32_panel_row_avx2(AuxKind aux, const float* x, size_t cols, size_t t, uint8_t* dst);
 // AVX-512 row quantizers (act_pack_avx512.cpp), byte-identical to the scalar ones.
 void pack_q8x32_avx512(AuxKind aux, const float* x, size_t cols, uint8_t* dst);
 void quantize_q8_k_avx512(const float* x, BlockQ8_K* y, size_t cols);

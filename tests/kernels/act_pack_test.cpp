@@ -46,6 +46,23 @@ TEST(ActPack, SimdMatchesScalarBytes) {
   }
 }
 
+// The AVX2 panel quantizer (rows written straight into their panel slots) against the
+// scalar path, for every aux kind, partial last panels, zero blocks and large values.
+TEST(ActPack, Avx2PanelsMatchScalarBytes) {
+  if (best_isa() < Isa::Avx2) GTEST_SKIP() << "no AVX2";
+  for (AuxKind aux : {AuxKind::None, AuxKind::Corr8, AuxKind::Corr8Nib, AuxKind::Corr16,
+                      AuxKind::Corr128, AuxKind::MinSum}) {
+    for (size_t n : {1u, 5u, 16u, 19u, 33u}) {
+      const size_t cols = 160;
+      auto x = random_rows(n, cols, static_cast<uint32_t>(n));
+      for (size_t k = 0; k < cols; ++k) x[k] *= 1e4f;  // row 0: large values
+      EXPECT_EQ(pack(Isa::Scalar, ActFormat::Q8x32R16, aux, x, cols, n),
+                pack(Isa::Avx2, ActFormat::Q8x32R16, aux, x, cols, n))
+          << "aux " << static_cast<int>(aux) << " n " << n;
+    }
+  }
+}
+
 TEST(ActPack, Q8x32RowLayout) {
   const size_t cols = 64;
   auto x = random_rows(1, cols, 9);
