@@ -18,6 +18,10 @@ namespace detail {
 bool attend_kv_head_avx512(const float* q, size_t group, size_t head_dim, const PagedKv& kv,
                            size_t n_ctx, float scale, float* scores, float* out);
 void store_kv_row_f16_avx512(const float* x, fp16_t* out, size_t n);
+// False when it has no kernel for head_dim (not a multiple of 8, or > 128).
+bool attend_kv_head_avx2(const float* q, size_t group, size_t head_dim, const PagedKv& kv,
+                         size_t n_ctx, float scale, float* scores, float* out);
+void store_kv_row_f16_avx2(const float* x, fp16_t* out, size_t n);
 }  // namespace detail
 
 namespace {
@@ -33,8 +37,9 @@ const float* row_floats(const PagedKv& kv, std::span<const void* const> blocks, 
   return scratch;
 }
 
-// Without AVX-512: the same three passes with one dot_f32 / axpy per row and head (both
-// dispatch to AVX2 where the CPU has it). Each row is used by all heads while in L1.
+// Without a SIMD kernel for this CPU or head dim: the same three passes with one dot_f32 /
+// axpy per row and head (both dispatch to AVX2 where the CPU has it). Each row is used by
+// all heads while in L1.
 void attend_portable(const float* q, size_t group, size_t dim, const PagedKv& kv, size_t n_ctx,
                      float scale, float* scores, float* out) {
   std::vector<float> scratch(dim);
@@ -69,6 +74,7 @@ void store_kv_row(KvType type, const float* x, void* dst, size_t n) {
   }
   auto* out = static_cast<fp16_t*>(dst);
   if (active_isa() >= Isa::Avx512) return detail::store_kv_row_f16_avx512(x, out, n);
+  if (active_isa() >= Isa::Avx2) return detail::store_kv_row_f16_avx2(x, out, n);
   for (size_t i = 0; i < n; ++i) out[i] = fp32_to_fp16(x[i]);
 }
 
@@ -80,8 +86,13 @@ void attend_kv_head(const float* q, size_t group, size_t head_dim, const PagedKv
   }
   // active_isa() rather than best_isa(): tests and RAGD_ISA lower it to reach the
   // portable path on an AVX-512 machine.
-  if (active_isa() >= Isa::Avx512 &&
+  const Isa isa = active_isa();
+  if (isa >= Isa::Avx512 &&
       detail::attend_kv_head_avx512(q, group, head_dim, kv, n_ctx, scale, scores, out)) {
+    return;
+  }
+  if (isa >= Isa::Avx2 &&
+      detail::attend_kv_head_avx2(q, group, head_dim, kv, n_ctx, scale, scores, out)) {
     return;
   }
   attend_portable(q, group, head_dim, kv, n_ctx, scale, scores, out);

@@ -8,8 +8,9 @@
 // those reads, not the arithmetic, set the speed. The AVX-512 kernel keeps q and the
 // output accumulators in registers for head dims up to 128, computes scores 16 positions
 // at a time and reduces the 16 partial sums together (one transpose-add tree instead of
-// 16 horizontal sums). Other CPUs and larger head dims take a portable path built on the
-// dispatched dot_f32/axpy.
+// 16 horizontal sums). The AVX2 kernel (head dims that are multiples of 8, up to 128) does
+// the same in 8-position tiles, shaped around its 16 registers (attention_avx2.cpp). Other
+// CPUs and head dims take a portable path built on the dispatched dot_f32/axpy.
 //
 // Numerics: two passes over the rows (scores; then the weighted sum of values), with a
 // max-subtracted softmax between them; agrees with attend_kv_head_reference to float

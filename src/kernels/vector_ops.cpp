@@ -9,6 +9,8 @@ namespace ragd::kernels {
 
 namespace detail {
 void swiglu_avx512(float* gate, const float* up, size_t n);  // vector_ops_avx512.cpp
+void swiglu_avx2(float* gate, const float* up, size_t n);    // vector_ops_avx2.cpp
+void softmax_avx2(float* x, size_t n);                       // vector_ops_avx2.cpp
 }  // namespace detail
 
 void rms_norm(const float* x, const float* weight, float* out, size_t n, float eps) {
@@ -42,6 +44,8 @@ void layer_norm(const float* x, const float* weight, const float* bias, float* o
 
 void softmax(float* x, size_t n) {
   if (n == 0) return;
+  // active_isa(), checked per call (one relaxed load): tests force each ISA in turn.
+  if (active_isa() >= Isa::Avx2) return detail::softmax_avx2(x, n);
   const float max = *std::max_element(x, x + n);
   float sum = 0.0f;
   for (size_t i = 0; i < n; ++i) {
@@ -60,8 +64,12 @@ void swiglu_reference(float* gate, const float* up, size_t n) {
 }
 
 void swiglu(float* gate, const float* up, size_t n) {
-  static const auto fn = best_isa() >= Isa::Avx512 ? detail::swiglu_avx512 : swiglu_reference;
-  fn(gate, up, n);
+  // active_isa(), checked per call (one relaxed load per token range): tests force each
+  // ISA in turn.
+  const Isa isa = active_isa();
+  if (isa >= Isa::Avx512) return detail::swiglu_avx512(gate, up, n);
+  if (isa >= Isa::Avx2) return detail::swiglu_avx2(gate, up, n);
+  swiglu_reference(gate, up, n);
 }
 
 void gelu(float* x, size_t n) {

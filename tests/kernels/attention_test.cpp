@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -105,11 +107,13 @@ TEST(Attention, MatchesReferenceOnEveryPath) {
   IsaGuard guard;
   std::mt19937 rng(11);
   // 8: stories260K; 40, 80: partial last vector; 64, 128: the specialised dims; 200: beyond
-  // the AVX-512 kernel's registers (portable path on every ISA).
+  // the AVX-512 kernel's registers (portable path on every ISA). AVX2 takes multiples of 8
+  // up to 128 (16 .. 120: every value-sweep chunking) and leaves 36 to the portable path.
+  // Groups 1 .. 7 cover every number of heads per value sweep and the split 7 = 4 + 3.
   for (Isa isa : isas_of_this_cpu()) {
     for (KvType type : {KvType::F32, KvType::F16}) {
-      for (size_t dim : {8u, 40u, 64u, 80u, 128u, 200u}) {
-        for (size_t group : {1u, 3u, 4u, 7u}) {
+      for (size_t dim : {8u, 16u, 24u, 36u, 40u, 64u, 80u, 96u, 120u, 128u, 200u}) {
+        for (size_t group : {1u, 2u, 3u, 4u, 5u, 6u, 7u}) {
           for (size_t block_rows : {16u, 5u, 32u}) {
             for (size_t n_ctx : {1u, 4u, 15u, 16u, 17u, 33u, 75u, 130u}) {
               // Values are N(0,1) and outputs convex combinations of them; float rounding
@@ -163,6 +167,53 @@ TEST(Attention, StoresKvRowsAsTheReferenceRounds) {
     std::vector<float> copy(x.size());
     store_kv_row(KvType::F32, x.data(), copy.data(), x.size());
     EXPECT_EQ(copy, x);
+  }
+}
+
+// The same over a sample of the whole float range (every 997th bit pattern, NaNs left
+// out: their payloads may differ), every value halfway between two adjacent halves and the
+// floats either side of it (subnormal halves included), rows of every length 1 .. 17 for
+// the tails, and nothing written past a row.
+TEST(Attention, StoresKvRowsBitExactOverTheFloatRange) {
+  IsaGuard guard;
+  std::vector<float> x;
+  for (uint64_t u = 0; u <= 0xFFFFFFFFu; u += 997) {
+    const float f = std::bit_cast<float>(static_cast<uint32_t>(u));
+    if (!std::isnan(f)) x.push_back(f);
+  }
+  for (uint32_t h = 0; h < 0x7C00u; ++h) {  // halves 0 .. 65504 and the rounding to inf
+    const float lo = fp16_to_fp32(static_cast<fp16_t>(h));
+    const float mid = h == 0x7BFFu ? 65520.0f : (lo + fp16_to_fp32(static_cast<fp16_t>(h + 1))) / 2;
+    for (float f : {mid, std::nextafter(mid, 0.0f), std::nextafter(mid, INFINITY)}) {
+      x.push_back(f);
+      x.push_back(-f);
+    }
+  }
+  x.push_back(INFINITY);
+  x.push_back(-INFINITY);
+  x.push_back(std::numeric_limits<float>::denorm_min());
+  std::vector<fp16_t> want(x.size());
+  for (size_t i = 0; i < x.size(); ++i) want[i] = fp32_to_fp16(x[i]);
+  for (Isa isa : isas_of_this_cpu()) {
+    force_isa(isa);
+    std::vector<fp16_t> got(x.size());
+    store_kv_row(KvType::F16, x.data(), got.data(), x.size());
+    size_t mismatches = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (got[i] != want[i] && ++mismatches <= 5) {
+        ADD_FAILURE() << isa_name(isa) << " " << x[i] << " (bits " << std::hex
+                      << std::bit_cast<uint32_t>(x[i]) << "): got " << got[i] << " want "
+                      << want[i] << std::dec;
+      }
+    }
+    EXPECT_EQ(mismatches, 0u) << isa_name(isa);
+    for (size_t n = 1; n <= 17; ++n) {
+      std::vector<fp16_t> row(n + 1, 0xABCD);
+      store_kv_row(KvType::F16, x.data() + 1000 * n, row.data(), n);
+      EXPECT_EQ(row.back(), 0xABCD) << isa_name(isa) << " wrote past a row of " << n;
+      EXPECT_TRUE(std::equal(row.begin(), row.end() - 1, want.begin() + 1000 * n))
+          << isa_name(isa) << " row of " << n;
+    }
   }
 }
 
