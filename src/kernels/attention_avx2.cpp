@@ -8,16 +8,16 @@
 //   1. scores, 8 positions x one head at a time: 8 accumulators, q streamed from L1, one
 //      transpose-add tree for the 8 sums. An f16 tile's keys are converted once into an
 //      f32 scratch tile that every head of the group then reads (vcvtph2ps issues once per
-//      cycle on Zen 2, half the FMA rate, so converting per head would halve the speed).
+//      cycle on Zen 2, half the FMA rate: converting per head would cap the dots there).
 //      Each block's keys come from memory once for the whole group; the next block's keys
 //      and this block's values are prefetched meanwhile;
 //   2. per head: softmax_avx2 (subtract the max, exponentiate, normalise, in place);
 //   3. out_h = sum_j p_hj v_j for up to kMaxHeads heads per sweep over the value rows, each
 //      sweep covering a chunk of the head dim small enough that the heads x chunk
 //      accumulators, the heads' broadcast weights and one value vector fit the 16
-//      registers (SmolLM2, head dim 64, group 3: two sweeps of 3 heads x 32 dims; for f16
-//      each sweep reads one 64-byte half of every value row, so nothing is read twice
-//      from memory).
+//      registers (SmolLM2, head dim 64, group 3: two sweeps of 3 heads x 32 dims; the
+//      sweeps read disjoint cache lines of each value row, e.g. one 64-byte half of an f16
+//      row each, so no line is fetched from memory twice).
 // Every function is templated on the cache's element type E: float, or fp16_t converted
 // with vcvtph2ps as it is loaded.
 #include <algorithm>
