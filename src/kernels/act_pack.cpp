@@ -12,15 +12,6 @@ namespace {
 
 size_t round_up64(size_t n) { return (n + 63) & ~size_t{63}; }
 
-int32_t corr_factor(AuxKind aux) {
-  switch (aux) {
-    case AuxKind::Corr8: case AuxKind::Corr8Nib: return 8;
-    case AuxKind::Corr16: return 16;
-    case AuxKind::Corr128: return 128;
-    default: return 0;
-  }
-}
-
 void pack_q8x32(AuxKind aux, const float* x, size_t cols, uint8_t* dst) {
   auto* qs = reinterpret_cast<int8_t*>(dst);
   auto* dl = reinterpret_cast<float*>(dst + cols);

@@ -14,25 +14,10 @@ inline __m256 abs_ps(__m256 v) {
   return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
 }
 
-inline float hmax(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
-}
-
 inline int32_t hsum_epi32(__m256i v) {
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
   return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1)));
-}
-
-int32_t corr_factor(AuxKind aux) {
-  switch (aux) {
-    case AuxKind::Corr8: return 8;
-    case AuxKind::Corr16: return 16;
-    case AuxKind::Corr128: return 128;
-    default: return 0;
-  }
 }
 
 }  // namespace
@@ -46,7 +31,7 @@ void pack_q8x32_panel_row_avx2(AuxKind aux, const float* x, size_t cols, size_t 
       v[k] = _mm256_loadu_ps(x + 8 * k);
       vmax = _mm256_max_ps(vmax, abs_ps(v[k]));
     }
-    const float amax = hmax(vmax);
+    const float amax = avx2::hmax(vmax);
     const float d = amax / 127.0f;
     const float id = amax > 0 ? 127.0f / amax : 0.0f;
     __m256i q[4];

@@ -25,6 +25,7 @@
 #include <cstring>
 
 #include "kernels/attention.h"
+#include "kernels/attention_blocks.h"
 #include "kernels/simd_avx2.h"
 #include "kernels/simd_exp_avx2.h"
 #include "kernels/tensor_type.h"
@@ -61,25 +62,6 @@ inline __m256 sum_lanes_transposed(const __m256 (&v)[8]) {
   // [low lanes of quads[0], of quads[1]] + [high lanes of quads[0], of quads[1]].
   return _mm256_add_ps(_mm256_permute2f128_ps(quads[0], quads[1], 0x20),
                        _mm256_permute2f128_ps(quads[0], quads[1], 0x31));
-}
-
-template <typename E>
-const E* block_of(std::span<const void* const> blocks, size_t b) {
-  return static_cast<const E*>(blocks[b]);
-}
-
-// Starts loading n rows' first `dim` elements into L2. The KV cache of a batch of
-// sequences is far larger than L3 and a block's rows of one head span several 4 KB pages,
-// where the hardware prefetchers stop. Into L2, not L1, as the AVX-512 kernel measured:
-// prefetches to L1 wait for its few miss buffers and stall the loop instead.
-template <typename E>
-inline void prefetch_rows(const E* rows, size_t stride, size_t n, size_t dim) {
-  const size_t bytes = dim * sizeof(E);
-  for (size_t i = 0; i < n; ++i, rows += stride) {
-    const char* row = reinterpret_cast<const char*>(rows);
-    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(row + o, _MM_HINT_T1);
-    _mm_prefetch(row + bytes - 1, _MM_HINT_T1);
-  }
 }
 
 // Lane i = q . rows[i * stride ...] over dim floats (a multiple of 8), for 8 rows.
@@ -126,31 +108,19 @@ void score_pass(const float* q, size_t group, size_t dim, const PagedKv& kv, siz
                 float scale, float* scores) {
   alignas(32) float scratch[kTile * kMaxDim];
   const __m256 vscale = _mm256_set1_ps(scale);
-  prefetch_rows(block_of<E>(kv.key_blocks, 0), kv.row_stride, std::min(kv.block_rows, n_ctx), dim);
-  for (size_t b = 0, j0 = 0; j0 < n_ctx; ++b, j0 += kv.block_rows) {
-    const size_t block_n = std::min(kv.block_rows, n_ctx - j0);
-    // While this block's keys are in use: the next block's keys, this block's values.
-    if (const size_t next = j0 + block_n; next < n_ctx) {
-      prefetch_rows(block_of<E>(kv.key_blocks, b + 1), kv.row_stride,
-                    std::min(kv.block_rows, n_ctx - next), dim);
-    }
-    prefetch_rows(block_of<E>(kv.value_blocks, b), kv.row_stride, block_n, dim);
-    for (size_t i0 = 0; i0 < block_n; i0 += kTile) {
-      const size_t n = std::min(kTile, block_n - i0);
-      size_t stride = 0;
-      const float* rows = stage_tile(block_of<E>(kv.key_blocks, b) + i0 * kv.row_stride,
-                                     kv.row_stride, n, dim, scratch, stride);
-      for (size_t g = 0; g < group; ++g) {
-        const __m256 s = _mm256_mul_ps(tile_dots(q + g * dim, rows, stride, dim), vscale);
-        float* dst = scores + g * n_ctx + j0 + i0;
-        if (n == kTile) {
-          _mm256_storeu_ps(dst, s);
-        } else {
-          _mm256_maskstore_ps(dst, avx2::first_lanes(n), s);
-        }
+  for_each_key_tile<E>(kv, n_ctx, dim, kTile, [&](const E* keys, size_t j, size_t n) {
+    size_t stride = 0;
+    const float* rows = stage_tile(keys, kv.row_stride, n, dim, scratch, stride);
+    for (size_t g = 0; g < group; ++g) {
+      const __m256 s = _mm256_mul_ps(tile_dots(q + g * dim, rows, stride, dim), vscale);
+      float* dst = scores + g * n_ctx + j;
+      if (n == kTile) {
+        _mm256_storeu_ps(dst, s);
+      } else {
+        _mm256_maskstore_ps(dst, avx2::first_lanes(n), s);
       }
     }
-  }
+  });
 }
 
 // Vectors (of 8 floats) of the head dim one value sweep of kHeads heads covers: the

@@ -16,6 +16,7 @@
 #include <cstddef>
 
 #include "kernels/attention.h"
+#include "kernels/attention_blocks.h"
 #include "kernels/simd_avx512.h"
 #include "kernels/simd_exp_avx512.h"
 #include "kernels/tensor_type.h"
@@ -71,11 +72,6 @@ inline __m512 load_vec(const E* p, bool last, __mmask16 tail) {
   return load16(p);
 }
 
-template <typename E>
-const E* block_of(std::span<const void* const> blocks, size_t b) {
-  return static_cast<const E*>(blocks[b]);
-}
-
 // Lane i = q . row_i for the n <= 16 rows starting at `rows`, `stride` elements apart.
 // Lanes i >= n repeat row n-1 (never read past the block); the caller discards them.
 template <int kVecs, bool kTail, typename E>
@@ -97,21 +93,6 @@ inline __m512 tile_dots(const float* q, __mmask16 tail, const E* rows, size_t st
   return sum_lanes_transposed(acc);
 }
 
-// Starts loading n rows' first `dim` floats into L2. The KV cache of a batch of sequences
-// is far larger than L3 and a block's rows of one head span several 4 KB pages, where the
-// hardware prefetchers stop, so without this the rows arrive a few misses at a time. Into
-// L2, not L1: prefetches to L1 wait for its few miss buffers and stall the loop instead
-// (one thread, 32 sequences x 75 positions x 30 layers: T0 no gain, T1 1.7x faster).
-template <typename E>
-inline void prefetch_rows(const E* rows, size_t stride, size_t n, size_t dim) {
-  const size_t bytes = dim * sizeof(E);
-  for (size_t i = 0; i < n; ++i, rows += stride) {
-    const char* row = reinterpret_cast<const char*>(rows);
-    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(row + o, _MM_HINT_T1);
-    _mm_prefetch(row + bytes - 1, _MM_HINT_T1);
-  }
-}
-
 // Pass 1: scores[g * n_ctx + j] = scale * q_g . k_j. Tiles never straddle a block, so the
 // rows of a tile are equally spaced; each tile's rows stay in L1 while every head uses them.
 template <int kVecs, bool kTail, typename E>
@@ -119,25 +100,12 @@ void score_pass(const float* q, size_t group, size_t dim, const PagedKv& kv, siz
                 float scale, float* scores) {
   const __mmask16 tail = first_lanes(dim % 16);
   const __m512 vscale = _mm512_set1_ps(scale);
-  prefetch_rows(block_of<E>(kv.key_blocks, 0), kv.row_stride, std::min(kv.block_rows, n_ctx), dim);
-  for (size_t b = 0, j0 = 0; j0 < n_ctx; ++b, j0 += kv.block_rows) {
-    const size_t block_n = std::min(kv.block_rows, n_ctx - j0);
-    // While this block's keys are in use: the next block's keys, this block's values.
-    if (const size_t next = j0 + block_n; next < n_ctx) {
-      prefetch_rows(block_of<E>(kv.key_blocks, b + 1), kv.row_stride,
-                    std::min(kv.block_rows, n_ctx - next), dim);
+  for_each_key_tile<E>(kv, n_ctx, dim, kTile, [&](const E* rows, size_t j, size_t n) {
+    for (size_t g = 0; g < group; ++g) {
+      const __m512 s = tile_dots<kVecs, kTail>(q + g * dim, tail, rows, kv.row_stride, n);
+      _mm512_mask_storeu_ps(scores + g * n_ctx + j, first_lanes(n), _mm512_mul_ps(s, vscale));
     }
-    prefetch_rows(block_of<E>(kv.value_blocks, b), kv.row_stride, block_n, dim);
-    for (size_t i0 = 0; i0 < block_n; i0 += kTile) {
-      const size_t n = std::min(kTile, block_n - i0);
-      const E* rows = block_of<E>(kv.key_blocks, b) + i0 * kv.row_stride;
-      for (size_t g = 0; g < group; ++g) {
-        const __m512 s = tile_dots<kVecs, kTail>(q + g * dim, tail, rows, kv.row_stride, n);
-        _mm512_mask_storeu_ps(scores + g * n_ctx + j0 + i0, first_lanes(n),
-                              _mm512_mul_ps(s, vscale));
-      }
-    }
-  }
+  });
 }
 
 // Pass 2: s[0..n) <- softmax(s) = exp(s - max) / sum.

@@ -75,6 +75,17 @@ constexpr size_t kPanelSuperBytes = 4416;
 // unsigned q + c and subtract c * sum(a) by starting their int32 accumulator at aux.
 enum class AuxKind : uint8_t { None, Corr8, Corr8Nib, Corr16, Corr128, MinSum };
 
+// The c of a Corr aux (the offset the weight kernel adds to its signed levels); 0 for the
+// kinds without one.
+constexpr int32_t corr_factor(AuxKind aux) {
+  switch (aux) {
+    case AuxKind::Corr8: case AuxKind::Corr8Nib: return 8;
+    case AuxKind::Corr16: return 16;
+    case AuxKind::Corr128: return 128;
+    default: return 0;
+  }
+}
+
 struct GemmArgs {
   const uint8_t* w;
   size_t w_stride;

@@ -15,6 +15,7 @@
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/quants.h"
+#include "isa_testing.h"
 
 namespace ragd::kernels {
 namespace {
@@ -69,18 +70,8 @@ struct PagedFixture {
   PagedKv view() const { return {key_blocks, value_blocks, block_rows, row_stride, type}; }
 };
 
-std::vector<Isa> isas_of_this_cpu() {
-  std::vector<Isa> isas{Isa::Scalar};
-  if (best_isa() >= Isa::Avx2) isas.push_back(Isa::Avx2);
-  if (best_isa() >= Isa::Avx512) isas.push_back(Isa::Avx512);
-  return isas;
-}
-
-// Restores the process-wide ISA when a test forced another.
-struct IsaGuard {
-  Isa saved = active_isa();
-  ~IsaGuard() { force_isa(saved); }
-};
+using isa_testing::IsaGuard;
+using isa_testing::isas_of_this_cpu;
 
 // Largest |fast - reference| over the group's outputs, for one configuration.
 double max_error(Isa isa, KvType type, size_t dim, size_t group, size_t n_ctx,

@@ -10,6 +10,7 @@
 
 #include "kernels/matmul.h"
 #include "kernels/vector_ops.h"
+#include "isa_testing.h"
 
 namespace ragd::kernels {
 namespace {
@@ -37,18 +38,8 @@ TEST(VectorOps, DotAndAxpyMatchPlainLoops) {
   }
 }
 
-std::vector<Isa> isas_of_this_cpu() {
-  std::vector<Isa> isas{Isa::Scalar};
-  if (best_isa() >= Isa::Avx2) isas.push_back(Isa::Avx2);
-  if (best_isa() >= Isa::Avx512) isas.push_back(Isa::Avx512);
-  return isas;
-}
-
-// Restores the process-wide ISA when a test forced another.
-struct IsaGuard {
-  Isa saved = active_isa();
-  ~IsaGuard() { force_isa(saved); }
-};
+using isa_testing::IsaGuard;
+using isa_testing::isas_of_this_cpu;
 
 // Within a few ulp of the scalar loop over the whole range a gate takes, including values
 // whose exp over- or underflows (silu -> 0 or the gate itself; gates below -88, where the
