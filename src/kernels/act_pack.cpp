@@ -80,9 +80,9 @@ void pack_q8x32_rows_panel(Isa isa, AuxKind aux, const float* x, size_t cols, si
     for (size_t b = 0; b < nb; ++b) {
       uint8_t* blk = dst + b * kPanelBlockBytes;
       std::memcpy(blk + 32 * t, qs + 32 * b, 32);
-      std::memcpy(blk + 512 + 4 * t, &d[b], 4);
+      std::memcpy(blk + kPanelScaleOffset + 4 * t, &d[b], 4);
       if (aux == AuxKind::MinSum) {
-        std::memcpy(blk + 576 + 4 * t, &ds[2 * b + 1], 4);
+        std::memcpy(blk + kPanelAuxOffset + 4 * t, &ds[2 * b + 1], 4);
       } else {
         int32_t corr = 0;
         for (size_t g = 0; g < 8; ++g) {
@@ -90,7 +90,7 @@ void pack_q8x32_rows_panel(Isa isa, AuxKind aux, const float* x, size_t cols, si
           std::memcpy(&v, lanes + 4 * (8 * b + g), 4);
           corr += v;
         }
-        std::memcpy(blk + 576 + 4 * t, &corr, 4);
+        std::memcpy(blk + kPanelAuxOffset + 4 * t, &corr, 4);
       }
     }
   }

@@ -43,13 +43,13 @@ void pack_q8x32_panel_row_avx2(AuxKind aux, const float* x, size_t cols, size_t 
     const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16a, q16b),
                                                    _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 32 * t), q8);
-    std::memcpy(dst + 512 + 4 * t, &d, 4);
+    std::memcpy(dst + kPanelScaleOffset + 4 * t, &d, 4);
     if (aux == AuxKind::MinSum) {
       const float ds = d * static_cast<float>(sum);
-      std::memcpy(dst + 576 + 4 * t, &ds, 4);
+      std::memcpy(dst + kPanelAuxOffset + 4 * t, &ds, 4);
     } else {
       const int32_t corr = -c * sum;
-      std::memcpy(dst + 576 + 4 * t, &corr, 4);
+      std::memcpy(dst + kPanelAuxOffset + 4 * t, &corr, 4);
     }
   }
 }

@@ -69,6 +69,10 @@ inline void prefetch_decode(const void* p) {
 // they keep their L1 (T0) prefetch at this distance.
 constexpr size_t kDecodePrefetchBytesL1 = 4096;
 constexpr size_t kPanelBlockBytes = 640;
+// Where a Q8x32R16 block's d[16] and aux[16] start (after qs[16][32]).
+constexpr size_t kPanelScaleOffset = kPanelRows * 32;
+constexpr size_t kPanelAuxOffset = kPanelScaleOffset + kPanelRows * 4;
+static_assert(kPanelAuxOffset + kPanelRows * 4 == kPanelBlockBytes);
 constexpr size_t kPanelSuperBytes = 4416;
 
 // What Q8x32's aux lanes hold: the kernels for Q4_0 / Q5_0 / Q8_0 read weights as

@@ -36,8 +36,6 @@ namespace {
 
 constexpr size_t kGroupRows = kInterleaveRows;  // 16
 constexpr size_t kHalfBytes = 32;               // one half of a 64-byte dword vector
-// In a Q8x32R16 block: qs[16][32], then d[16] floats at 512, aux[16] at 576.
-constexpr size_t kActScaleOffset = 512, kActAuxOffset = 576;
 
 inline __m256i load256(const uint8_t* p) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
@@ -179,16 +177,16 @@ void tile(const GemmArgs& a, const uint8_t* group, size_t r, size_t h0, size_t i
 #pragma GCC unroll 8
       for (int c = 0; c < C; ++c) {
         if constexpr (W::kOffset) {  // Corr aux: -offset * sum(a)
-          dot[c] = _mm256_add_epi32(dot[c], bcast4(panel + kActAuxOffset + 4 * (t0 + c)));
+          dot[c] = _mm256_add_epi32(dot[c], bcast4(panel + kPanelAuxOffset + 4 * (t0 + c)));
         }
-        const __m256 da = _mm256_set1_ps(load_f32(panel + kActScaleOffset + 4 * (t0 + c)));
+        const __m256 da = _mm256_set1_ps(load_f32(panel + kPanelScaleOffset + 4 * (t0 + c)));
         acc[hh][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_mul_ps(wd, da), acc[hh][c]);
       }
       if constexpr (W::kMin) {
         const __m256 wm = fp16x8(blk + W::kScales + 32 + 16 * h);
 #pragma GCC unroll 8
         for (int c = 0; c < C; ++c) {
-          const __m256 sa = _mm256_set1_ps(load_f32(panel + kActAuxOffset + 4 * (t0 + c)));
+          const __m256 sa = _mm256_set1_ps(load_f32(panel + kPanelAuxOffset + 4 * (t0 + c)));
           acc[hh][c] = _mm256_fmadd_ps(wm, sa, acc[hh][c]);
         }
       }

@@ -39,8 +39,8 @@ namespace {
 constexpr size_t kGroupRows = 16;  // weight rows per panel: the int32 lanes of a zmm
 constexpr size_t kWBlockBytes = 640;
 constexpr size_t kWScaleOffset = 512, kWMinOffset = 576;
-// In a Q8x32R16 block: d[16] at 512, aux[16] right after.
-constexpr size_t kActScaleOffset = 512, kActAuxFromScale = 64;
+// In a Q8x32R16 block, aux[16] follows d[16].
+constexpr size_t kActAuxFromScale = kPanelAuxOffset - kPanelScaleOffset;
 
 inline __m128i load128(const uint8_t* p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
@@ -271,7 +271,7 @@ void rows_chunk(const GemmArgs& a, const uint8_t* wpanel, size_t r, __mmask16 ke
   const uint8_t* act = a.a + (i / kPanelRows) * a.a_stride;
   const size_t t = i % kPanelRows;
   const uint8_t* aq = act + 32 * t;                   // row t's qs in block 0
-  const uint8_t* ad = act + kActScaleOffset + 4 * t;  // row t's d in block 0
+  const uint8_t* ad = act + kPanelScaleOffset + 4 * t;  // row t's d in block 0
   // The loops over c are unrolled by pragma: otherwise GCC turns the first into a memset
   // and keeps acc in memory, mirroring every update of it to the stack.
   __m512 acc[C];
@@ -362,7 +362,7 @@ void decode_row(const GemmArgs& a, size_t r0, size_t r1, size_t i) {
   for (size_t r = r0; r < r1; r += kGroupRows) {
     const uint8_t* src = a.w + r * a.w_stride;
     const uint8_t* aq = act + 32 * t;
-    const uint8_t* ad = act + kActScaleOffset + 4 * t;
+    const uint8_t* ad = act + kPanelScaleOffset + 4 * t;
     __m512 acc = _mm512_setzero_ps();
     for (size_t b = 0; b < nb; ++b, src += kGroupBlock, aq += kPanelBlockBytes,
                 ad += kPanelBlockBytes) {
