@@ -5,10 +5,12 @@
 //
 //   bench_matmul [--benchmark_filter=...]   RAGD_BENCH_THREADS=2 (default: 2)
 //
-// Counters: GB/s = weight bytes read per second (decode is bound by this; the machine
-// reads ~38 GB/s), GFLOP/s = 2*rows*cols*n per second, tok/s = tokens per second of the
-// model-shaped passes (matmuls only: attention, norms and sampling are not included).
+// Counters: GB/s = weight bytes read per second (decode is bound by this: ~38 GB/s on the
+// AVX-512 machine, ~16 GB/s on Zen 2), GFLOP/s = 2*rows*cols*n per second, tok/s = tokens
+// per second of the model-shaped passes (matmuls only: attention, norms and sampling are
+// not included), instr = instructions per second of the peak/ probes (per CPU second).
 #include <benchmark/benchmark.h>
+#include <immintrin.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -173,8 +175,63 @@ void BM_PoolDispatch(benchmark::State& state) {
   benchmark::DoNotOptimize(sink.load());
 }
 
+// Instruction-throughput probes behind the compute bound of docs/benchmarks.md ("Serving on
+// Zen 2"), one thread. peak/clock: a chain of dependent adds retires one per cycle, so
+// adds per second is the clock (run two copies at once for the all-core clock).
+// peak/maddubs: vpmaddubsw on 8 independent chains, per second; peak/maddubs_maddwd: half of
+// them vpmaddwd, which on Zen 2 shares vpmaddubsw's pipe, so the rate stays the same.
+// Divided by the clock, either is instructions per cycle.
+constexpr long kProbeSteps = 1 << 20;
+
+void BM_PeakClock(benchmark::State& state) {
+  for (auto _ : state) {
+    long x = 0;
+    for (long i = 0; i < kProbeSteps; ++i) {
+      asm volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
+    }
+    benchmark::DoNotOptimize(x);
+  }
+  state.counters["instr"] = benchmark::Counter(4.0 * kProbeSteps,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+__attribute__((target("avx2"))) void BM_PeakMaddubs(benchmark::State& state, bool mixed) {
+  if (best_isa() < Isa::Avx2) {
+    state.SkipWithError("no AVX2");
+    return;
+  }
+  const __m256i b = _mm256_set1_epi8(5);
+  __m256i r[8];
+  for (auto& v : r) v = b;
+  for (auto _ : state) {
+    for (long i = 0; i < kProbeSteps; ++i) {
+      asm volatile("vpmaddubsw %1, %0, %0" : "+x"(r[0]) : "x"(b));
+      asm volatile("vpmaddubsw %1, %0, %0" : "+x"(r[1]) : "x"(b));
+      asm volatile("vpmaddubsw %1, %0, %0" : "+x"(r[2]) : "x"(b));
+      asm volatile("vpmaddubsw %1, %0, %0" : "+x"(r[3]) : "x"(b));
+      if (mixed) {
+        asm volatile("vpmaddwd %1, %0, %0" : "+x"(r[4]) : "x"(b));
+        asm volatile("vpmaddwd %1, %0, %0" : "+x"(r[5]) : "x"(b));
+        asm volatile("vpmaddwd %1, %0, %0" : "+x"(r[6]) : "x"(b));
+        asm volatile("vpmaddwd %1, %0, %0" : "+x"(r[7]) : "x"(b));
+      } else {
+        asm volatile("vpmaddubsw %1, %0, %0" : "+x"(r[4]) : "x"(b));
+        asm volatile("vpmaddubsw %1, %0, %0" : "+x"(r[5]) : "x"(b));
+        asm volatile("vpmaddubsw %1, %0, %0" : "+x"(r[6]) : "x"(b));
+        asm volatile("vpmaddubsw %1, %0, %0" : "+x"(r[7]) : "x"(b));
+      }
+    }
+  }
+  for (auto& v : r) benchmark::DoNotOptimize(v);
+  state.counters["instr"] = benchmark::Counter(8.0 * kProbeSteps,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void register_all() {
   benchmark::RegisterBenchmark("pool/dispatch", BM_PoolDispatch)->Unit(benchmark::kMicrosecond)->UseRealTime();
+  benchmark::RegisterBenchmark("peak/clock", BM_PeakClock)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("peak/maddubs", BM_PeakMaddubs, false)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("peak/maddubs_maddwd", BM_PeakMaddubs, true)->Unit(benchmark::kMillisecond);
   const TensorType types[] = {TensorType::Q4_1, TensorType::Q8_0, TensorType::Q4_0,
                               TensorType::Q5_0, TensorType::Q5_1, TensorType::Q4_K,
                               TensorType::Q5_K, TensorType::Q6_K, TensorType::F16,
