@@ -45,8 +45,7 @@ int run_chat(ChatOptions& o) {
     }
     if (line.empty()) continue;
     messages.push_back({"user", line});
-    auto prompt_text = model::apply_chat_template(tmpl, messages, true);
-    auto prompt = llm->tokenizer->encode(prompt_text, true, true);
+    auto prompt = model::tokenize_chat(*llm->tokenizer, tmpl, messages, true);
     engine::GenerationOptions g;
     g.max_tokens = o.max_tokens;
     g.sampling = o.sampling.params;

@@ -1,6 +1,7 @@
 // ragd command-line entry point. Each subcommand registers itself from its own cmd_*.cpp
 // (see commands.h); main only sets up global flags, logging and error reporting.
 #include <CLI/CLI.hpp>
+#include <signal.h>
 
 #include <cstdio>
 
@@ -17,6 +18,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   app.set_version_flag("--version", "ragd 0.1.0");
+  // Past a file-size limit (ulimit -f) a write then fails with EFBIG, which is reported like
+  // a full disk, instead of SIGXFSZ killing the process mid-write.
+  signal(SIGXFSZ, SIG_IGN);
 
   ragd::app::register_all(app);
 

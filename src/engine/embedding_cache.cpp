@@ -7,6 +7,7 @@
 #include <functional>
 #include <iterator>
 
+#include "util/durable_file.h"
 #include "util/error.h"
 
 namespace ragd::engine {
@@ -154,17 +155,8 @@ void EmbeddingCache::save(const std::string& path) const {
   }
   append<uint64_t>(out, fnv1a(reinterpret_cast<const uint8_t*>(out.data()), out.size()));
 
-  const std::string part = path + ".part";
-  {
-    std::ofstream f(part, std::ios::binary | std::ios::trunc);
-    if (!f) fail("cannot write embedding cache {}: {}", part, std::strerror(errno));
-    f.write(out.data(), static_cast<std::streamsize>(out.size()));
-    f.flush();
-    if (!f) fail("cannot write embedding cache {}: {}", part, std::strerror(errno));
-  }
-  std::error_code ec;
-  std::filesystem::rename(part, path, ec);
-  if (ec) fail("cannot rename {} to {}: {}", part, path, ec.message());
+  // Temporary file, fsync, rename, directory fsync: a crash mid-save leaves the old file.
+  write_file_durably(path, out);
 }
 
 size_t EmbeddingCache::load(const std::string& path) {

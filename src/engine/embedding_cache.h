@@ -40,8 +40,8 @@ class EmbeddingCache {
   size_t size() const;
   size_t capacity() const { return capacity_; }
   void clear();
-  // Writes every entry to path + ".part", then renames it over `path` (a crash never leaves
-  // a half-written file under `path`). Throws ragd::Error on I/O failure.
+  // Writes every entry to path + ".tmp", fsyncs it and renames it over `path` (a crash never
+  // leaves a half-written file under `path`). Throws ragd::Error on I/O failure.
   void save(const std::string& path) const;
   // Adds the file's entries as the most recently used (replacing equal keys; the oldest
   // go if they exceed capacity). Validates the whole file first: a missing, truncated or

@@ -1,9 +1,11 @@
 #include "model/chat_template.h"
 
+#include <algorithm>
 #include <mutex>
 #include <span>
 #include <unordered_set>
 
+#include "model/tokenizer.h"
 #include "util/log.h"
 
 namespace ragd::model {
@@ -85,77 +87,138 @@ void find_llama3_dates(std::string_view tmpl, std::string& knowledge, std::strin
 
 using Messages = std::span<const ChatMessage>;
 
+// Collects a prompt as segments: tpl() for the template's own text, msg() for text taken from a
+// message (role or content). Adjacent text of one kind is merged.
+class Builder {
+ public:
+  void tpl(std::string_view text) { add(text, false); }
+  void msg(std::string_view text) { add(text, true); }
+  // The standard roles are the template's own words (Phi-3 writes them inside its markers,
+  // "<|user|>"); any other role name came from the request and is message text.
+  void role(std::string_view name) {
+    add(name, !(name == "system" || name == "user" || name == "assistant" || name == "model"));
+  }
+  void add(const ChatSegment& segment) { add(segment.text, segment.from_message); }
+  std::vector<ChatSegment> take() { return std::move(segments_); }
+
+ private:
+  void add(std::string_view text, bool from_message) {
+    if (text.empty()) return;
+    if (segments_.empty() || segments_.back().from_message != from_message) {
+      segments_.push_back({std::string(text), from_message});
+    } else {
+      segments_.back().text += text;
+    }
+  }
+  std::vector<ChatSegment> segments_;
+};
+
 // Splits off a leading system message.
 std::pair<const ChatMessage*, Messages> split_system(const std::vector<ChatMessage>& m) {
   if (!m.empty() && m.front().role == "system") return {&m.front(), Messages(m).subspan(1)};
   return {nullptr, Messages(m)};
 }
 
-void render_chatml(std::string& out, const std::vector<ChatMessage>& messages,
+void render_chatml(Builder& out, const std::vector<ChatMessage>& messages,
                    const std::string& default_system) {
   if (!default_system.empty() && !messages.empty() && messages.front().role != "system") {
-    out += "<|im_start|>system\n" + default_system + "<|im_end|>\n";
+    out.tpl("<|im_start|>system\n" + default_system + "<|im_end|>\n");
   }
-  for (const auto& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+  for (const auto& m : messages) {
+    out.tpl("<|im_start|>");
+    out.role(m.role);
+    out.tpl("\n");
+    out.msg(m.content);
+    out.tpl("<|im_end|>\n");
+  }
 }
 
-void render_llama3(std::string& out, const std::vector<ChatMessage>& messages,
+void render_llama3(Builder& out, const std::vector<ChatMessage>& messages,
                    const std::string& knowledge, const std::string& today) {
   const auto header = [&](std::string_view role) {
-    out += "<|start_header_id|>";
-    out += role;
-    out += "<|end_header_id|>\n\n";
+    out.tpl("<|start_header_id|>");
+    out.role(role);
+    out.tpl("<|end_header_id|>\n\n");
   };
   Messages rest(messages);
   if (!knowledge.empty()) {
     // Llama-3.1+: the system turn is always written, with the dates before the system text.
     const auto [system, others] = split_system(messages);
-    header("system");
-    out += "Cutting Knowledge Date: " + knowledge + "\nToday Date: " + today + "\n\n";
-    if (system) out += trim(system->content);
-    out += "<|eot_id|>";
+    out.tpl("<|start_header_id|>system<|end_header_id|>\n\n");
+    out.tpl("Cutting Knowledge Date: " + knowledge + "\nToday Date: " + today + "\n\n");
+    if (system) out.msg(trim(system->content));
+    out.tpl("<|eot_id|>");
     rest = others;
   }
   for (const auto& m : rest) {
     header(m.role);
-    out += trim(m.content);
-    out += "<|eot_id|>";
+    out.msg(trim(m.content));
+    out.tpl("<|eot_id|>");
   }
 }
 
-void render_llama2(std::string& out, const std::vector<ChatMessage>& messages) {
+// A Llama-2 turn's text: the content, with the system block in front in the first turn, as
+// segments trimmed at both ends like the template's `content | trim`.
+std::vector<ChatSegment> llama2_turn(const ChatMessage* system, std::string_view content) {
+  std::vector<ChatSegment> parts;
+  if (system) {
+    parts = {{"<<SYS>>\n", false}, {system->content, true}, {"\n<</SYS>>\n\n", false}};
+  }
+  parts.push_back({std::string(content), true});
+  constexpr std::string_view kWs = " \t\n\r\f\v";
+  while (!parts.empty()) {  // trim the start
+    auto& text = parts.front().text;
+    text.erase(0, std::min(text.size(), text.find_first_not_of(kWs)));
+    if (!text.empty()) break;
+    parts.erase(parts.begin());
+  }
+  while (!parts.empty()) {  // trim the end
+    auto& text = parts.back().text;
+    const size_t last = text.find_last_not_of(kWs);
+    text.resize(last == std::string::npos ? 0 : last + 1);
+    if (!text.empty()) break;
+    parts.pop_back();
+  }
+  return parts;
+}
+
+void render_llama2(Builder& out, const std::vector<ChatMessage>& messages) {
   const auto [system, turns] = split_system(messages);
   for (size_t i = 0; i < turns.size(); ++i) {
-    std::string content = turns[i].content;
-    if (i == 0 && system) content = "<<SYS>>\n" + system->content + "\n<</SYS>>\n\n" + content;
+    const auto parts = llama2_turn(i == 0 ? system : nullptr, turns[i].content);
     if (turns[i].role == "assistant") {
-      out += " ";
-      out += trim(content);
-      out += " </s>";
+      out.tpl(" ");
+      for (const auto& p : parts) out.add(p);
+      out.tpl(" </s>");
     } else {
-      if (i > 0) out += "<s>";  // the template's bos_token before every user turn but the first
-      out += "[INST] ";
-      out += trim(content);
-      out += " [/INST]";
+      if (i > 0) out.tpl("<s>");  // the template's bos_token before every user turn but the first
+      out.tpl("[INST] ");
+      for (const auto& p : parts) out.add(p);
+      out.tpl(" [/INST]");
     }
   }
 }
 
-void render_mistral(std::string& out, const std::vector<ChatMessage>& messages) {
+void render_mistral(Builder& out, const std::vector<ChatMessage>& messages) {
   // v0.1/v0.2 have no system role: the system text opens the first user turn.
   const auto [system, turns] = split_system(messages);
   for (size_t i = 0; i < turns.size(); ++i) {
     if (turns[i].role == "assistant") {
-      out += turns[i].content + "</s>";
+      out.msg(turns[i].content);
+      out.tpl("</s>");
     } else {
-      out += "[INST] ";
-      if (i == 0 && system) out += system->content + "\n\n";
-      out += turns[i].content + " [/INST]";
+      out.tpl("[INST] ");
+      if (i == 0 && system) {
+        out.msg(system->content);
+        out.tpl("\n\n");
+      }
+      out.msg(turns[i].content);
+      out.tpl(" [/INST]");
     }
   }
 }
 
-void render_mistral_v3(std::string& out, const std::vector<ChatMessage>& messages) {
+void render_mistral_v3(Builder& out, const std::vector<ChatMessage>& messages) {
   // v0.3 puts the system text in front of the last user message.
   const auto [system, turns] = split_system(messages);
   size_t last_user = turns.size();
@@ -164,26 +227,44 @@ void render_mistral_v3(std::string& out, const std::vector<ChatMessage>& message
   }
   for (size_t i = 0; i < turns.size(); ++i) {
     if (turns[i].role == "assistant") {
-      out += " ";
-      out += trim(turns[i].content);
-      out += "</s>";
+      out.tpl(" ");
+      out.msg(trim(turns[i].content));
+      out.tpl("</s>");
     } else {
-      out += "[INST] ";
-      if (i == last_user && system) out += system->content + "\n\n";
-      out += turns[i].content + "[/INST]";
+      out.tpl("[INST] ");
+      if (i == last_user && system) {
+        out.msg(system->content);
+        out.tpl("\n\n");
+      }
+      out.msg(turns[i].content);
+      out.tpl("[/INST]");
     }
   }
 }
 
-void render_gemma(std::string& out, const std::vector<ChatMessage>& messages) {
+void render_phi3(Builder& out, const std::vector<ChatMessage>& messages) {
+  for (const auto& m : messages) {
+    out.tpl("<|");
+    out.role(m.role);
+    out.tpl("|>\n");
+    out.msg(m.content);
+    out.tpl("<|end|>\n");
+  }
+}
+
+void render_gemma(Builder& out, const std::vector<ChatMessage>& messages) {
   // No system role: its text opens the first turn (as Gemma-3's template does).
   const auto [system, turns] = split_system(messages);
   for (size_t i = 0; i < turns.size(); ++i) {
-    const std::string& role = turns[i].role == "assistant" ? std::string("model") : turns[i].role;
-    out += "<start_of_turn>" + role + "\n";
-    if (i == 0 && system) out += system->content + "\n\n";
-    out += trim(turns[i].content);
-    out += "<end_of_turn>\n";
+    out.tpl("<start_of_turn>");
+    out.role(turns[i].role == "assistant" ? std::string_view("model") : turns[i].role);
+    out.tpl("\n");
+    if (i == 0 && system) {
+      out.msg(system->content);
+      out.tpl("\n\n");
+    }
+    out.msg(trim(turns[i].content));
+    out.tpl("<end_of_turn>\n");
   }
 }
 
@@ -248,18 +329,18 @@ ChatTemplate::ChatTemplate(std::string_view tmpl) : kind_(detect_chat_template(t
   }
 }
 
-std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages,
-                                bool add_generation_prompt) const {
-  std::string out;
+std::vector<ChatSegment> ChatTemplate::render(const std::vector<ChatMessage>& messages,
+                                              bool add_generation_prompt) const {
+  Builder out;
   switch (kind_) {
     case ChatTemplateKind::ChatML:
     case ChatTemplateKind::Unknown:
       render_chatml(out, messages, default_system_);
-      if (add_generation_prompt) out += "<|im_start|>assistant\n";
+      if (add_generation_prompt) out.tpl("<|im_start|>assistant\n");
       break;
     case ChatTemplateKind::Llama3:
       render_llama3(out, messages, knowledge_date_, today_date_);
-      if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+      if (add_generation_prompt) out.tpl("<|start_header_id|>assistant<|end_header_id|>\n\n");
       break;
     case ChatTemplateKind::Llama2:
       render_llama2(out, messages);  // the prompt already ends in "[/INST]"
@@ -271,21 +352,45 @@ std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages,
       render_mistral_v3(out, messages);
       break;
     case ChatTemplateKind::Phi3:
-      for (const auto& m : messages) out += "<|" + m.role + "|>\n" + m.content + "<|end|>\n";
-      if (add_generation_prompt) out += "<|assistant|>\n";
+      render_phi3(out, messages);
+      if (add_generation_prompt) out.tpl("<|assistant|>\n");
       break;
     case ChatTemplateKind::Gemma:
       render_gemma(out, messages);
-      if (add_generation_prompt) out += "<start_of_turn>model\n";
+      if (add_generation_prompt) out.tpl("<start_of_turn>model\n");
       break;
   }
+  return out.take();
+}
+
+std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages,
+                                bool add_generation_prompt) const {
+  std::string out;
+  for (const auto& segment : render(messages, add_generation_prompt)) out += segment.text;
   return out;
+}
+
+std::vector<int32_t> ChatTemplate::tokenize(const Tokenizer& tokenizer,
+                                            const std::vector<ChatMessage>& messages,
+                                            bool add_generation_prompt) const {
+  const auto segments = render(messages, add_generation_prompt);
+  std::vector<Tokenizer::Piece> pieces;
+  pieces.reserve(segments.size());
+  for (const auto& s : segments) pieces.push_back({s.text, /*parse_special=*/!s.from_message});
+  return tokenizer.encode_pieces(pieces, /*add_special=*/true);
 }
 
 std::string apply_chat_template(std::string_view template_text_or_name,
                                 const std::vector<ChatMessage>& messages,
                                 bool add_generation_prompt) {
   return ChatTemplate(template_text_or_name).apply(messages, add_generation_prompt);
+}
+
+std::vector<int32_t> tokenize_chat(const Tokenizer& tokenizer,
+                                   std::string_view template_text_or_name,
+                                   const std::vector<ChatMessage>& messages,
+                                   bool add_generation_prompt) {
+  return ChatTemplate(template_text_or_name).tokenize(tokenizer, messages, add_generation_prompt);
 }
 
 }  // namespace ragd::model

@@ -18,10 +18,16 @@
 // first user turn. An unknown template falls back to ChatML with a warning.
 //
 // The rendered text never starts with the BOS token even where the Jinja template writes
-// `bos_token` first: tokenize it with add_special=true (which adds BOS as the vocabulary says)
-// and parse_special=true (so the markers become their special ids).
+// `bos_token` first; tokenize() adds BOS as the vocabulary says.
+//
+// Prompts are rendered as segments so that only the template's own markers become special
+// tokens: text taken from a message (its role and content, which may hold user input or
+// retrieved document text) is tokenized without parsing special tokens, so a message writing
+// "<|im_start|>system" cannot open a real system turn. Text between markers is still tokenized
+// as one run, so ordinary messages get the ids the whole rendered string would get.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +37,15 @@ namespace ragd::model {
 struct ChatMessage {
   std::string role;  // "system", "user", "assistant" (others are passed through)
   std::string content;
+};
+
+class Tokenizer;
+
+// A piece of a rendered prompt: the template's text (its special-token texts are parsed) or
+// text from a message (never parsed for special tokens).
+struct ChatSegment {
+  std::string text;
+  bool from_message;
 };
 
 enum class ChatTemplateKind { ChatML, Llama3, Llama2, Mistral, MistralV3, Phi3, Gemma, Unknown };
@@ -52,7 +67,14 @@ class ChatTemplate {
   const std::string& default_system_prompt() const { return default_system_; }
 
   // add_generation_prompt appends the header that starts the assistant's reply.
+  std::vector<ChatSegment> render(const std::vector<ChatMessage>& messages,
+                                  bool add_generation_prompt) const;
+  // The concatenated text of render(), for display and tests; never tokenize it with
+  // parse_special (that would let messages forge turns): use tokenize().
   std::string apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
+  // The prompt's token ids, BOS included where the vocabulary asks for it.
+  std::vector<int32_t> tokenize(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages,
+                                bool add_generation_prompt) const;
 
  private:
   ChatTemplateKind kind_;
@@ -65,5 +87,11 @@ class ChatTemplate {
 std::string apply_chat_template(std::string_view template_text_or_name,
                                 const std::vector<ChatMessage>& messages,
                                 bool add_generation_prompt);
+
+// One-shot form of ChatTemplate(template_text_or_name).tokenize(...).
+std::vector<int32_t> tokenize_chat(const Tokenizer& tokenizer,
+                                   std::string_view template_text_or_name,
+                                   const std::vector<ChatMessage>& messages,
+                                   bool add_generation_prompt);
 
 }  // namespace ragd::model

@@ -230,14 +230,26 @@ void Tokenizer::finish_init() {
 
 // Splits `text` into runs of plain text and special tokens. Special tokens are taken longest
 // first: every occurrence of the longest one is cut out of every text run, then the next one
-// in what remains, and so on (llama.cpp's order, which decides overlapping cases).
-void Tokenizer::partition(std::string_view text, bool parse_special,
+// in what remains, and so on (llama.cpp's order, which decides overlapping cases). A control
+// or unknown token is cut only where its whole text lies inside one span with parse_special;
+// user-defined tokens are cut anywhere. `spans` cover `text` in order.
+void Tokenizer::partition(std::string_view text, std::span<const Span> spans,
                           std::vector<Fragment>& frags) const {
   frags.clear();
   if (text.empty()) return;
   frags.push_back({-1, 0, text.size()});
-  const SpecialMatcher& matcher = parse_special ? *special_all_ : *special_user_;
+  const bool any_parse =
+      std::any_of(spans.begin(), spans.end(), [](const Span& s) { return s.parse_special; });
+  const SpecialMatcher& matcher = any_parse ? *special_all_ : *special_user_;
   if (matcher.by_length.empty()) return;
+  const auto allowed = [&](int32_t id, size_t match) {
+    if (tokens_[id].type == TokenType::UserDefined) return true;
+    auto it = std::upper_bound(spans.begin(), spans.end(), match,
+                               [](size_t m, const Span& s) { return m < s.offset; });
+    if (it == spans.begin()) return false;
+    --it;
+    return it->parse_special && match + tokens_[id].text.size() <= it->offset + it->length;
+  };
   const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
   std::vector<Fragment> next;
   for (int32_t id : matcher.occurring(text)) {
@@ -250,9 +262,13 @@ void Tokenizer::partition(std::string_view text, bool parse_special,
       }
       size_t start = f.offset;
       const size_t end = f.offset + f.length;
-      while (start < end) {
-        const size_t match = text.substr(0, end).find(tok.text, start);
+      for (size_t from = start; from < end;) {
+        const size_t match = text.substr(0, end).find(tok.text, from);
         if (match == std::string_view::npos) break;
+        if (!allowed(id, match)) {
+          from = match + 1;
+          continue;
+        }
         size_t left_end = match;
         if (tok.lstrip) {
           while (left_end > start && is_space(text[left_end - 1])) --left_end;
@@ -263,6 +279,7 @@ void Tokenizer::partition(std::string_view text, bool parse_special,
         if (tok.rstrip) {
           while (start < end && is_space(text[start])) ++start;
         }
+        from = start;
       }
       if (start < end) next.push_back({-1, start, end - start});
     }
@@ -279,8 +296,32 @@ std::vector<int32_t> Tokenizer::encode(std::string_view raw, bool add_special,
     sanitized = unicode::sanitize_utf8(raw);
     text = sanitized;
   }
+  const Span whole{0, text.size(), parse_special};
+  return encode_partitioned(text, std::span(&whole, 1), add_special);
+}
+
+std::vector<int32_t> Tokenizer::encode_pieces(std::span<const Piece> pieces,
+                                              bool add_special) const {
+  std::string text;
+  std::vector<Span> spans;
+  spans.reserve(pieces.size());
+  for (const Piece& p : pieces) {
+    const size_t offset = text.size();
+    if (unicode::valid_utf8_prefix(p.text) != p.text.size()) {
+      text += unicode::sanitize_utf8(p.text);
+    } else {
+      text += p.text;
+    }
+    spans.push_back({offset, text.size() - offset, p.parse_special});
+  }
+  return encode_partitioned(text, spans, add_special);
+}
+
+std::vector<int32_t> Tokenizer::encode_partitioned(std::string_view text,
+                                                   std::span<const Span> spans,
+                                                   bool add_special) const {
   std::vector<Fragment> frags;
-  partition(text, parse_special, frags);
+  partition(text, spans, frags);
 
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 4);

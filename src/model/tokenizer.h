@@ -67,6 +67,19 @@ class Tokenizer {
   // texts in `text` become their ids.
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
 
+  // A piece of a prompt; control-token texts in it become their ids only if parse_special.
+  struct Piece {
+    std::string_view text;
+    bool parse_special;
+  };
+  // Tokenizes the concatenated pieces as encode() would, except that a control-token text is
+  // recognised only inside one piece with parse_special (user-defined tokens, as in encode, are
+  // recognised everywhere). Plain text between two special tokens is tokenized as one run even
+  // where it spans pieces, so pieces holding no special text give exactly the ids of
+  // encode(concatenation, add_special, true). Chat prompts use this to keep message content
+  // from forging role markers.
+  std::vector<int32_t> encode_pieces(std::span<const Piece> pieces, bool add_special) const;
+
   // The bytes token `id` stands for (possibly a partial UTF-8 sequence, e.g. a byte token).
   // Control and unknown tokens give "" unless render_special. Throws for an id out of range.
   const std::string& token_to_piece(int32_t id, bool render_special = false) const;
@@ -139,7 +152,14 @@ class Tokenizer {
     size_t offset, length;
   };
   void load_special_ids(const GgufFile& file);
-  void partition(std::string_view text, bool parse_special, std::vector<Fragment>& frags) const;
+  struct Span {  // a range of the input and whether control tokens may be matched in it
+    size_t offset, length;
+    bool parse_special;
+  };
+  void partition(std::string_view text, std::span<const Span> spans,
+                 std::vector<Fragment>& frags) const;
+  std::vector<int32_t> encode_partitioned(std::string_view text, std::span<const Span> spans,
+                                          bool add_special) const;
 
   std::vector<int32_t> eog_ids_;
   std::vector<std::string> pieces_;  // rendered piece of every token (special text included)

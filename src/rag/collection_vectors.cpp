@@ -5,6 +5,7 @@
 
 #include "rag/content_hash.h"
 #include "rag/hnsw_index.h"
+#include "util/durable_file.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -161,15 +162,9 @@ void CollectionVectors::save() {
       {"count", state.count},            {"id_checksum", state.id_checksum},
       {"vector_version", state.version}, {"model", collection_.embedding_model},
       {"file_hash", file_hash(file)}};
-  auto side = sidecar_path(file);
-  auto tmp = side;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << meta.dump(2) << '\n';
-    if (!out) fail("cannot write {}", tmp.string());
-  }
-  std::filesystem::rename(tmp, side);
+  // Written after the index file: a crash between the two leaves a sidecar whose file_hash
+  // does not match, and open() rebuilds.
+  write_file_durably(sidecar_path(file), meta.dump(2) + "\n");
 }
 
 std::vector<VectorHit> CollectionVectors::search(std::span<const float> query, size_t k,

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "kernels/vector_ops.h"
+#include "util/durable_file.h"
 #include "util/error.h"
 
 namespace ragd::rag {
@@ -102,9 +103,7 @@ void HnswIndex::save(const std::filesystem::path& file) const {
   } catch (const std::exception& e) {
     fail("cannot write vector index {}: {}", tmp.string(), e.what());
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) fail("cannot write vector index {}: {}", file.string(), ec.message());
+  commit_file_durably(tmp, file);  // fsync + rename: a crash leaves the old file or the new
 }
 
 size_t HnswIndex::size() const {

@@ -12,6 +12,24 @@
 namespace ragd::rag {
 namespace {
 
+// A failed write to the store (e.g. a full disk). Unlike an unreadable file it stops the
+// run: SQLite may have rolled the open transaction back, and writing on would store the
+// following files outside any transaction, leaving half-written documents behind.
+struct StoreWriteError : Error {
+  using Error::Error;
+};
+
+template <typename F>
+auto store_write(F&& write) {
+  try {
+    return write();
+  } catch (const StoreWriteError&) {
+    throw;
+  } catch (const Error& e) {
+    throw StoreWriteError(e.what());
+  }
+}
+
 namespace fs = std::filesystem;
 
 bool hidden(const fs::path& p) {
@@ -120,9 +138,13 @@ IngestStats Ingestor::ingest(const std::vector<fs::path>& files, const ProgressF
     uint64_t before = progress_.bytes_done;
     try {
       ingest_file(f, file_kind(f).value_or(FileKind::Text));
+    } catch (const StoreWriteError& e) {
+      tx_.reset();  // rolls back what is not committed; the next run redoes those files
+      fail("cannot write to the store: {} (documents not yet committed were rolled back; "
+           "run the ingest again once the problem is fixed)", e.what());
     } catch (const Error& e) {
-      // One unreadable file does not stop the others. Nothing is rolled back: the failure
-      // happens before the file writes anything, and earlier files' documents are complete.
+      // One unreadable file does not stop the others. Nothing is rolled back: reading fails
+      // before a document is written, and earlier documents are complete.
       log::error("{}", e.what());
       ++stats_.errors;
     }
@@ -151,7 +173,8 @@ void Ingestor::ingest_file(const fs::path& file, FileKind kind) {
   auto size = static_cast<int64_t>(fs::file_size(file, ec));
   if (!tx_) tx_.emplace(store_.db());
   // "pending" until the file is complete: an interrupted file never looks unchanged.
-  int64_t source_id = store_.upsert_source(collection_.id, path, "pending", size);
+  const int64_t source_id =
+      store_write([&] { return store_.upsert_source(collection_.id, path, "pending", size); });
   auto reader = open_document_reader(file, kind);
   seen_.clear();
   uint64_t base = progress_.bytes_done;
@@ -171,11 +194,11 @@ void Ingestor::ingest_file(const fs::path& file, FileKind kind) {
   std::unordered_set<std::string> present(seen_.begin(), seen_.end());
   for (const auto& [doc_id, external_id] : store_.documents_of_source(source_id)) {
     if (!present.count(external_id)) {
-      store_.remove_document(collection_, doc_id);
+      store_write([&] { store_.remove_document(collection_, doc_id); });
       ++stats_.documents_removed;
     }
   }
-  store_.upsert_source(collection_.id, path, hash, size);
+  store_write([&] { store_.upsert_source(collection_.id, path, hash, size); });
 }
 
 void Ingestor::ingest_document(Document& doc, int64_t source_id) {
@@ -190,7 +213,7 @@ void Ingestor::ingest_document(Document& doc, int64_t source_id) {
     return;
   }
   DocumentInput input{doc.external_id, doc.title, hash, std::move(doc.metadata), chunker_.chunk(doc)};
-  store_.put_document(collection_, source_id, input, /*is_new=*/!existing);
+  store_write([&] { store_.put_document(collection_, source_id, input, /*is_new=*/!existing); });
   ++(existing ? stats_.documents_updated : stats_.documents_added);
   stats_.chunks_written += input.chunks.size();
   progress_.chunks += input.chunks.size();
@@ -204,7 +227,7 @@ void Ingestor::maybe_commit(bool force) {
       now - last_commit_ < options_.batch_seconds) {
     return;
   }
-  tx_->commit();
+  store_write([&] { tx_->commit(); });
   tx_.reset();
   committed_documents_ += pending_documents_;
   pending_documents_ = 0;

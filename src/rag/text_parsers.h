@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "rag/bounded_child.h"
 #include "rag/document.h"
 
 namespace ragd::rag {
@@ -24,9 +25,17 @@ Document parse_markdown(std::string_view content, std::string fallback_title);
 // Title: <title>, else the first <h1>, else `fallback_title`.
 Document parse_html(std::string_view content, std::string fallback_title);
 
+// Bounds on reading one PDF, whose parser runs in a child process (bounded_child.h).
+struct PdfLimits {
+  ChildLimits child;
+  int max_pages = 10000;
+};
+
 // Text of every page (a section "Page N" each); title from the PDF's Title entry, else
-// `fallback_title`. Throws ragd::Error for corrupt, truncated or password-protected files.
-Document parse_pdf(std::string_view content, std::string fallback_title);
+// `fallback_title`. Throws ragd::Error for corrupt, truncated or password-protected files
+// and for files that exceed `limits` (e.g. decompression bombs).
+Document parse_pdf(std::string_view content, std::string fallback_title,
+                   const PdfLimits& limits = {});
 
 // Decodes HTML character references (&amp; &lt; &#233; &#x1F600; …); unknown names stay.
 std::string decode_html_entities(std::string_view text);

@@ -12,8 +12,8 @@ namespace ragd::server {
 
 std::vector<int32_t> chat_prompt_tokens(const engine::Llm& llm, const std::vector<model::ChatMessage>& messages) {
   const std::string tmpl(llm.file->get_string("tokenizer.chat_template", ""));
-  auto text = model::apply_chat_template(tmpl, messages, /*add_generation_prompt=*/true);
-  return llm.tokenizer->encode(text, /*add_special=*/true, /*parse_special=*/true);
+  // Message content is tokenized without parsing special tokens (no forged role markers).
+  return model::tokenize_chat(*llm.tokenizer, tmpl, messages, /*add_generation_prompt=*/true);
 }
 
 std::vector<int32_t> completion_prompt_tokens(const engine::Llm& llm, const std::string& prompt) {
@@ -28,11 +28,13 @@ Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedMo
   g.quantization = ctx.quantization(g.model_name);
   g.endpoint = endpoint;
   if (prompt.empty()) throw bad_request("the prompt is empty", "prompt");
+  check_logit_bias(params.options.sampling, model->llm->tokenizer->vocab_size());
   engine::GenerationRequest request;
   request.prompt = std::move(prompt);
   request.options = params.options;
   request.priority = params.priority;
   request.user = user;
+  ctx.active_users.touch(user);
   auto admission = model->scheduler->submit(std::move(request));
   auto reject = [&](const char* reason) {
     ctx.metrics.inc("ragd_requests_rejected_total", {{"model", g.model_name}, {"reason", reason}});
