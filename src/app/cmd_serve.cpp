@@ -45,7 +45,17 @@ constexpr KeyInfo kKeys[] = {
     {"server.threads", "--http-threads", "HTTP worker threads (0: max(128, max_concurrent + 16))", "N"},
     {"server.max_body_bytes", "--max-body-size", "Largest request body, bytes or with KiB/MiB/GiB", "SIZE"},
     {"server.api_keys", "", ""},
+    {"server.query_api_keys", "", ""},
+    {"server.api_key_file", "--api-key-file", "Read API keys from FILE: 'KEY [admin|query] [collections=A,B]' per line", "FILE"},
     {"server.rate_limit_per_minute", "--rate-limit", "Requests per minute per API key or client (0: off)", "N"},
+    {"server.max_connections", "--max-connections", "Requests in progress at once; beyond: 503 (0: the HTTP threads)", "N"},
+    {"server.max_pending_connections", "", ""},
+    {"server.header_timeout", "--header-timeout", "Seconds from connect (or idle) to the end of the headers; beyond: 408", "SECONDS"},
+    {"server.read_timeout", "", ""},
+    {"server.body_timeout", "", ""},
+    {"server.write_timeout", "", ""},
+    {"server.keep_alive_timeout", "", ""},
+    {"server.listen_backlog", "", ""},
     {"models.llm", "", ""},
     {"models.embedder", "", ""},
     {"models.keep_alive_seconds", "--keep-alive", "Unload a model idle this long (0: never)", "SECONDS"},
@@ -75,34 +85,20 @@ constexpr KeyInfo kKeys[] = {
     {"cache.semantic_threshold", "", ""},
 };
 
+// The keys a config file may hold: exactly those `ragd serve` reads.
+std::vector<std::string> known_keys() {
+  std::vector<std::string> keys;
+  for (const auto& k : kKeys) keys.push_back(k.key);
+  return keys;
+}
+
 struct ServeCmd {
   std::map<std::string, std::string> flag_values;  // key → value as typed
   std::map<std::string, CLI::Option*> flag_options;
-  std::vector<std::string> models, embedders, api_keys;
+  std::vector<std::string> models, embedders, api_keys, query_api_keys;
   std::string config_file;
   bool warmup = false;
 };
-
-// "512", "64MiB", "1.5GiB", "256M" → bytes.
-size_t parse_size(const std::string& key, const std::string& text) {
-  size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
-  std::string unit = text.substr(i);
-  double value = 0;
-  try {
-    value = std::stod(text.substr(0, i));
-  } catch (const std::exception&) {
-    fail("'{}' must be a size like 268435456, 256MiB or 1GiB, got '{}'", key, text);
-  }
-  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  static const std::map<std::string, double> units = {
-      {"", 1},          {"b", 1},          {"k", 1024},           {"kb", 1e3},          {"kib", 1024},
-      {"m", 1 << 20},   {"mb", 1e6},       {"mib", 1 << 20},      {"g", 1 << 30},       {"gb", 1e9},
-      {"gib", 1 << 30}};
-  auto it = units.find(unit);
-  if (it == units.end()) fail("'{}': unknown size unit '{}' (use KiB, MiB or GiB)", key, unit);
-  return static_cast<size_t>(value * it->second);
-}
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -117,138 +113,26 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-// "name=FILE" or "FILE" (named after the file, without .gguf).
+// "name=MODEL" or "MODEL" (named after the file, without .gguf); MODEL is a file or an
+// installed model's name (resolve_model).
 engine::ModelSpec model_spec(const std::string& arg, engine::ModelKind kind) {
   engine::ModelSpec spec;
   spec.kind = kind;
   size_t eq = arg.find('=');
   if (eq != std::string::npos && eq > 0) {
     spec.name = arg.substr(0, eq);
-    spec.path = arg.substr(eq + 1);
+    spec.path = resolve_model(arg.substr(eq + 1));
   } else {
-    spec.path = arg;
-    spec.name = fs::path(arg).stem().string();
+    spec.path = resolve_model(arg);
+    spec.name = fs::path(spec.path).stem().string();
   }
-  if (!fs::exists(spec.path)) fail("model file {} does not exist (run 'make models'?)", spec.path);
   return spec;
 }
 
-int run_serve(ServeCmd& cmd) {
-  Config config;
-  if (!cmd.config_file.empty()) config.load_yaml_file(cmd.config_file);
-  std::vector<std::string> keys;
-  for (const auto& k : kKeys) keys.push_back(k.key);
-  config.load_environment(keys);
-  for (const auto& [key, opt] : cmd.flag_options) {
-    if (opt->count() > 0) config.set(key, cmd.flag_values[key]);
-  }
-  auto join = [](const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, ",")); };
-  if (!cmd.models.empty()) config.set("models.llm", join(cmd.models));
-  if (!cmd.embedders.empty()) config.set("models.embedder", join(cmd.embedders));
-  if (!cmd.api_keys.empty()) config.set("server.api_keys", join(cmd.api_keys));
-  if (cmd.warmup) config.set("models.warmup", "true");
-
-  // Models: the first of each kind is the default.
-  engine::RegistryOptions ro;
-  ro.max_instances = static_cast<size_t>(config.get_int("models.max_instances", 4));
-  ro.memory_budget_bytes = parse_size("models.memory_budget", config.get_string("models.memory_budget", "0"));
-  std::string eviction = config.get_string("models.eviction", "lru");
-  if (eviction != "lru" && eviction != "lfu") fail("'models.eviction' must be lru or lfu, got '{}'", eviction);
-  ro.policy = eviction == "lfu" ? engine::EvictionPolicy::Lfu : engine::EvictionPolicy::Lru;
-  ro.threads = static_cast<size_t>(config.get_int("models.threads", 0));
-  auto& so = ro.scheduler;
-  so.max_concurrent = static_cast<size_t>(config.get_int("scheduler.max_concurrent", 100));
-  so.max_per_user = static_cast<size_t>(config.get_int("scheduler.max_per_user", 0));
-  so.max_batch_size = static_cast<size_t>(config.get_int("scheduler.max_batch_size", 32));
-  so.max_batch_tokens = static_cast<size_t>(config.get_int("scheduler.max_batch_tokens", 512));
-  so.max_kv_cache_bytes = parse_size("scheduler.max_kv_cache_size", config.get_string("scheduler.max_kv_cache_size", "256MiB"));
-  so.ctx_size = static_cast<size_t>(config.get_int("scheduler.ctx_size", 2048));
-  so.queue_timeout = config.get_double("scheduler.queue_timeout", 30);
-  so.prefix_caching = config.get_bool("scheduler.prefix_caching", true);
-  so.kv_type = kernels::kv_type_from_name(config.get_string("scheduler.kv_type", "f16"));
-  if (so.max_concurrent == 0) fail("'scheduler.max_concurrent' must be at least 1");
-  auto embedding_cache = std::make_shared<engine::EmbeddingCache>(
-      static_cast<size_t>(config.get_int("cache.embedding_capacity", 10000)));
-  ro.embedding.cache = embedding_cache;
-  ro.embedding.threads = ro.threads;
-  engine::ModelRegistry registry(ro);
-
-  double keep_alive = config.get_double("models.keep_alive_seconds", 300);
-  auto llms = split_list(config.get_string("models.llm", ""));
-  if (llms.empty()) {
-    auto path = fs::path(default_model_dir()) / kDefaultLlm;
-    if (!fs::exists(path)) fail("no --model given and the default model {} is missing; run 'make models'", path.string());
-    llms.push_back(path.string());
-  }
-  auto embedders = split_list(config.get_string("models.embedder", ""));
-  if (embedders.empty()) {
-    auto path = fs::path(default_model_dir()) / kDefaultEmbedder;
-    if (fs::exists(path)) {
-      embedders.push_back(path.string());
-    } else {
-      log::warn("no embedding model ({} missing): /v1/embeddings and dense search are off", path.string());
-    }
-  }
-  for (const auto& m : llms) {
-    auto spec = model_spec(m, engine::ModelKind::Llm);
-    spec.keep_alive_seconds = keep_alive;
-    registry.add(spec);
-  }
-  for (const auto& m : embedders) {
-    auto spec = model_spec(m, engine::ModelKind::Embedder);
-    spec.keep_alive_seconds = keep_alive;
-    registry.add(spec);
-  }
-  // The default models: loaded by --warmup and required by GET /ready.
-  std::vector<std::string> warm = {*registry.default_model(engine::ModelKind::Llm)};
-  if (auto e = registry.default_model(engine::ModelKind::Embedder)) warm.push_back(*e);
-
-  server::ServeOptions opts;
-  opts.generation.max_tokens = static_cast<size_t>(config.get_int("generation.max_tokens", 256));
-  opts.generation.max_tokens_limit = so.ctx_size;
-  opts.generation.priority_levels = so.priority_levels;
-  opts.default_collection = config.get_string("rag.collection", "default");
-  opts.prompt.max_source_tokens = static_cast<size_t>(config.get_int("rag.max_source_tokens", 1200));
-  opts.embedding_cache_file = config.get_string("cache.embedding_file", "");
-  const bool warmup = config.get_bool("models.warmup", false);
-  if (warmup) {
-    // Warmed-up defaults stay loaded: pinned models are neither evicted nor swept, so
-    // GET /ready does not flap after a quiet spell.
-    opts.warmup = warm;
-    for (const auto& name : warm) registry.pin(name, true);
-  }
-
-  std::string db = config.get_string("data.db", default_data_dir());
-  auto store = std::make_unique<server::StoreAccess>(db);
-
-  rag::ResultCache::Options rco;
-  rco.capacity = static_cast<size_t>(config.get_int("cache.result_capacity", 1000));
-  rco.ttl_seconds = config.get_double("cache.result_ttl_seconds", 1800);
-  rag::AnswerCacheOptions aco;
-  aco.capacity = static_cast<size_t>(config.get_int("cache.answer_capacity", 1000));
-  aco.semantic_threshold = config.get_double("cache.semantic_threshold", 0.95);
-
-  if (!opts.embedding_cache_file.empty() && fs::exists(opts.embedding_cache_file)) {
-    try {
-      size_t n = embedding_cache->load(opts.embedding_cache_file);
-      log::info("loaded {} cached embeddings from {}", n, opts.embedding_cache_file);
-    } catch (const Error& e) {
-      log::warn("embedding cache not loaded: {}", e.what());
-    }
-  }
-
-  server::ServerContext ctx(registry, opts, std::move(store), embedding_cache, rco, aco);
-
-  server::ServerOptions http_opts;
-  http_opts.host = config.get_string("server.host", "127.0.0.1");
-  http_opts.port = static_cast<int>(config.get_int("server.port", 8080));
-  if (http_opts.port < 0 || http_opts.port > 65535) fail("'server.port' must be between 0 and 65535");
-  http_opts.threads = static_cast<size_t>(config.get_int("server.threads", 0));
-  http_opts.max_concurrent = so.max_concurrent;
-  http_opts.max_body_bytes = parse_size("server.max_body_bytes", config.get_string("server.max_body_bytes", "16MiB"));
-  http_opts.api_keys = split_list(config.get_string("server.api_keys", ""));
-  http_opts.rate_limit_per_minute = config.get_double("server.rate_limit_per_minute", 0);
-
+// Serves until SIGINT/SIGTERM, or until a --warmup load fails: returns that failure's
+// message ("" after a clean stop).
+std::string serve(server::ServerContext& ctx, const server::ServerOptions& http_opts,
+                  const std::vector<std::string>& warm, const std::string& db) {
   // Signals are taken by a watcher thread (sigwait), so they are blocked before any other
   // thread exists; every thread inherits the mask. SIGPIPE: a vanished client is an
   // error return from send(), not a process kill.
@@ -262,42 +146,235 @@ int run_serve(ServeCmd& cmd) {
   server::HttpServer http(http_opts, ctx.metrics);
   server::register_all_routes(http, ctx);
   int port = http.bind();
+  std::atomic<bool> stopping{false};
   std::thread watcher([&] {
     int sig = 0;
     sigwait(&signals, &sig);
+    if (stopping) return;  // woken by the shutdown below, not by a user
     log::warn("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     http.stop();
   });
+  std::string warm_error;  // written by the warmer before it stops the server, read after run()
   std::thread warmer;
-  if (warmup) {
-    // In the background, so /health answers at once; /ready turns 200 when done.
-    warmer = std::thread([&registry, warm] {
+  if (!warm.empty()) {
+    // In the background, so /health answers at once; /ready turns 200 when done. A model
+    // that cannot load stops the server: better a failed start than failed requests.
+    warmer = std::thread([&] {
       try {
-        registry.warm_up(warm);
-      } catch (const Error& e) {
-        log::error("warm-up failed: {}", e.what());
+        ctx.registry.warm_up(warm);
+        return;
+      } catch (const std::exception& e) {
+        warm_error = e.what();
+      }
+      log::error("warm-up failed: {}", warm_error);
+      // stop() is a no-op until run() has started listening, so repeat it until run() returns.
+      while (!stopping) {
+        http.stop();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
     });
   }
-  std::atomic<bool> stopping{false};
   std::thread sweeper([&] {
     // Unloads models idle past their keep-alive, every 5 s.
     while (!stopping) {
       for (int i = 0; i < 50 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (!stopping) registry.sweep();
+      if (!stopping) ctx.registry.sweep();
     }
   });
+  std::vector<std::string> models = {*ctx.registry.default_model(engine::ModelKind::Llm)};
+  if (auto e = ctx.registry.default_model(engine::ModelKind::Embedder)) models.push_back(*e);
   fmt::print("ragd serve: listening on http://{}:{} (models: {}; store: {})\n", http_opts.host, port,
-             fmt::join(warm, ", "), db);
+             fmt::join(models, ", "), db);
   std::fflush(stdout);
   http.run();
-  // run() returned: a signal arrived (the watcher is done) or the listener failed.
+  // run() returned: a signal arrived (the watcher is done), the warm-up failed, or the
+  // listener failed.
   stopping = true;
   http.stop();
   pthread_kill(watcher.native_handle(), SIGTERM);  // no-op if the watcher already returned
   watcher.join();
   sweeper.join();
   if (warmer.joinable()) warmer.join();
+  return warm_error;
+}
+
+// Layers, later winning: --config file < environment < flags. Unknown keys in the file are
+// refused here, before anything is read from it.
+Config load_config(ServeCmd& cmd) {
+  Config config;
+  const auto keys = known_keys();
+  if (!cmd.config_file.empty()) {
+    config.load_yaml_file(cmd.config_file);
+    config.check_known(keys);
+  }
+  config.load_environment(keys);
+  for (const auto& k : kKeys) {
+    auto opt = cmd.flag_options.find(k.key);
+    if (opt != cmd.flag_options.end() && opt->second->count() > 0) config.set(k.key, cmd.flag_values[k.key], k.flag);
+  }
+  auto join = [](const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, ",")); };
+  if (!cmd.models.empty()) config.set("models.llm", join(cmd.models));
+  if (!cmd.embedders.empty()) config.set("models.embedder", join(cmd.embedders));
+  if (!cmd.api_keys.empty()) config.set("server.api_keys", join(cmd.api_keys));
+  if (!cmd.query_api_keys.empty()) config.set("server.query_api_keys", join(cmd.query_api_keys));
+  if (cmd.warmup) config.set("models.warmup", "true");
+  return config;
+}
+
+// Every bound below is what the engine can run with; values outside are refused with the
+// key, where it was set and the range, rather than clamped or wrapped to a huge size_t.
+engine::RegistryOptions registry_options(const Config& config) {
+  constexpr int64_t kMillion = 1000000;
+  engine::RegistryOptions ro;
+  ro.max_instances = static_cast<size_t>(config.get_int("models.max_instances", 4, 1, 1024));
+  ro.memory_budget_bytes = config.get_size("models.memory_budget", "0");
+  std::string eviction = config.get_string("models.eviction", "lru");
+  if (eviction != "lru" && eviction != "lfu") fail("'models.eviction' must be lru or lfu, got '{}'", eviction);
+  ro.policy = eviction == "lfu" ? engine::EvictionPolicy::Lfu : engine::EvictionPolicy::Lru;
+  ro.threads = static_cast<size_t>(config.get_int("models.threads", 0, 0, 4096));
+  auto& so = ro.scheduler;
+  so.max_concurrent = static_cast<size_t>(config.get_int("scheduler.max_concurrent", 100, 1, kMillion));
+  so.max_per_user = static_cast<size_t>(config.get_int("scheduler.max_per_user", 0, 0, kMillion));
+  so.max_batch_size = static_cast<size_t>(config.get_int("scheduler.max_batch_size", 32, 1, 65536));
+  so.max_batch_tokens = static_cast<size_t>(config.get_int("scheduler.max_batch_tokens", 512, 1, 1 << 24));
+  so.max_kv_cache_bytes = config.get_size("scheduler.max_kv_cache_size", "256MiB", 1 << 20);
+  so.ctx_size = static_cast<size_t>(config.get_int("scheduler.ctx_size", 2048, 16, 1 << 20));
+  so.queue_timeout = config.get_double("scheduler.queue_timeout", 30, 0, 86400);
+  so.prefix_caching = config.get_bool("scheduler.prefix_caching", true);
+  so.kv_type = kernels::kv_type_from_name(config.get_string("scheduler.kv_type", "f16"));
+  ro.embedding.threads = ro.threads;
+  return ro;
+}
+
+// Admin keys (--api-key, server.api_keys: admin for compatibility), query keys, and a key
+// file. Origins name keys in errors without their secrets.
+server::KeyRing api_keys(const Config& config) {
+  server::KeyRing keys;
+  auto add_all = [&](const char* key, server::Scope scope) {
+    auto secrets = split_list(config.get_string(key, ""));
+    for (size_t i = 0; i < secrets.size(); ++i) {
+      keys.add({secrets[i], scope, {}, fmt::format("{} #{}", key, i + 1)});
+    }
+  };
+  add_all("server.api_keys", server::Scope::Admin);
+  add_all("server.query_api_keys", server::Scope::Query);
+  if (auto file = config.get_string("server.api_key_file", ""); !file.empty()) keys.load_file(file);
+  return keys;
+}
+
+server::ServerOptions http_options(const Config& config, size_t max_concurrent) {
+  server::ServerOptions o;
+  o.host = config.get_string("server.host", "127.0.0.1");
+  o.port = static_cast<int>(config.get_int("server.port", 8080, 0, 65535));
+  o.threads = static_cast<size_t>(config.get_int("server.threads", 0, 0, 100000));
+  o.max_concurrent = max_concurrent;
+  o.max_body_bytes = config.get_size("server.max_body_bytes", "16MiB", 1024, uint64_t{1} << 36);
+  o.keys = api_keys(config);
+  o.rate_limit_per_minute = config.get_double("server.rate_limit_per_minute", 0, 0, 1e9);
+  o.max_connections = static_cast<size_t>(config.get_int("server.max_connections", 0, 0, 100000));
+  o.max_pending_connections =
+      static_cast<size_t>(config.get_int("server.max_pending_connections", 2048, 1, 1000000));
+  o.header_timeout_s = config.get_double("server.header_timeout", 10, 0.1, 3600);
+  o.read_timeout_s = config.get_double("server.read_timeout", 10, 0.1, 3600);
+  o.body_timeout_s = config.get_double("server.body_timeout", 60, 0.1, 86400);
+  o.write_timeout_s = config.get_double("server.write_timeout", 60, 0.1, 86400);
+  o.keep_alive_timeout_s = config.get_double("server.keep_alive_timeout", 5, 0, 3600);
+  o.listen_backlog = static_cast<int>(config.get_int("server.listen_backlog", 1024, 1, 65535));
+  return o;
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+// Registers the configured models; returns the defaults (loaded by --warmup, required by
+// GET /ready).
+std::vector<std::string> add_models(const Config& config, engine::ModelRegistry& registry) {
+  double keep_alive = config.get_double("models.keep_alive_seconds", 300, 0, 1e9);
+  auto llms = split_list(config.get_string("models.llm", ""));
+  if (llms.empty()) {
+    llms.push_back(default_llm_path(default_model_dir()));
+  }
+  auto embedders = split_list(config.get_string("models.embedder", ""));
+  if (embedders.empty()) {
+    auto path = fs::path(default_model_dir()) / kDefaultEmbedder;
+    if (fs::exists(path)) {
+      embedders.push_back(path.string());
+    } else {
+      log::warn("no embedding model ({} missing): /v1/embeddings and dense search are off", path.string());
+    }
+  }
+  auto add = [&](const std::vector<std::string>& list, engine::ModelKind kind) {
+    for (const auto& m : list) {
+      auto spec = model_spec(m, kind);
+      spec.keep_alive_seconds = keep_alive;
+      registry.add(spec);
+    }
+  };
+  add(llms, engine::ModelKind::Llm);
+  add(embedders, engine::ModelKind::Embedder);
+  std::vector<std::string> warm = {*registry.default_model(engine::ModelKind::Llm)};
+  if (auto e = registry.default_model(engine::ModelKind::Embedder)) warm.push_back(*e);
+  return warm;
+}
+
+server::ServeOptions serve_options(const Config& config, size_t ctx_size, size_t priority_levels) {
+  server::ServeOptions opts;
+  opts.generation.max_tokens =
+      static_cast<size_t>(config.get_int("generation.max_tokens", 256, 1, static_cast<int64_t>(ctx_size)));
+  opts.generation.max_tokens_limit = ctx_size;
+  opts.generation.priority_levels = priority_levels;
+  opts.default_collection = config.get_string("rag.collection", "default");
+  opts.prompt.max_source_tokens = static_cast<size_t>(config.get_int("rag.max_source_tokens", 1200, 1, 10000000));
+  opts.embedding_cache_file = config.get_string("cache.embedding_file", "");
+  return opts;
+}
+
+int run_serve(ServeCmd& cmd) {
+  Config config = load_config(cmd);
+  engine::RegistryOptions ro = registry_options(config);
+  constexpr int64_t kBillion = 1000000000;
+  auto embedding_cache = std::make_shared<engine::EmbeddingCache>(
+      static_cast<size_t>(config.get_int("cache.embedding_capacity", 10000, 0, kBillion)));
+  ro.embedding.cache = embedding_cache;
+  ro.model_dir = default_model_dir();  // installed models are offered by name too
+  engine::ModelRegistry registry(ro);
+  const std::vector<std::string> warm = add_models(config, registry);
+
+  server::ServeOptions opts = serve_options(config, ro.scheduler.ctx_size, ro.scheduler.priority_levels);
+  const bool warmup = config.get_bool("models.warmup", false);
+  if (warmup) {
+    // Warmed-up defaults stay loaded: pinned models are neither evicted nor swept, so
+    // GET /ready does not flap after a quiet spell.
+    opts.warmup = warm;
+    for (const auto& name : warm) registry.pin(name, true);
+  }
+  rag::ResultCache::Options rco;
+  rco.capacity = static_cast<size_t>(config.get_int("cache.result_capacity", 1000, 0, kBillion));
+  rco.ttl_seconds = config.get_double("cache.result_ttl_seconds", 1800, 0, 1e9);
+  rag::AnswerCacheOptions aco;
+  aco.capacity = static_cast<size_t>(config.get_int("cache.answer_capacity", 1000, 0, kBillion));
+  aco.semantic_threshold = config.get_double("cache.semantic_threshold", 0.95, 0, 2);
+  server::ServerOptions http_opts = http_options(config, ro.scheduler.max_concurrent);
+  if (http_opts.keys.empty() && !is_loopback(http_opts.host)) {
+    log::warn("listening on {} without an API key: anyone who can reach this port can read every collection, "
+              "upload and delete documents and load models; set --api-key, --api-key-file or "
+              "RAGD_SERVER_API_KEYS (docs/serving.md, 'API keys')",
+              http_opts.host);
+  }
+
+  std::string db = config.get_string("data.db", default_data_dir());
+  auto store = std::make_unique<server::StoreAccess>(db);
+  if (!opts.embedding_cache_file.empty() && fs::exists(opts.embedding_cache_file)) {
+    try {
+      size_t n = embedding_cache->load(opts.embedding_cache_file);
+      log::info("loaded {} cached embeddings from {}", n, opts.embedding_cache_file);
+    } catch (const Error& e) {
+      log::warn("embedding cache not loaded: {}", e.what());
+    }
+  }
+  server::ServerContext ctx(registry, opts, std::move(store), embedding_cache, rco, aco);
+  std::string warm_error = serve(ctx, http_opts, warmup ? warm : std::vector<std::string>{}, db);
   if (!opts.embedding_cache_file.empty()) {
     try {
       embedding_cache->save(opts.embedding_cache_file);
@@ -305,6 +382,9 @@ int run_serve(ServeCmd& cmd) {
     } catch (const Error& e) {
       log::error("embedding cache not saved: {}", e.what());
     }
+  }
+  if (!warm_error.empty()) {
+    fail("--warmup: {}; the server stopped (a model that cannot load would fail every request)", warm_error);
   }
   fmt::print("ragd serve: stopped\n");
   return 0;
@@ -324,13 +404,18 @@ const CommandRegistrar registrar([](CLI::App& app) {
       "    -d '{\"model\":\"SmolLM2-135M-Instruct.Q4_1\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'");
   sub->add_option("--config", cmd->config_file, "YAML settings file")->check(CLI::ExistingFile);
   sub->add_option("-m,--model", cmd->models,
-                  "Language model: FILE or NAME=FILE (repeatable; the first is the default). Default: the "
+                  "Language model: FILE, installed model name, or NAME=FILE (repeatable; the first is the default). Default: the "
                   "default model in $RAGD_MODEL_DIR or ./models")
       ->type_name("[NAME=]FILE");
   sub->add_option("--embedder", cmd->embedders,
                   "Embedding model: FILE or NAME=FILE (repeatable). Default: all-MiniLM-L6-v2 in the model dir")
       ->type_name("[NAME=]FILE");
-  sub->add_option("--api-key", cmd->api_keys, "Require this API key (repeatable; none: no authentication)")
+  sub->add_option("--api-key", cmd->api_keys,
+                  "Require an API key; this one may do everything (repeatable; none: no authentication) "
+                  "[server.api_keys]")
+      ->type_name("KEY");
+  sub->add_option("--query-api-key", cmd->query_api_keys,
+                  "An API key that may ask, search and read but not administer (repeatable) [server.query_api_keys]")
       ->type_name("KEY");
   sub->add_flag("--warmup", cmd->warmup, "Load and pin the default models at start (GET /ready turns 200 when done)");
   for (const auto& k : kKeys) {

@@ -6,6 +6,7 @@
 #include "rag/section_builder.h"
 #include "rag/text_parsers.h"
 #include "util/error.h"
+#include "util/json_limits.h"
 #include "util/log.h"
 
 namespace ragd::rag {
@@ -77,14 +78,16 @@ class JsonlReader : public DocumentReader {
       ++line_no_;
       std::string_view text = line_no_ == 1 ? strip_bom(line) : std::string_view(line);
       if (text.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-      auto record = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-      std::string why = "invalid JSON";
+      // Records are untrusted: bounded depth, so a deeply nested line cannot overflow the stack.
+      std::string why;
+      auto record = try_parse_json_bounded(text, why);
       std::optional<Document> doc;
       if (!record.is_discarded()) {
         doc = document_from_json(record, fmt::format("{}:{}", path_.string(), line_no_), why);
       }
       if (!doc) {
         log::warn("{}:{}: skipped record: {}", path_.string(), line_no_, why);
+        if (errors_ == 0) first_error_ = fmt::format("line {}: {}", line_no_, why);
         ++errors_;
         continue;
       }
@@ -95,6 +98,7 @@ class JsonlReader : public DocumentReader {
   }
   uint64_t bytes_read() const override { return bytes_; }
   size_t errors() const override { return errors_; }
+  std::string first_error() const override { return first_error_; }
 
  private:
   std::filesystem::path path_;
@@ -102,6 +106,7 @@ class JsonlReader : public DocumentReader {
   uint64_t bytes_ = 0;
   size_t line_no_ = 0;
   size_t errors_ = 0;
+  std::string first_error_;
 };
 
 std::optional<std::string> scalar_string(const nlohmann::json& v) {

@@ -31,6 +31,9 @@ class DocumentReader {
   // Bytes of the file consumed so far (for progress).
   virtual uint64_t bytes_read() const = 0;
   virtual size_t errors() const { return 0; }
+  // Why the first unreadable record was skipped ("line 3: JSON nesting deeper than 64
+  // levels"); empty when none was. Names no path, so it can be shown to an uploader.
+  virtual std::string first_error() const { return ""; }
 };
 
 // Throws ragd::Error if the file cannot be opened. `path` should be absolute: it becomes

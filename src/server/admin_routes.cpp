@@ -55,14 +55,11 @@ json cache_status(ServerContext& ctx) {
 
 void handle_cache(ServerContext& ctx, const httplib::Request& http, httplib::Response& res) {
   json body = parse_json_body(http.body);
-  std::string action = body.value("action", "status");
-  if (!body.contains("action") || !body["action"].is_string()) {
-    throw bad_request("'action' must be one of status, warmup, save, clear", "action");
-  }
+  std::string action = string_field(body, "action", "status");
   json out = {{"action", action}};
   if (action == "status") {
   } else if (action == "clear") {
-    std::string which = body.value("cache", "all");
+    std::string which = string_field(body, "cache", "all");
     if (which != "all" && which != "result" && which != "answer" && which != "embedding" && which != "prefix") {
       throw bad_request("'cache' must be all, result, answer, embedding or prefix", "cache");
     }
@@ -110,7 +107,7 @@ void handle_cache(ServerContext& ctx, const httplib::Request& http, httplib::Res
         if (!t.is_string()) throw bad_request("'texts' must be an array of strings", "texts");
         texts.push_back(t.get<std::string>());
       }
-      auto m = ctx.acquire(body.value("embedding_model", ""), engine::ModelKind::Embedder);
+      auto m = ctx.acquire(string_field(body, "embedding_model"), engine::ModelKind::Embedder);
       m->embedder->embed(texts);
       out["embedded"] = texts.size();
     }
@@ -141,13 +138,43 @@ void handle_model_action(ServerContext& ctx, const std::string& name, const std:
 
 json run_one(ServerContext& ctx, const json& item, const RequestInfo& info) {
   if (!item.is_object()) throw bad_request("each batch request must be an object {type, body}");
-  std::string type = item.value("type", "");
+  std::string type = string_field(item, "type");
   if (!item.contains("body") || !item["body"].is_object()) throw bad_request("each batch request needs a 'body' object");
   const json& body = item["body"];
   if (type == "chat") return run_chat(ctx, body, info);
   if (type == "completion") return run_completion(ctx, body, info);
   if (type == "rag") return run_rag_query(ctx, body, info);
   throw bad_request("batch request type must be chat, completion or rag, not '" + type + "'");
+}
+
+// One batch item's result or error; never throws, so every promise is fulfilled.
+json batch_item_result(ServerContext& ctx, const json& item, const RequestInfo& info) {
+  try {
+    return {{"status", 200}, {"response", run_one(ctx, item, info)}};
+  } catch (const ApiError& e) {
+    json error = e.body()["error"];
+    error["message"] = redact_paths(e.what());
+    return {{"status", e.status()}, {"error", error}};
+  } catch (const nlohmann::json::exception&) {
+    return {{"status", 400}, {"error", error_body(400, "invalid JSON value types in the request")["error"]}};
+  } catch (const Error& e) {
+    if (is_storage_error(e.what())) {
+      log::error("/v1/batch: {}", e.what());
+      return {{"status", 500}, {"error", error_body(500, "internal error: the document store failed")["error"]}};
+    }
+    return {{"status", 400}, {"error", error_body(400, redact_paths(e.what()))["error"]}};
+  } catch (const std::exception& e) {
+    log::error("/v1/batch: {}", e.what());
+    return {{"status", 500}, {"error", error_body(500, "internal error (details in the server log)")["error"]}};
+  }
+}
+
+constexpr size_t kBatchWorkers = 32;
+
+// Created on first use and never destroyed: its idle threads end with the process.
+httplib::ThreadPool& batch_pool() {
+  static auto* pool = new httplib::ThreadPool(kBatchWorkers);
+  return *pool;
 }
 
 void handle_batch(ServerContext& ctx, const httplib::Request& http, httplib::Response& res, const RequestInfo& info) {
@@ -159,21 +186,14 @@ void handle_batch(ServerContext& ctx, const httplib::Request& http, httplib::Res
   if (items.size() > ctx.options.max_batch_requests) {
     throw bad_request(fmt::format("at most {} requests per batch", ctx.options.max_batch_requests), "requests");
   }
-  // All items are submitted at once so the scheduler batches them together; each waits on
-  // its own thread (std::async), and each gets its own result or error.
+  // Items run on one shared pool of kBatchWorkers threads, whatever the number of batches
+  // in flight (a thread per item let 10 concurrent 64-item batches start 517 threads);
+  // up to kBatchWorkers items of all batches wait on the scheduler together.
   std::vector<std::future<json>> futures;
   for (const auto& item : items) {
-    futures.push_back(std::async(std::launch::async, [&ctx, &info, item]() -> json {
-      try {
-        return {{"status", 200}, {"response", run_one(ctx, item, info)}};
-      } catch (const ApiError& e) {
-        return {{"status", e.status()}, {"error", e.body()["error"]}};
-      } catch (const Error& e) {
-        return {{"status", 400}, {"error", error_body(400, e.what())["error"]}};
-      } catch (const std::exception& e) {
-        return {{"status", 500}, {"error", error_body(500, e.what())["error"]}};
-      }
-    }));
+    auto done = std::make_shared<std::promise<json>>();
+    futures.push_back(done->get_future());
+    batch_pool().enqueue([&ctx, &info, item = &item, done] { done->set_value(batch_item_result(ctx, *item, info)); });
   }
   json results = json::array();
   for (size_t i = 0; i < futures.size(); ++i) {
@@ -189,20 +209,20 @@ void handle_batch(ServerContext& ctx, const httplib::Request& http, httplib::Res
 void register_admin_routes(HttpServer& http, ServerContext& ctx) {
   http.get("/health", "/health", [](const httplib::Request&, httplib::Response& res, const RequestInfo&) {
     send_json(res, 200, {{"status", "ok"}});
-  }, /*is_public=*/true);
+  }, Scope::Public);
   http.get("/ready", "/ready", [&ctx](const httplib::Request&, httplib::Response& res, const RequestInfo&) {
     handle_ready(ctx, res);
-  }, /*is_public=*/true);
+  }, Scope::Public);
   http.get("/metrics", "/metrics", [&ctx](const httplib::Request&, httplib::Response& res, const RequestInfo&) {
     res.set_content(ctx.render_metrics(), "text/plain; version=0.0.4; charset=utf-8");
-  }, /*is_public=*/true);
+  }, Scope::Query);
   http.post("/v1/cache", "/v1/cache", [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
     handle_cache(ctx, req, res);
-  });
+  }, Scope::Admin);
   http.post(R"(/v1/models/([^/]+)/(load|pin|unpin|unload))", "/v1/models/{name}/{action}",
             [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
               handle_model_action(ctx, req.matches[1], req.matches[2], res);
-            });
+            }, Scope::Admin);
   http.post(R"(/v1/models/([^/]+))", "/v1/models/{name}",
             [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
               json body = parse_json_body(req.body);
@@ -210,10 +230,10 @@ void register_admin_routes(HttpServer& http, ServerContext& ctx) {
                 throw bad_request("'action' must be one of load, pin, unpin, unload", "action");
               }
               handle_model_action(ctx, req.matches[1], body["action"].get<std::string>(), res);
-            });
+            }, Scope::Admin);
   http.post("/v1/batch", "/v1/batch", [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo& info) {
     handle_batch(ctx, req, res, info);
-  });
+  }, Scope::Query);
 }
 
 }  // namespace ragd::server

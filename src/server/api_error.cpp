@@ -42,6 +42,38 @@ ApiError not_found(std::string message, std::string param) {
   return ApiError(404, std::move(message), "", std::move(param), "not_found");
 }
 
+namespace {
+
+bool path_char(char c) { return c != ' ' && c != '\'' && c != '"' && c != ')' && c != ',' && c != '\n' && c != ';'; }
+
+}  // namespace
+
+std::string redact_paths(std::string_view message) {
+  std::string out;
+  out.reserve(message.size());
+  size_t i = 0;
+  while (i < message.size()) {
+    bool starts_token = i == 0 || !path_char(message[i - 1]) || message[i - 1] == '(' || message[i - 1] == '=';
+    if (message[i] != '/' || !starts_token || message.substr(i).starts_with("/v1/")) {
+      out += message[i++];
+      continue;
+    }
+    size_t end = i;
+    while (end < message.size() && path_char(message[end])) ++end;
+    std::string_view token = message.substr(i, end - i);
+    while (token.size() > 1 && token.back() == '/') token.remove_suffix(1);
+    // Only a path with a directory part is a file path; "/health" alone is an endpoint.
+    size_t last = token.find_last_of('/');
+    out += last == 0 ? token : token.substr(last + 1);
+    i = end;
+  }
+  return out;
+}
+
+bool is_storage_error(std::string_view message) {
+  return message.starts_with("database error") || message.starts_with("cannot open database");
+}
+
 nlohmann::json error_body(int status, const std::string& message, const std::string& param,
                           const std::string& code) {
   return ApiError(status, message, "", param, code).body();

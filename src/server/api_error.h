@@ -11,6 +11,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace ragd::server {
 
@@ -45,6 +46,14 @@ const char* error_type_for_status(int status);
 // Shorthands for the common cases; `param` names the offending request field.
 ApiError bad_request(std::string message, std::string param = "");
 ApiError not_found(std::string message, std::string param = "");
+
+// Error bodies never reveal the server's files or SQL. redact_paths() shortens every
+// absolute file path in a message to its file name ("cannot open '/srv/m/x.gguf'" →
+// "cannot open 'x.gguf'"); API paths (/v1/...) are kept. is_storage_error() says whether
+// a message comes from the SQLite layer ("database error: ... (in: SELECT ...)"): such
+// errors are the server's, answered 500 with a generic message and logged in full.
+std::string redact_paths(std::string_view message);
+bool is_storage_error(std::string_view message);
 
 // {"error": {...}} for a status and message (used where no ApiError object exists).
 nlohmann::json error_body(int status, const std::string& message, const std::string& param = "",

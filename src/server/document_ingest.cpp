@@ -25,6 +25,15 @@ void use_embedder_tokens(rag::ChunkerOptions& chunker, const rag::ModelEmbedder&
   }
 }
 
+// `message` with every mention of the upload's temporary copy replaced by the file's own
+// name: error bodies never reveal server paths.
+std::string hide_temp_path(std::string message, const std::string& temp_path, const std::string& name) {
+  for (size_t at = message.find(temp_path); at != std::string::npos; at = message.find(temp_path, at + name.size())) {
+    message.replace(at, temp_path.size(), name);
+  }
+  return message;
+}
+
 }  // namespace
 
 double IngestProgress::fraction() const {
@@ -133,14 +142,26 @@ std::vector<rag::Document> parse_uploaded_file(const std::string& filename, cons
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
     if (!out) fail("cannot write a temporary copy of {}", name);
   }
-  auto reader = rag::open_document_reader(path, *kind);
   std::vector<rag::Document> docs;
-  while (auto doc = reader->next()) {
-    doc->metadata["source"] = name;
-    if (*kind != rag::FileKind::Jsonl) doc->external_id = name;
-    if (!doc->empty()) docs.push_back(std::move(*doc));
+  try {
+    auto reader = rag::open_document_reader(path, *kind);
+    // Ids and errors name the uploaded file, never the temporary copy's path.
+    const std::string temp_prefix = path.string() + ":";
+    while (auto doc = reader->next()) {
+      doc->metadata["source"] = name;
+      if (*kind != rag::FileKind::Jsonl) {
+        doc->external_id = name;
+      } else if (doc->external_id.starts_with(temp_prefix)) {
+        doc->external_id = name + ":" + doc->external_id.substr(temp_prefix.size());
+      }
+      if (!doc->empty()) docs.push_back(std::move(*doc));
+    }
+    if (reader->errors() > 0) {
+      fail("{}: {} records could not be read (first: {})", name, reader->errors(), reader->first_error());
+    }
+  } catch (const Error& e) {
+    throw Error(hide_temp_path(e.what(), path.string(), name));
   }
-  if (reader->errors() > 0) fail("{}: {} records could not be read", name, reader->errors());
   return docs;
 }
 

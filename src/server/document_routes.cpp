@@ -210,11 +210,12 @@ void handle_delete_collection(ServerContext& ctx, const std::string& name, httpl
 }  // namespace
 
 void register_document_routes(HttpServer& http, ServerContext& ctx) {
-  http.post("/v1/collections", "/v1/collections", [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
+  http.post("/v1/collections", "/v1/collections", [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo& info) {
     json body = parse_json_body(req.body);
     if (!body.contains("name") || !body["name"].is_string()) throw bad_request("'name' must be a string", "name");
     std::string name = body["name"].get<std::string>();
-    std::string tokenizer = body.value("fts_tokenizer", "porter");
+    require_collection(info.key, name);
+    std::string tokenizer = string_field(body, "fts_tokenizer", "porter");
     json out = store_of(ctx).write([&](rag::Store& s) {
       try {
         rag::Store::validate_collection_name(name);
@@ -229,49 +230,51 @@ void register_document_routes(HttpServer& http, ServerContext& ctx) {
       return j;
     });
     send_json(res, out["created"].get<bool>() ? 201 : 200, out);
-  });
-  http.get("/v1/collections", "/v1/collections", [&ctx](const httplib::Request&, httplib::Response& res, const RequestInfo&) {
+  }, Scope::Admin);
+  http.get("/v1/collections", "/v1/collections", [&ctx](const httplib::Request&, httplib::Response& res, const RequestInfo& info) {
     json out = store_of(ctx).read([&](rag::Store& s) {
       json data = json::array();
-      for (const auto& c : s.list_collections()) data.push_back(collection_json(s, c));
+      for (const auto& c : s.list_collections()) {
+        if (!info.key || info.key->allows_collection(c.name)) data.push_back(collection_json(s, c));  // a limited key sees its own
+      }
       return json{{"object", "list"}, {"data", data}};
     });
     send_json(res, 200, out);
-  });
+  }, Scope::Query);
   http.get(R"(/v1/collections/([^/]+))", "/v1/collections/{name}",
            [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
              std::string name = req.matches[1];
              send_json(res, 200, store_of(ctx).read([&](rag::Store& s) { return collection_json(s, require(s, name)); }));
-           });
+           }, Scope::Query);
   http.del(R"(/v1/collections/([^/]+))", "/v1/collections/{name}",
            [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
              handle_delete_collection(ctx, req.matches[1], res);
-           });
+           }, Scope::Admin);
   http.post(R"(/v1/collections/([^/]+)/documents)", "/v1/collections/{name}/documents",
             [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
               handle_upload(ctx, req.matches[1], req, res);
-            });
+            }, Scope::Admin);
   http.get(R"(/v1/collections/([^/]+)/documents)", "/v1/collections/{name}/documents",
            [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
              handle_list_documents(ctx, req.matches[1], req, res);
-           });
+           }, Scope::Query);
   http.get("/v1/ingest", "/v1/ingest", [&ctx](const httplib::Request&, httplib::Response& res, const RequestInfo&) {
     send_json(res, 200, ctx.ingest_jobs.list());
-  });
+  }, Scope::Query);
   http.get(R"(/v1/ingest/([^/]+))", "/v1/ingest/{id}",
            [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
              auto job = ctx.ingest_jobs.get(req.matches[1]);
              if (!job) throw not_found("ingestion job '" + std::string(req.matches[1]) + "' is unknown (GET /v1/ingest)", "id");
              send_json(res, 200, *job);
-           });
+           }, Scope::Query);
   http.get(R"(/v1/collections/([^/]+)/documents/(.+))", "/v1/collections/{name}/documents/{id}",
            [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
              handle_get_document(ctx, req.matches[1], req.matches[2], res);
-           });
+           }, Scope::Query);
   http.del(R"(/v1/collections/([^/]+)/documents/(.+))", "/v1/collections/{name}/documents/{id}",
            [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
              handle_delete_document(ctx, req.matches[1], req.matches[2], res);
-           });
+           }, Scope::Admin);
 }
 
 }  // namespace ragd::server

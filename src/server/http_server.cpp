@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 
 #include "server/api_error.h"
 #include "util/error.h"
@@ -14,29 +16,32 @@ namespace {
 
 constexpr auto kJsonReplace = nlohmann::json::error_handler_t::replace;
 
-std::string presented_key(const httplib::Request& req) {
-  std::string auth = req.get_header_value("Authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (auth.size() > kBearer.size() && std::equal(kBearer.begin(), kBearer.end(), auth.begin(),
-                                                 [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
-    return auth.substr(kBearer.size());
-  }
-  return req.get_header_value("X-API-Key");
-}
-
-// Constant-time comparison, so response timing does not reveal how much of a key matched.
-bool same_key(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 void send_error(httplib::Response& res, const ApiError& e) {
   if (e.retry_after() > 0) {
     res.set_header("Retry-After", std::to_string(static_cast<long>(std::ceil(e.retry_after()))));
   }
-  send_json(res, e.status(), e.body());
+  nlohmann::json body = e.body();
+  body["error"]["message"] = redact_paths(e.what());
+  send_json(res, e.status(), body);
+}
+
+std::chrono::milliseconds millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(std::max(0.001, seconds) * 1000));
+}
+
+ConnectionLimits connection_limits(const ServerOptions& o) {
+  ConnectionLimits l;
+  l.workers = o.threads ? o.threads : std::max<size_t>(128, o.max_concurrent + 16);
+  l.max_connections = o.max_connections ? std::min(o.max_connections, l.workers) : l.workers;
+  l.max_pending = o.max_pending_connections;
+  l.header_timeout = millis(o.header_timeout_s);
+  l.read_timeout = millis(o.read_timeout_s);
+  l.body_timeout = millis(o.body_timeout_s);
+  l.write_timeout = millis(o.write_timeout_s);
+  l.keep_alive_timeout = millis(o.keep_alive_timeout_s);
+  l.max_body_bytes = o.max_body_bytes;
+  l.listen_backlog = o.listen_backlog;
+  return l;
 }
 
 }  // namespace
@@ -56,23 +61,25 @@ HttpServer::HttpServer(ServerOptions options, MetricsRegistry& metrics)
     : options_(std::move(options)),
       metrics_(metrics),
       limiter_(options_.rate_limit_per_minute),
-      svr_(std::make_unique<httplib::Server>()) {
-  size_t threads = options_.threads ? options_.threads : std::max<size_t>(128, options_.max_concurrent + 16);
-  svr_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  svr_->set_payload_max_length(options_.max_body_bytes);
-  // Streams can pause while a request waits in the queue; do not cut them.
-  svr_->set_write_timeout(60, 0);
-  svr_->set_read_timeout(60, 0);
-  svr_->set_keep_alive_timeout(5);
+      svr_(std::make_unique<ConnectionServer>(connection_limits(options_), [this](int status) {
+        // Refused before any route: busy (503), headers too slow (408) or too large (431).
+        metrics_.inc("ragd_http_requests_total", {{"endpoint", "other"}, {"status", std::to_string(status)}});
+      })) {
   svr_->set_tcp_nodelay(true);
   metrics_.counter("ragd_http_requests_total", "HTTP requests by endpoint and status code");
   metrics_.histogram("ragd_http_request_duration_seconds",
-                     "HTTP request handling time (for streams: until the handler returned)",
+                     "HTTP request handling time (for streams: until the last byte was written)",
                      MetricsRegistry::exponential_buckets(0.001, 2.5, 14));
   // Requests that never reached a route (unknown path, 413 body too large, bad framing):
   // httplib calls the error handler with the status set and no body yet.
   svr_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
+    // A body that failed to arrive in time or in budget reaches here as httplib's 400.
+    switch (ConnectionServer::current_failure()) {
+      case DeadlineStream::Failure::Timeout: res.status = 408; break;
+      case DeadlineStream::Failure::BodyTooLarge: res.status = 413; break;
+      default: break;
+    }
     std::string message;
     switch (res.status) {
       case 404: message = "no route for " + req.method + " " + req.path + "; see docs/api.md"; break;
@@ -81,6 +88,11 @@ HttpServer::HttpServer(ServerOptions options, MetricsRegistry& metrics)
                   " bytes (server.max_body_bytes)";
         break;
       case 400: message = "malformed HTTP request"; break;
+      case 408:
+        message = fmt::format("request body not received in time: it must arrive within {} s of the headers, "
+                              "with no pause over {} s",
+                              options_.body_timeout_s, options_.read_timeout_s);
+        break;
       default: message = "HTTP error " + std::to_string(res.status); break;
     }
     int status = res.status;
@@ -94,30 +106,21 @@ HttpServer::HttpServer(ServerOptions options, MetricsRegistry& metrics)
 
 HttpServer::~HttpServer() { stop(); }
 
-bool HttpServer::authorized(const httplib::Request& req, std::string& key) const {
-  if (options_.api_keys.empty()) return true;
-  std::string presented = presented_key(req);
-  bool ok = false;
-  for (const auto& k : options_.api_keys) ok |= same_key(presented, k);
-  if (ok) key = presented;
-  return ok;
-}
-
-httplib::Server::Handler HttpServer::wrap(const std::string& endpoint, Handler handler, bool is_public) {
-  return [this, endpoint, handler = std::move(handler), is_public](const httplib::Request& req,
-                                                                   httplib::Response& res) {
+httplib::Server::Handler HttpServer::wrap(const std::string& endpoint, Handler handler, Scope scope) {
+  return [this, endpoint, handler = std::move(handler), scope](const httplib::Request& req,
+                                                               httplib::Response& res) {
     Stopwatch watch;
     RequestInfo info;
     info.client = req.remote_addr;
     try {
-      if (!is_public) {
-        if (!authorized(req, info.api_key)) {
-          res.set_header("WWW-Authenticate", "Bearer");
-          throw ApiError(401,
-                         "missing or invalid API key: send 'Authorization: Bearer KEY' (keys are set "
-                         "with --api-key or server.api_keys)",
-                         "", "", "invalid_api_key");
+      if (scope != Scope::Public) {
+        try {
+          info.key = authenticate(options_.keys, req, scope);
+        } catch (const ApiError& e) {
+          if (e.status() == 401) res.set_header("WWW-Authenticate", "Bearer");
+          throw;
         }
+        if (info.key) info.api_key = info.key->secret;
         double wait = limiter_.acquire(info.api_key.empty() ? info.client : info.api_key);
         if (wait > 0) {
           throw ApiError(429, "rate limit exceeded: " + std::to_string(options_.rate_limit_per_minute) +
@@ -129,43 +132,79 @@ httplib::Server::Handler HttpServer::wrap(const std::string& endpoint, Handler h
       handler(req, res, info);
     } catch (const ApiError& e) {
       send_error(res, e);
+    } catch (const nlohmann::json::exception& e) {
+      // A field of an unexpected type that a parser did not check: still the client's doing.
+      log::warn("{} {}: {}", req.method, req.path, e.what());
+      send_json(res, 400, error_body(400, "invalid JSON value types in the request"));
     } catch (const Error& e) {
-      send_json(res, 400, error_body(400, e.what()));
+      if (is_storage_error(e.what())) {
+        log::error("{} {}: {}", req.method, req.path, e.what());
+        send_json(res, 500, error_body(500, "internal error: the document store failed (details in the server log)"));
+      } else {
+        send_json(res, 400, error_body(400, redact_paths(e.what())));
+      }
     } catch (const std::exception& e) {
       log::error("{} {}: {}", req.method, req.path, e.what());
-      send_json(res, 500, error_body(500, std::string("internal error: ") + e.what()));
+      send_json(res, 500, error_body(500, "internal error (details in the server log)"));
     }
-    double seconds = watch.seconds();
-    metrics_.inc("ragd_http_requests_total", {{"endpoint", endpoint}, {"status", std::to_string(res.status)}});
-    metrics_.observe("ragd_http_request_duration_seconds", {{"endpoint", endpoint}}, seconds);
-    if (options_.log_requests) {
-      log::info("{} {} {} {:.1f} ms {}", req.method, req.path, res.status, seconds * 1000, info.client);
-    }
+    record_when_sent(req, res, endpoint, info.client, watch);
   };
 }
 
-void HttpServer::get(const std::string& pattern, const std::string& endpoint, Handler handler, bool is_public) {
-  svr_->Get(pattern, wrap(endpoint, std::move(handler), is_public));
+void HttpServer::record(const std::string& method, const std::string& path, const std::string& endpoint,
+                        const std::string& client, int status, double seconds, bool complete) {
+  metrics_.inc("ragd_http_requests_total", {{"endpoint", endpoint}, {"status", std::to_string(status)}});
+  metrics_.observe("ragd_http_request_duration_seconds", {{"endpoint", endpoint}}, seconds);
+  if (options_.log_requests) {
+    log::info("{} {} {} {:.1f} ms {}{}", method, path, status, seconds * 1000, client,
+              complete ? "" : " (client went away mid-stream)");
+  }
 }
 
-void HttpServer::post(const std::string& pattern, const std::string& endpoint, Handler handler) {
-  svr_->Post(pattern, wrap(endpoint, std::move(handler), false));
+void HttpServer::record_when_sent(const httplib::Request& req, httplib::Response& res, const std::string& endpoint,
+                                  const std::string& client, Stopwatch watch) {
+  // httplib sends 200 for a handler that set content but no status.
+  const int status = res.status == -1 ? 200 : res.status;
+  if (!res.content_provider_) {
+    record(req.method, req.path, endpoint, client, status, watch.seconds(), true);
+    return;
+  }
+  // A streamed response is written after the handler returns; httplib calls the resource
+  // releaser when the Response is destroyed, after the last byte (success) or a failed
+  // write.
+  res.content_provider_resource_releaser_ =
+      [this, inner = std::move(res.content_provider_resource_releaser_), method = req.method, path = req.path,
+       endpoint, client, status, watch](bool success) {
+        if (inner) inner(success);
+        record(method, path, endpoint, client, status, watch.seconds(), success);
+      };
 }
 
-void HttpServer::del(const std::string& pattern, const std::string& endpoint, Handler handler) {
-  svr_->Delete(pattern, wrap(endpoint, std::move(handler), false));
+void HttpServer::get(const std::string& pattern, const std::string& endpoint, Handler handler, Scope scope) {
+  svr_->Get(pattern, wrap(endpoint, std::move(handler), scope));
+}
+
+void HttpServer::post(const std::string& pattern, const std::string& endpoint, Handler handler, Scope scope) {
+  svr_->Post(pattern, wrap(endpoint, std::move(handler), scope));
+}
+
+void HttpServer::del(const std::string& pattern, const std::string& endpoint, Handler handler, Scope scope) {
+  svr_->Delete(pattern, wrap(endpoint, std::move(handler), scope));
 }
 
 int HttpServer::bind() {
+  errno = 0;
   if (options_.port == 0) {
     port_ = svr_->bind_to_any_port(options_.host);
   } else if (svr_->bind_to_port(options_.host, options_.port)) {
     port_ = options_.port;
   }
   if (port_ <= 0) {
-    fail("cannot listen on {}:{} (address in use or not local?); pick another with --port",
-         options_.host, options_.port);
+    int err = errno;
+    fail("cannot listen on {}:{}: {}; is another server using the port? Pick another with --port",
+         options_.host, options_.port, err ? std::strerror(err) : "bind failed");
   }
+  if (!svr_->apply_backlog()) log::warn("cannot set the listen backlog to {}: {}", options_.listen_backlog, std::strerror(errno));
   return port_;
 }
 

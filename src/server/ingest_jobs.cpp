@@ -34,7 +34,9 @@ nlohmann::json error_json(const std::exception_ptr& failure) {
   } catch (const ApiError& e) {
     return e.body()["error"];
   } catch (const std::exception& e) {
-    return {{"message", e.what()}, {"type", "ingestion_error"}};
+    // Job status is shown to clients: no SQL or server paths (the log has the detail).
+    if (is_storage_error(e.what())) return {{"message", "the document store failed (details in the server log)"}, {"type", "ingestion_error"}};
+    return {{"message", redact_paths(e.what())}, {"type", "ingestion_error"}};
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include "server/api_error.h"
 #include "util/error.h"
+#include "util/json_limits.h"
 
 namespace ragd::server {
 namespace {
@@ -95,7 +96,7 @@ std::string message_content(const json& m, size_t index) {
     // Content parts: text parts are concatenated; images and audio are not supported.
     std::string text;
     for (const auto& part : *c) {
-      if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
+      if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") ||
           !part["text"].is_string()) {
         throw bad_request(fmt::format("messages[{}].content: only text parts "
                                       "({{\"type\": \"text\", \"text\": \"...\"}}) are supported",
@@ -112,14 +113,40 @@ std::string message_content(const json& m, size_t index) {
 
 }  // namespace
 
+std::string string_field(const json& body, const char* name, std::string fallback) {
+  return get_string(body, name, std::move(fallback));
+}
+
+void check_logit_bias(const engine::SamplingParams& sampling, size_t vocab_size) {
+  size_t banned = 0;
+  for (const auto& [id, bias] : sampling.logit_bias) {
+    if (id < 0 || static_cast<size_t>(id) >= vocab_size) {
+      throw bad_request(fmt::format("'logit_bias' key {} is not a token id of this model (vocabulary: {} tokens)",
+                                    id, vocab_size),
+                        "logit_bias");
+    }
+    if (std::isinf(bias) && bias < 0) ++banned;
+  }
+  // Ids are distinct map keys within the vocabulary, so `banned` counts distinct tokens.
+  if (vocab_size > 0 && banned >= vocab_size) {
+    throw bad_request("logit_bias leaves no token that can be sampled: it bans every token of the vocabulary",
+                      "logit_bias");
+  }
+}
+
 nlohmann::json parse_json_body(std::string_view body) {
   if (body.empty()) throw bad_request("the request body is empty; send a JSON object");
   json j;
   try {
-    j = json::parse(body);
+    j = parse_json_bounded(body, kMaxJsonDepth);
+  } catch (const JsonTooDeep& e) {
+    throw bad_request(fmt::format("invalid request body: {}", e.what()));
   } catch (const json::exception& e) {
-    // e.what() names the byte offset and what was expected there.
-    throw bad_request(fmt::format("invalid JSON in the request body: {}", e.what()));
+    // What was expected where ("parse error at line 1, column 2: ..."; also a number too
+    // large for a double: out_of_range 406), without the library's exception id.
+    std::string_view what = e.what();
+    if (auto end = what.find("] "); what.starts_with("[json.exception") && end != what.npos) what.remove_prefix(end + 2);
+    throw bad_request(fmt::format("invalid JSON in the request body: {}", what));
   }
   if (!j.is_object()) throw bad_request(fmt::format("the request body must be a JSON object, not {}", json_type(j)));
   return j;

@@ -23,7 +23,8 @@
 
 namespace ragd::server {
 
-// Parses a request body; throws ApiError(400) for invalid JSON or a non-object.
+// Parses a request body; throws ApiError(400) for invalid JSON, nesting deeper than
+// kMaxJsonDepth (util/json_limits.h), or a non-object.
 nlohmann::json parse_json_body(std::string_view body);
 
 // Fields shared by chat, completions and RAG generation.
@@ -77,6 +78,16 @@ CompletionRequest parse_completion_request(const nlohmann::json& body,
                                            const GenerationDefaults& d = {});
 EmbeddingRequest parse_embedding_request(const nlohmann::json& body, size_t max_inputs = 2048);
 RagQueryRequest parse_rag_query(const nlohmann::json& body, const GenerationDefaults& d = {});
+
+// A string field of a JSON object: `fallback` when absent or null; otherwise throws
+// ApiError(400) naming the field and the expected type ("'action' must be a string, not
+// a number").
+std::string string_field(const nlohmann::json& body, const char* name, std::string fallback = "");
+
+// Throws ApiError(400) when `sampling.logit_bias` names a token id outside a vocabulary of
+// `vocab_size` tokens, or bans all of them ("logit_bias leaves no token that can be
+// sampled"). Called once the model is known, before the request is submitted.
+void check_logit_bias(const engine::SamplingParams& sampling, size_t vocab_size);
 
 // Reads the generation fields of any of the above (also used by /v1/batch).
 GenerationParams parse_generation_params(const nlohmann::json& body, const GenerationDefaults& d);

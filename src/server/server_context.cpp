@@ -1,21 +1,11 @@
 #include "server/server_context.h"
 
-#include <unistd.h>
-
-#include <fstream>
-
 #include "server/api_error.h"
+#include "server/process_stats.h"
 #include "util/error.h"
 
 namespace ragd::server {
 namespace {
-
-size_t resident_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  size_t pages_total = 0, pages_resident = 0;
-  if (!(statm >> pages_total >> pages_resident)) return 0;
-  return pages_resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-}
 
 double ratio(double hits, double misses) { return hits + misses > 0 ? hits / (hits + misses) : 0; }
 
@@ -63,6 +53,23 @@ void ServerContext::declare_metrics() {
   m.gauge("ragd_cache_hit_ratio", "Hits / lookups since start, per cache (prefix: tokens)");
   m.gauge("ragd_cache_entries", "Entries held per cache");
   m.gauge("ragd_process_resident_memory_bytes", "Resident set size of the server process");
+  m.gauge("ragd_memory_usage_ratio", "Resident memory of the server process / the machine's memory (0..1)");
+  m.gauge("ragd_machine_memory_bytes", "The machine's memory (MemTotal of /proc/meminfo)");
+  m.gauge("ragd_kv_cache_usage_ratio",
+          "KV cache blocks held by running sequences / all blocks of the model's pool (0..1); prefix-cached "
+          "blocks no sequence holds count as free");
+  m.counter("ragd_preemptions_total",
+            "Running sequences that gave their KV blocks back for lack of memory, to be recomputed later");
+  m.gauge("ragd_active_users",
+          "Distinct users (API key, else the request's user field, else the client address) that sent a "
+          "generation request in the last 5 minutes");
+  // The names every Prometheus client library exports (dashboards expect them).
+  m.gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
+  m.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.");
+  m.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
+  m.gauge("process_open_fds", "Number of open file descriptors.");
+  m.gauge("process_max_fds", "Maximum number of open file descriptors.");
+  m.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.");
   m.histogram("ragd_retrieval_duration_seconds", "Retrieval time (BM25 / vector search, fusion) by mode",
               R::exponential_buckets(0.0005, 2, 14));
   m.histogram("ragd_embedding_duration_seconds", "Query embedding time", R::exponential_buckets(0.0005, 2, 14));
@@ -123,15 +130,8 @@ std::string ServerContext::quantization(const std::string& name) const {
   return "";
 }
 
-std::string ServerContext::render_metrics() {
-  std::lock_guard scrape(scrape_mu_);
+void ServerContext::refresh_model_metrics() {
   auto& m = metrics;
-  for (const char* g : {"ragd_queue_depth", "ragd_running_sequences", "ragd_kv_cache_blocks", "ragd_model_loaded",
-                        "ragd_model_memory_bytes", "ragd_prefix_cache_hit_tokens_total",
-                        "ragd_prefix_cache_query_tokens_total", "ragd_collection_documents",
-                        "ragd_collection_chunks", "ragd_cache_hit_ratio"}) {
-    m.clear(g);
-  }
   uint64_t prefix_hits = 0, prefix_queries = 0;
   for (const auto& s : registry.status()) {
     Labels model = {{"model", s.spec.name}};
@@ -160,10 +160,43 @@ std::string ServerContext::render_metrics() {
     m.set("ragd_kv_cache_blocks", {{"model", s.spec.name}, {"state", "free"}}, static_cast<double>(st.blocks.free));
     m.set("ragd_prefix_cache_hit_tokens_total", model, static_cast<double>(st.blocks.prefix_hit_tokens));
     m.set("ragd_prefix_cache_query_tokens_total", model, static_cast<double>(st.blocks.prefix_query_tokens));
+    const double blocks = static_cast<double>(st.blocks.used + st.blocks.cached + st.blocks.free);
+    m.set("ragd_kv_cache_usage_ratio", model, blocks > 0 ? static_cast<double>(st.blocks.used) / blocks : 0);
+    m.set("ragd_preemptions_total", model, static_cast<double>(st.preemptions));
     prefix_hits += st.blocks.prefix_hit_tokens;
     prefix_queries += st.blocks.prefix_query_tokens;
   }
   m.set("ragd_cache_hit_ratio", {{"cache", "prefix"}}, prefix_queries ? double(prefix_hits) / double(prefix_queries) : 0);
+}
+
+void ServerContext::refresh_process_metrics() {
+  auto& m = metrics;
+  const ProcessStats p = read_process_stats();
+  m.set("ragd_process_resident_memory_bytes", {}, static_cast<double>(p.resident_bytes));
+  m.set("process_resident_memory_bytes", {}, static_cast<double>(p.resident_bytes));
+  m.set("process_virtual_memory_bytes", {}, static_cast<double>(p.virtual_bytes));
+  m.set("process_cpu_seconds_total", {}, p.cpu_seconds);
+  m.set("process_open_fds", {}, static_cast<double>(p.open_fds));
+  m.set("process_max_fds", {}, static_cast<double>(p.max_fds));
+  m.set("process_start_time_seconds", {}, p.start_time_seconds);
+  m.set("ragd_machine_memory_bytes", {}, static_cast<double>(p.machine_memory_bytes));
+  m.set("ragd_memory_usage_ratio", {},
+        p.machine_memory_bytes ? static_cast<double>(p.resident_bytes) / static_cast<double>(p.machine_memory_bytes) : 0);
+  m.set("ragd_active_users", {}, static_cast<double>(active_users.count()));
+}
+
+std::string ServerContext::render_metrics() {
+  std::lock_guard scrape(scrape_mu_);
+  auto& m = metrics;
+  for (const char* g : {"ragd_queue_depth", "ragd_running_sequences", "ragd_kv_cache_blocks", "ragd_model_loaded",
+                        "ragd_model_memory_bytes", "ragd_prefix_cache_hit_tokens_total",
+                        "ragd_prefix_cache_query_tokens_total", "ragd_collection_documents",
+                        "ragd_collection_chunks", "ragd_cache_hit_ratio", "ragd_kv_cache_usage_ratio",
+                        "ragd_preemptions_total"}) {
+    m.clear(g);
+  }
+  refresh_model_metrics();
+  refresh_process_metrics();
   if (embedding_cache) {
     double h = static_cast<double>(embedding_cache->hits()), x = static_cast<double>(embedding_cache->misses());
     m.set("ragd_cache_hits_total", {{"cache", "embedding"}}, h);
@@ -183,7 +216,6 @@ std::string ServerContext::render_metrics() {
   m.set("ragd_cache_hit_ratio", {{"cache", "answer"}},
         ratio(double(as.exact_hits + as.semantic_hits), double(as.misses)));
   m.set("ragd_cache_entries", {{"cache", "answer"}}, static_cast<double>(as.size));
-  m.set("ragd_process_resident_memory_bytes", {}, static_cast<double>(resident_bytes()));
   m.set("ragd_ingest_jobs_queued", {}, static_cast<double>(ingest_jobs.pending()));
   if (store) {
     store->read([&](rag::Store& s) {

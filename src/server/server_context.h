@@ -14,6 +14,7 @@
 #include "rag/chunker.h"
 #include "rag/prompt_builder.h"
 #include "rag/result_cache.h"
+#include "server/active_users.h"
 #include "server/ingest_jobs.h"
 #include "server/metrics.h"
 #include "server/request_parsing.h"
@@ -44,6 +45,7 @@ class ServerContext {
   std::shared_ptr<engine::EmbeddingCache> embedding_cache;
   rag::ResultCache result_cache;
   rag::AnswerCache answer_cache;
+  ActiveUsers active_users;  // touched by start_generation, counted at scrape time
   // Declared last: destroyed first, so its worker stops before the store and models it uses.
   IngestJobs ingest_jobs;
 
@@ -52,11 +54,14 @@ class ServerContext {
   std::shared_ptr<engine::LoadedModel> acquire(const std::string& name, engine::ModelKind kind);
   // Weight type of a registered model ("q4_1"), "" until it has been loaded once.
   std::string quantization(const std::string& name) const;
-  // Refreshes the scrape-time gauges (queues, KV blocks, caches, RSS, documents) and renders.
+  // Refreshes the scrape-time gauges (queues, KV blocks, caches, process and machine
+  // memory, active users, documents) and renders.
   std::string render_metrics();
 
  private:
   void declare_metrics();
+  void refresh_model_metrics();
+  void refresh_process_metrics();
   std::mutex scrape_mu_;  // one scrape at a time: gauges are cleared and refilled
 };
 

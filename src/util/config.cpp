@@ -2,9 +2,12 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
+#include <set>
 
 #include "util/error.h"
 
@@ -15,6 +18,12 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
              std::map<std::string, std::pair<std::string, std::string>>& out) {
   if (node.IsMap()) {
     for (const auto& kv : node) {
+      // A list or mapping used as a key ("[a]: 1") has no dotted name (and as<> would throw
+      // YAML's own exception, not an error naming the file).
+      if (!kv.first.IsScalar()) {
+        fail("{}: {}keys must be plain words, not lists or mappings", origin,
+             prefix.empty() ? "" : "'" + prefix + "': ");
+      }
       const auto key = kv.first.as<std::string>();
       flatten(kv.second, prefix.empty() ? key : prefix + "." + key, origin, out);
     }
@@ -32,6 +41,26 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
   } else if (node.IsNull() && !prefix.empty()) {
     out[prefix] = {"", origin};
   }
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string section_of(const std::string& key) {
+  size_t dot = key.find('.');
+  return dot == std::string::npos ? "" : key.substr(0, dot);
 }
 
 }  // namespace
@@ -78,6 +107,11 @@ void Config::set(const std::string& key, const std::string& value, const std::st
   values_[key] = {value, origin};
 }
 
+const Config::Entry* Config::entry(const std::string& key) const {
+  auto it = values_.find(key);
+  return it == values_.end() ? nullptr : &it->second;
+}
+
 std::optional<std::string> Config::raw(const std::string& key) const {
   auto it = values_.find(key);
   if (it == values_.end()) return std::nullopt;
@@ -120,6 +154,96 @@ bool Config::get_bool(const std::string& key, bool fallback) const {
   if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
   if (s == "false" || s == "0" || s == "no" || s == "off") return false;
   fail("{}: '{}' must be true or false, got '{}'", it->second.origin, key, it->second.value);
+}
+
+int64_t Config::get_int(const std::string& key, int64_t fallback, int64_t min, int64_t max) const {
+  int64_t v = get_int(key, fallback);
+  if (const Entry* e = entry(key); e && (v < min || v > max)) {
+    fail("{}: '{}' must be between {} and {}, got {}", e->origin, key, min, max, e->value);
+  }
+  return v;
+}
+
+double Config::get_double(const std::string& key, double fallback, double min, double max) const {
+  double v = get_double(key, fallback);
+  if (const Entry* e = entry(key); e && !(v >= min && v <= max)) {
+    fail("{}: '{}' must be between {} and {}, got {}", e->origin, key, min, max, e->value);
+  }
+  return v;
+}
+
+uint64_t Config::get_size(const std::string& key, const std::string& fallback, uint64_t min, uint64_t max) const {
+  const Entry* e = entry(key);
+  const std::string& text = e ? e->value : fallback;
+  const std::string origin = e ? e->origin : "default";
+  size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  std::string number = text.substr(0, i), unit = text.substr(i);
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  char* end = nullptr;
+  double value = std::strtod(number.c_str(), &end);
+  static const std::map<std::string, double> units = {
+      {"", 1},        {"b", 1},   {"k", 1024},        {"kb", 1e3}, {"kib", 1024},      {"m", 1 << 20},
+      {"mb", 1e6},    {"mib", 1 << 20}, {"g", 1 << 30}, {"gb", 1e9}, {"gib", 1 << 30}};
+  auto unit_it = units.find(unit);
+  if (number.empty() || end != number.c_str() + number.size() || unit_it == units.end()) {
+    fail("{}: '{}' must be a size like 268435456, 256MiB or 1GiB (at least {} bytes), got '{}'", origin, key, min,
+         text);
+  }
+  const double bytes = std::floor(value * unit_it->second);
+  if (!(bytes >= static_cast<double>(min) && bytes <= static_cast<double>(max))) {
+    fail("{}: '{}' must be between {} and {} bytes, got '{}'", origin, key, min, max, text);
+  }
+  return static_cast<uint64_t>(bytes);
+}
+
+std::string Config::closest(const std::string& key, const std::vector<std::string>& known) {
+  std::string best;
+  size_t best_distance = std::string::npos;
+  const bool bare = key.find('.') == std::string::npos;
+  for (const auto& k : known) {
+    size_t d = edit_distance(key, k);
+    // A bare word ("prot") may be a misplaced or mistyped leaf: compare with the leaf too.
+    if (bare) d = std::min(d, edit_distance(key, k.substr(k.rfind('.') + 1)));
+    if (d < best_distance) best_distance = d, best = k;
+  }
+  // Near enough to be a typo: a few edits, and well under the key's own length.
+  if (best.empty() || best_distance > std::max<size_t>(2, key.size() / 3)) return "";
+  return best;
+}
+
+void Config::check_known(const std::vector<std::string>& known) const {
+  const std::set<std::string> keys(known.begin(), known.end());
+  std::set<std::string> sections;
+  for (const auto& k : known) sections.insert(section_of(k));
+  for (const auto& [key, e] : values_) {
+    if (keys.count(key)) continue;
+    const std::string section = section_of(key);
+    if (sections.count(key)) {
+      if (e.value.empty()) continue;  // an empty section ("server:" with its keys commented out)
+      fail("{}: '{}' is a section, not a value: it holds keys like '{}'", e.origin, key,
+           *std::find_if(known.begin(), known.end(), [&](const std::string& k) { return section_of(k) == key; }));
+    }
+    std::string message;
+    if (!section.empty() && !sections.count(section)) {
+      message = fmt::format("{}: unknown section '{}' (in '{}')", e.origin, section, key);
+    } else {
+      message = fmt::format("{}: unknown setting '{}'", e.origin, key);
+    }
+    // A known key given a nested value ("server.port.x") is closest to that key itself.
+    std::string hint = closest(key, known);
+    for (const auto& k : known) {
+      if (key.rfind(k + ".", 0) == 0) hint = k;
+    }
+    if (!hint.empty()) {
+      message += fmt::format("; did you mean '{}'?", hint);
+    } else {
+      std::vector<std::string> names(sections.begin(), sections.end());
+      message += fmt::format("; known sections: {}", fmt::join(names, ", "));
+    }
+    message += " (docs/serving.md lists every setting)";
+    throw Error(message);
+  }
 }
 
 std::vector<std::string> Config::keys() const {

@@ -4,6 +4,10 @@
 // (RAGD_SERVER_PORT sets server.port, see env_key) < command-line flags (set()). Values are
 // kept as strings and parsed on read, so a bad value is reported with its key and where it
 // came from.
+//
+// Strictness: check_known() refuses keys nobody reads (a mistyped `prot:` is an error
+// naming the key and the closest known one, not silently ignored), and the ranged getters
+// refuse values outside what the caller accepts, naming the key, its origin and the range.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +33,21 @@ class Config {
   int64_t get_int(const std::string& key, int64_t fallback) const;
   double get_double(const std::string& key, double fallback) const;
   bool get_bool(const std::string& key, bool fallback) const;
+  // As above, and a configured value must lie in [min, max] (the fallback is not checked).
+  int64_t get_int(const std::string& key, int64_t fallback, int64_t min, int64_t max) const;
+  double get_double(const std::string& key, double fallback, double min, double max) const;
+  // A byte size: "512", "64MiB", "1.5GiB", "256M", "2GB" (K/M/G and KiB/MiB/GiB are
+  // binary, KB/MB/GB decimal), at least `min` and at most `max` bytes.
+  uint64_t get_size(const std::string& key, const std::string& fallback, uint64_t min = 0,
+                    uint64_t max = uint64_t{1} << 50) const;
+
+  // Throws ragd::Error for the first key not in `known`: an unknown section ("serverr.port"),
+  // an unknown key in a known section ("server.prot"), or a value where a section belongs
+  // ("server: 5"). The message names the key and where it came from, and suggests the
+  // closest known key when one is near.
+  void check_known(const std::vector<std::string>& known) const;
+  // The known key nearest to `key` by edit distance, or "" when none is close.
+  static std::string closest(const std::string& key, const std::vector<std::string>& known);
   std::vector<std::string> keys() const;
 
   // "server.port" → "RAGD_SERVER_PORT"
@@ -39,6 +58,7 @@ class Config {
     std::string value;
     std::string origin;
   };
+  const Entry* entry(const std::string& key) const;
   std::map<std::string, Entry> values_;
 };
 

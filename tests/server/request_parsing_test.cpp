@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "server/api_error.h"
 
@@ -37,6 +38,50 @@ TEST(ParseJsonBody, RejectsCorruptInput) {
   expect_400([] { parse_json_body("[1, 2]"); }, "JSON object");
   expect_400([] { parse_json_body("42"); }, "JSON object");
   expect_400([] { parse_json_body("{\"a\":"); }, "invalid JSON");
+}
+
+TEST(ParseJsonBody, RefusesDeepNestingNamingTheLimit) {
+  // 60,000 nested arrays (~120 KB) once overflowed the stack of whatever touched the value.
+  std::string deep = R"({"filters": )" + std::string(60000, '[') + std::string(60000, ']') + "}";
+  expect_400([&] { parse_json_body(deep); }, "JSON nesting deeper than 64 levels");
+  std::string ok = R"({"a": )" + std::string(60, '[') + std::string(60, ']') + "}";
+  EXPECT_TRUE(parse_json_body(ok).is_object());
+}
+
+TEST(ParseJsonBody, SyntaxErrorsSayWhereWithoutTheLibraryId) {
+  try {
+    parse_json_body("{\"a\": }");
+    FAIL();
+  } catch (const ApiError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("line 1, column 7"), std::string::npos) << m;
+    EXPECT_EQ(m.find("json.exception"), std::string::npos) << m;
+  }
+}
+
+TEST(StringField, NamesTheFieldAndType) {
+  json body = {{"action", 5}, {"name", "x"}, {"none", nullptr}};
+  EXPECT_EQ(string_field(body, "name"), "x");
+  EXPECT_EQ(string_field(body, "none", "dflt"), "dflt");
+  EXPECT_EQ(string_field(body, "missing", "dflt"), "dflt");
+  expect_400([&] { string_field(body, "action"); }, "'action' must be a string, not a number");
+}
+
+TEST(WrongTypes, ContentPartTypeOfAnotherTypeIs400) {
+  json body = {{"messages", {{{"role", "user"}, {"content", {{{"type", 5}, {"text", "hi"}}}}}}}};
+  expect_400([&] { parse_chat_request(body); }, "only text parts");
+}
+
+TEST(CheckLogitBias, BanningEveryTokenIs400) {
+  engine::SamplingParams s;
+  const float ban = -std::numeric_limits<float>::infinity();
+  for (int32_t id = 0; id < 10; ++id) s.logit_bias[id] = ban;
+  expect_400([&] { check_logit_bias(s, 10); }, "logit_bias leaves no token that can be sampled");
+  EXPECT_NO_THROW(check_logit_bias(s, 11));
+  s.logit_bias[5] = 3.0f;  // one token left
+  EXPECT_NO_THROW(check_logit_bias(s, 10));
+  s.logit_bias[10] = 1.0f;
+  expect_400([&] { check_logit_bias(s, 10); }, "not a token id of this model");
 }
 
 TEST(ParseChat, ReadsMessagesAndOptions) {
