@@ -3,7 +3,7 @@ BUILD ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: run test build setup models embedder clean tsan bench
+.PHONY: run test build setup models embedder clean tsan bench fuzz asan
 
 run: setup build embedder
 	./scripts/run-main $(BUILD)/bin/ragd
@@ -35,6 +35,25 @@ tsan: setup
 	@test -f build-tsan/build.ninja || cmake -S . -B build-tsan -G Ninja -DRAGD_TSAN=ON
 	cmake --build build-tsan -j $(JOBS) --target test_kernels test_engine test_server
 	cd build-tsan && ctest --output-on-failure -R '$(TSAN_TESTS)'
+
+# Fuzzing: the fuzz/ targets built with clang's libFuzzer under ASan + UBSan in build-fuzz
+# (scripts/setup fuzz installs clang on demand), then FUZZ_TIME seconds per target
+# (scripts/run-fuzz; FUZZ_TARGETS narrows it). See docs/reliability.md.
+FUZZ_TIME ?= 60
+FUZZ_TARGETS ?=
+fuzz:
+	./scripts/setup fuzz
+	@test -f build-fuzz/build.ninja || CC=clang-16 CXX=clang++-16 cmake -S . -B build-fuzz -G Ninja -DRAGD_FUZZ=ON -DRAGD_BUILD_TESTS=OFF
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_all
+	./scripts/run-fuzz build-fuzz $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+# The whole test suite under AddressSanitizer + UBSan (gcc) in build-asan; any report fails
+# the test that triggered it.
+ASAN_ENV = ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+asan: setup embedder
+	@test -f build-asan/build.ninja || cmake -S . -B build-asan -G Ninja -DRAGD_ASAN=ON
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && $(ASAN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 1800
 
 clean:
 	rm -rf $(BUILD) build-tsan

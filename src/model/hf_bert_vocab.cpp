@@ -142,7 +142,7 @@ std::string gguf_wordpiece_token(const std::string& hf_token) {
   return "\xE2\x96\x81" + hf_token;
 }
 
-HfBertVocab read_hf_bert_vocab(const std::string& dir_name, size_t min_size) {
+static HfBertVocab read_vocab(const std::string& dir_name, size_t min_size) {
   const fs::path dir(dir_name);
   std::map<int64_t, std::string> by_id;
   std::map<int64_t, bool> special;  // added tokens: id → "special" flag
@@ -197,6 +197,16 @@ HfBertVocab read_hf_bert_vocab(const std::string& dir_name, size_t min_size) {
     }
   }
   return v;
+}
+
+HfBertVocab read_hf_bert_vocab(const std::string& dir_name, size_t min_size) {
+  // A well-formed JSON file of the wrong shape (a normalizer that is an array, a
+  // strip_accents that is a number) makes the JSON library's accessors throw.
+  try {
+    return read_vocab(dir_name, min_size);
+  } catch (const json::exception& e) {
+    fail("'{}': a tokenizer file has an unexpected structure: {}", dir_name, e.what());
+  }
 }
 
 }  // namespace ragd::model
