@@ -24,7 +24,7 @@ void EmbedModelOptions::add_to(CLI::App& sub) {
 }
 
 std::string EmbedModelOptions::resolve() const {
-  if (!model.empty()) return model;
+  if (!model.empty()) return resolve_model(model);
   auto path = std::filesystem::path(default_model_dir()) / kDefaultEmbedder;
   if (!std::filesystem::exists(path)) {
     fail("no --model given and the default embedder {} is missing; run 'make' (it fetches "

@@ -8,7 +8,8 @@
 
 namespace ragd::app {
 
-ProgressBar::ProgressBar(bool enabled) : enabled_(enabled), tty_(::isatty(STDERR_FILENO) == 1) {}
+ProgressBar::ProgressBar(bool enabled, std::string unit)
+    : enabled_(enabled), unit_(std::move(unit)), tty_(::isatty(STDERR_FILENO) == 1) {}
 
 model::ProgressFn ProgressBar::callback() {
   if (!enabled_) return {};
@@ -34,8 +35,8 @@ void ProgressBar::update(const model::WriteProgress& p) {
     std::string bar(static_cast<size_t>(filled), '#');
     bar.resize(kWidth, '.');
     std::string name(p.tensor_name.substr(0, 32));
-    fmt::print(stderr, "\r[{}] {:5.1f}% tensor {:>4}/{} {:>10} {:7.1f} MB/s  {:<32}", bar,
-               frac * 100, p.tensor_index + 1, p.n_tensors, format_bytes(p.bytes_done), mbps,
+    fmt::print(stderr, "\r[{}] {:5.1f}% {} {:>4}/{} {:>10} {:7.1f} MB/s  {:<32}", bar,
+               frac * 100, unit_, p.tensor_index + 1, p.n_tensors, format_bytes(p.bytes_done), mbps,
                name);
     drawn_ = true;
   } else {
@@ -43,7 +44,7 @@ void ProgressBar::update(const model::WriteProgress& p) {
     if (!last && decile == last_decile_) return;
     if (!last && !p.tensor_done) return;
     last_decile_ = decile;
-    fmt::print(stderr, "{:5.1f}% tensor {}/{} {} {:.1f} MB/s\n", frac * 100, p.tensor_index + 1,
+    fmt::print(stderr, "{:5.1f}% {} {}/{} {} {:.1f} MB/s\n", frac * 100, unit_, p.tensor_index + 1,
                p.n_tensors, format_bytes(p.bytes_done), mbps);
   }
   std::fflush(stderr);

@@ -13,7 +13,8 @@ namespace ragd::app {
 
 class ProgressBar {
  public:
-  explicit ProgressBar(bool enabled);
+  // `unit` names what WriteProgress::tensor_index counts ("tensor", or "part" for a pull).
+  explicit ProgressBar(bool enabled, std::string unit = "tensor");
   // A callback for model::ProgressTracker; valid while this object lives.
   model::ProgressFn callback();
   // Ends the line (terminal mode) so that later output starts on a fresh line.
@@ -23,6 +24,7 @@ class ProgressBar {
   void update(const model::WriteProgress& p);
 
   bool enabled_;
+  std::string unit_;
   bool tty_;
   bool drawn_ = false;
   double last_draw_ = -1;

@@ -17,9 +17,9 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <unordered_map>
+#include <unordered_set>
 
-#include "kernels/tensor_type.h"
+#include "engine/model_store.h"
 #include "model/kv_cache.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -47,18 +47,12 @@ Clock::time_point from_ns(int64_t ns) {
   return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
 }
 
-// The weight type holding most of the file's matrix elements, e.g. "q4_1". Norms and
-// biases (1-D) are f32 in every file and would only blur the answer, so they are skipped.
-std::string dominant_weight_type(const model::GgufFile& file) {
-  std::unordered_map<uint32_t, uint64_t> elements;
-  for (const auto& t : file.tensors()) {
-    if (t.dims.size() >= 2) elements[static_cast<uint32_t>(t.type)] += t.n_elements;
-  }
-  if (elements.empty()) return "";
-  auto best = std::max_element(elements.begin(), elements.end(), [](const auto& a, const auto& b) {
-    return a.second < b.second || (a.second == b.second && a.first > b.first);
-  });
-  return std::string(kernels::type_name(static_cast<kernels::TensorType>(best->first)));
+// Identity of a model file across spellings of its path ("models/x.gguf", "./models/x.gguf").
+// Symbolic links are not followed: a link in the model directory is a model of its own name.
+std::string path_key(const std::string& path) {
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(path, ec);
+  return ec ? path : absolute.lexically_normal().string();
 }
 
 }  // namespace
@@ -81,6 +75,7 @@ struct ModelRegistry::Impl {
     std::string load_error;               // of the last finished load, empty on success
     std::string quantization;             // known after the first load
     size_t file_bytes = 0;                // at registration
+    bool installed = false;               // found in options.model_dir, not add()ed
   };
 
   explicit Impl(RegistryOptions o) : options(std::move(o)) {}
@@ -89,18 +84,62 @@ struct ModelRegistry::Impl {
   mutable std::mutex mu;
   std::condition_variable cv;
   std::vector<std::unique_ptr<Entry>> entries;  // registration order
+  std::unordered_set<std::string> seen_paths;   // path_key of every file added or discovered
 
-  Entry* find(const std::string& name) const {
+  // An installed model whose file was removed is hidden, unless it is still in memory.
+  static bool visible(const Entry& e) {
+    std::error_code ec;
+    return !e.installed || e.state != State::Unloaded || std::filesystem::exists(e.spec.path, ec);
+  }
+  Entry* find_visible(const std::string& name) const {
     for (const auto& e : entries) {
-      if (e->spec.name == name) return e.get();
+      if (e->spec.name == name) return visible(*e) ? e.get() : nullptr;
     }
     return nullptr;
   }
-  Entry& require(const std::string& name) const {
+  // Looks in model_dir too when the name is not registered yet. Called with mu held.
+  Entry* find(const std::string& name) {
+    if (Entry* e = find_visible(name)) return e;
+    discover();
+    return find_visible(name);
+  }
+  Entry& require(const std::string& name) {
     if (Entry* e = find(name)) return *e;
     std::string names;
-    for (const auto& e : entries) names += (names.empty() ? "" : ", ") + e->spec.name;
+    for (const auto& e : entries) {
+      if (visible(*e)) names += (names.empty() ? "" : ", ") + e->spec.name;
+    }
     fail("unknown model '{}' (available: {})", name, names.empty() ? "none" : names);
+  }
+
+  // Registers the GGUF files of options.model_dir not seen before. Runs with mu held: it
+  // opens only new files' headers (a few ms each), once per file for the registry's life.
+  void discover() {
+    if (options.model_dir.empty()) return;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(options.model_dir, ec), end; !ec && it != end; it.increment(ec)) {
+      const auto& p = it->path();
+      std::error_code file_ec;
+      if (p.extension() != ".gguf" || !it->is_regular_file(file_ec)) continue;
+      if (!seen_paths.insert(path_key(p.string())).second) continue;
+      InstalledModel m = describe_model_file(p.string());
+      if (!m.error.empty()) {
+        log::warn("model registry: skipping {}: {}", m.path, m.error);
+        continue;
+      }
+      // A name already taken by an added model keeps meaning that model.
+      if (std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return e->spec.name == m.name; })) continue;
+      auto e = std::make_unique<Entry>();
+      e->spec = {.name = m.name,
+                 .path = m.path,
+                 .kind = m.is_embedder() ? ModelKind::Embedder : ModelKind::Llm,
+                 .keep_alive_seconds = options.installed_keep_alive_seconds,
+                 .pinned = false};
+      e->file_bytes = static_cast<size_t>(m.bytes);
+      e->quantization = m.quantization;
+      e->installed = true;
+      entries.push_back(std::move(e));
+    }
   }
 
   static bool idle(const Entry& e) {
@@ -197,13 +236,13 @@ struct ModelRegistry::Impl {
   }
 
   std::string quantization_of(const LoadedModel& m) const {
-    if (m.llm) return dominant_weight_type(*m.llm->file);
+    if (m.llm) return main_weight_type(*m.llm->file);
     return dominant_weight_type_of_path(m.spec.path);
   }
   static std::string dominant_weight_type_of_path(const std::string& path) {
     // EmbeddingService does not expose its GgufFile; a second mapping of the same file
     // costs no memory (the pages are shared) and only parses the header.
-    return dominant_weight_type(*model::GgufFile::open(path));
+    return main_weight_type(*model::GgufFile::open(path));
   }
 
   std::shared_ptr<LoadedModel> acquire(const std::string& name, std::optional<ModelKind> kind);
@@ -304,7 +343,10 @@ void ModelRegistry::add(ModelSpec spec) {
          ec ? fmt::format(" ({})", ec.message()) : "");
   }
   std::lock_guard lock(impl_->mu);
-  if (impl_->find(spec.name)) fail("model '{}' is registered twice", spec.name);
+  for (const auto& e : impl_->entries) {
+    if (e->spec.name == spec.name) fail("model '{}' is registered twice", spec.name);
+  }
+  impl_->seen_paths.insert(path_key(spec.path));
   auto e = std::make_unique<Impl::Entry>();
   e->spec = std::move(spec);
   e->file_bytes = static_cast<size_t>(size);
@@ -318,9 +360,11 @@ bool ModelRegistry::contains(const std::string& name) const {
 
 std::vector<ModelStatus> ModelRegistry::status() const {
   std::lock_guard lock(impl_->mu);
+  impl_->discover();
   const auto now = Clock::now();
   std::vector<ModelStatus> out;
   for (const auto& e : impl_->entries) {
+    if (!Impl::visible(*e)) continue;
     ModelStatus s;
     s.spec = e->spec;
     s.uses = e->uses;
@@ -341,7 +385,7 @@ std::vector<ModelStatus> ModelRegistry::status() const {
 std::optional<std::string> ModelRegistry::default_model(ModelKind kind) const {
   std::lock_guard lock(impl_->mu);
   for (const auto& e : impl_->entries) {
-    if (e->spec.kind == kind) return e->spec.name;
+    if (e->spec.kind == kind && !e->installed) return e->spec.name;
   }
   return std::nullopt;
 }

@@ -12,6 +12,13 @@
 // (a handle is alive) is never unloaded; if nothing can be evicted the load still proceeds
 // and the overshoot is logged (refusing would fail a request the machine can serve).
 //
+// Installed models: with RegistryOptions::model_dir set, every GGUF file in that directory
+// is offered too, under its file's stem (see engine/model_store.h), so a model installed by
+// `ragd pull` while the server runs is usable by name at once. Such files are registered on
+// demand (a name not found, or status()) and only files not seen before are opened; one
+// whose file has since been removed is hidden again unless it is loaded. They are never the
+// defaults: default_model() answers only models added explicitly.
+//
 // Thread-safe. Loading happens outside the registry lock, so one slow load does not block
 // requests for models already loaded; concurrent first uses of one model wait for a single
 // load.
@@ -53,6 +60,8 @@ struct RegistryOptions {
   size_t threads = 0;               // compute threads per model; 0: all cores
   SchedulerOptions scheduler;       // for every LLM
   EmbeddingServiceOptions embedding;  // for every embedder
+  std::string model_dir;            // installed models offered by name; empty: none
+  double installed_keep_alive_seconds = 300;  // keep_alive of those models
 };
 
 // A loaded model. Holding the shared_ptr keeps it loaded.
@@ -84,7 +93,7 @@ class ModelRegistry {
   void add(ModelSpec spec);
   bool contains(const std::string& name) const;
   std::vector<ModelStatus> status() const;
-  // The first LLM / embedder registered (the defaults when a request names none).
+  // The first LLM / embedder added (the defaults when a request names none).
   std::optional<std::string> default_model(ModelKind kind) const;
 
   // Loads on first use. Throws ragd::Error for an unknown name, a kind mismatch, or a file
