@@ -7,9 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "app/eval_command.h"
 #include "app/embed_options.h"
 #include "app/embedder_setup.h"
 #include "app/ingest_progress.h"
+#include "app/rag_options.h"
 #include "rag/beir.h"
 #include "rag/temp_dir.h"
 #include "util/error.h"
@@ -27,6 +29,8 @@ struct EvalBeirOptions {
   std::string fusion = "weighted";
   double bm25_weight = 0.3;
   EmbedderChoice embed;
+  RerankChoice rerank;
+  size_t max_queries = 0;
   bool json = false;
 };
 
@@ -49,6 +53,10 @@ int run_eval_beir(const EvalBeirOptions& o) {
   }
   if (embedder) use_model_tokenizer(opts.ingest.chunker, *embedder);
   opts.embedder = embedder.get();
+  auto reranker = o.rerank.make(embedder.get(), o.embed.service.threads);
+  opts.reranker = reranker.get();
+  if (o.rerank.depth) opts.search.profile.rerank_candidates = *o.rerank.depth;
+  opts.max_queries = o.max_queries;
   rag::BeirData data = rag::load_beir(o.data, o.split);
   rag::TempDir tmp("ragd-eval");
   std::filesystem::path dir = o.keep_db.empty() ? tmp.path() : std::filesystem::path(o.keep_db);
@@ -79,6 +87,13 @@ int run_eval_beir(const EvalBeirOptions& o) {
                         {"ndcg_at_10", r.ndcg_at_10},
                         {"recall_at_100", r.recall_at_100},
                         {"mrr_at_10", r.mrr_at_10},
+                        {"hit_at_4", r.hit_at_4},
+                        {"recall_at_4", r.recall_at_4},
+                        {"reranker", reranker ? reranker->name() : "none"},
+                        {"rerank_depth", reranker ? opts.search.profile.rerank_candidates : 0},
+                        {"rerank_first_stage_weight", reranker ? reranker->first_stage_weight() : 0.0},
+                        {"rerank_ms_p50", r.rerank_ms_p50},
+                        {"rerank_ms_p99", r.rerank_ms_p99},
                         {"latency_ms_p50", r.latency_ms_p50},
                         {"latency_ms_p99", r.latency_ms_p99},
                         {"latency_ms_mean", r.latency_ms_mean},
@@ -99,6 +114,12 @@ int run_eval_beir(const EvalBeirOptions& o) {
   fmt::print("mode        {} (profile {})\n", r.mode, o.profile);
   fmt::print("nDCG@10     {:.4f}\nRecall@100  {:.4f}\nMRR@10      {:.4f}\n", r.ndcg_at_10,
              r.recall_at_100, r.mrr_at_10);
+  fmt::print("Hit@4       {:.4f}\nRecall@4    {:.4f}\n", r.hit_at_4, r.recall_at_4);
+  if (reranker) {
+    fmt::print("rerank      {} of the top {} (first-stage weight {:.2f}): p50 {:.2f} ms, p99 {:.2f} ms\n",
+               reranker->name(), opts.search.profile.rerank_candidates, reranker->first_stage_weight(),
+               r.rerank_ms_p50, r.rerank_ms_p99);
+  }
   if (r.chunks_embedded) {
     fmt::print("embedding   {} chunks in {:.1f} s\n", r.chunks_embedded, r.embed_seconds);
   }
@@ -113,8 +134,7 @@ int run_eval_beir(const EvalBeirOptions& o) {
 
 const CommandRegistrar registrar([](CLI::App& app) {
   auto o = std::make_shared<EvalBeirOptions>();
-  auto* eval = app.add_subcommand("eval", "Evaluate retrieval quality");
-  eval->require_subcommand(1);
+  auto* eval = eval_command(app);
   auto* sub = eval->add_subcommand("beir", "nDCG@10, Recall@100, MRR@10 and latency on a BEIR dataset");
   sub->add_option("--data", o->data, "BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/)")->required();
   sub->add_option("--split", o->split, "qrels split to evaluate")->capture_default_str();
@@ -128,6 +148,10 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("--bm25-weight", o->bm25_weight, "Hybrid weighted fusion: BM25 share")
       ->capture_default_str();
   o->embed.add_to(sub, /*with_no_embed=*/false);
+  o->rerank.add_to(sub);
+  sub->add_option("--queries", o->max_queries,
+                  "Evaluate N judged queries spread evenly over the id order (0: all)")
+      ->capture_default_str();
   sub->add_flag("--json", o->json, "Print the report as JSON");
   return Command{sub, [o] { return run_eval_beir(*o); }};
 });

@@ -23,6 +23,7 @@ struct SearchCmdOptions {
   double bm25_weight = 0.3;
   std::vector<std::string> filters;
   EmbedderChoice embed;
+  RerankChoice rerank;
   bool chunks = false;
   bool json = false;
 };
@@ -68,7 +69,13 @@ int run_search(const SearchCmdOptions& o) {
     embedder = open_query_embedder(o.embed, collection);
     vectors = rag::CollectionVectors::open(*store, collection);
   }
-  rag::Retriever retriever(*store, collection, embedder.get(), vectors.get());
+  // The sentence reranker embeds the query and the candidates' sentences itself, so it
+  // works on collections without vectors too.
+  std::unique_ptr<rag::ModelEmbedder> rerank_embedder;
+  if (o.rerank.spec == "sentence" && !embedder) rerank_embedder = open_passage_embedder(o.embed, false);
+  auto reranker = o.rerank.make(embedder ? embedder.get() : rerank_embedder.get(), o.embed.service.threads);
+  if (o.rerank.depth) s.profile.rerank_candidates = *o.rerank.depth;
+  rag::Retriever retriever(*store, collection, embedder.get(), vectors.get(), reranker.get());
   rag::SearchTimings t;
   auto hits = retriever.search(o.query, s, &t);
   if (o.json) {
@@ -111,6 +118,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("--min-score", o->min_score, "Drop results scoring below this");
   sub->add_option("--filter", o->filters, "Metadata filter KEY=VALUE or KEY!=VALUE (repeatable)");
   o->embed.add_to(sub, /*with_no_embed=*/false);
+  o->rerank.add_to(sub);
   sub->add_flag("--chunks", o->chunks, "Return individual chunks instead of one result per document");
   sub->add_flag("--json", o->json, "Print results as JSON");
   return Command{sub, [o] { return run_search(*o); }};

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "app/model_options.h"
+#include "rag/search/reranker_factory.h"
 #include "util/error.h"
 
 namespace ragd::app {
@@ -28,6 +30,28 @@ std::unique_ptr<rag::Store> open_store(const StoreLocation& where, bool must_exi
          where.db_dir, where.db_dir);
   }
   return rag::Store::open(where.db_dir);
+}
+
+void RerankChoice::add_to(CLI::App* sub) {
+  sub->add_option("--rerank", spec, std::string("Rerank stage: ") + rag::kRerankerNames)->capture_default_str();
+  sub->add_option("--rerank-depth", depth, "Candidates to rerank (default: the profile's)");
+  sub->add_option("--rerank-weight", weight, "First-stage share of the reranked score, 0..1");
+}
+
+std::unique_ptr<rag::ScoringReranker> RerankChoice::make(rag::Embedder* embedder, size_t threads) const {
+  rag::RerankerDeps deps;
+  deps.embedder = embedder;
+  deps.first_stage_weight = weight;
+  deps.threads = threads;
+  deps.resolve_model = [](const std::string& name) {
+    if (std::filesystem::exists(name)) return name;
+    for (const auto& candidate : {name, name + ".gguf"}) {
+      auto path = std::filesystem::path(default_model_dir()) / candidate;
+      if (std::filesystem::exists(path)) return path.string();
+    }
+    fail("reranker model '{}' is neither a file nor a model in {}", name, default_model_dir());
+  };
+  return rag::make_reranker(spec, deps);
 }
 
 }  // namespace ragd::app

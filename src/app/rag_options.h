@@ -5,8 +5,11 @@
 #include <CLI/CLI.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "rag/embedder.h"
+#include "rag/search/scoring_reranker.h"
 #include "rag/store.h"
 
 namespace ragd::app {
@@ -25,5 +28,19 @@ void add_store_options(CLI::App* sub, StoreLocation& where, bool with_collection
 // Opens the store. With must_exist, a directory without a database is a ragd::Error that
 // says to ingest first (searching must not create empty stores as a side effect).
 std::unique_ptr<rag::Store> open_store(const StoreLocation& where, bool must_exist);
+
+// The rerank stage of search and eval beir: --rerank none|sentence|llm:MODEL,
+// --rerank-depth N (candidates reranked; default: the profile's), --rerank-weight W (the
+// first stage's share of the fused score; default: the reranker's measured one).
+struct RerankChoice {
+  std::string spec = "none";
+  std::optional<size_t> depth;
+  std::optional<double> weight;
+
+  void add_to(CLI::App* sub);
+  // nullptr for "none". `embedder` is needed by "sentence"; MODEL is a path or a file
+  // name in the model directory ($RAGD_MODEL_DIR or ./models, ".gguf" optional).
+  std::unique_ptr<rag::ScoringReranker> make(rag::Embedder* embedder, size_t threads) const;
+};
 
 }  // namespace ragd::app

@@ -32,6 +32,12 @@ struct BeirOptions {
   // Needed for dense and hybrid: chunks without a vector are embedded after ingestion
   // (so a reused store embeds nothing twice).
   Embedder* embedder = nullptr;
+  // Optional rerank stage (rag/search/reranker_factory.h); its depth is
+  // search.profile.rerank_candidates.
+  Reranker* reranker = nullptr;
+  // 0: every judged query; else N of them spread evenly over the id order (query i of N is
+  // the (i × total / N)-th), so that a subset covers the whole corpus.
+  size_t max_queries = 0;
   ProgressFn ingest_progress;
   EmbedProgressFn embed_progress;
 };
@@ -41,11 +47,13 @@ struct BeirReport {
   size_t documents = 0, chunks = 0, queries = 0;
   double ingest_seconds = 0, documents_per_second = 0, chunks_per_second = 0;
   double ndcg_at_10 = 0, recall_at_100 = 0, mrr_at_10 = 0;
+  double hit_at_4 = 0, recall_at_4 = 0;  // the RAG answer's view: 4 chunks in the prompt
   size_t chunks_embedded = 0;  // by this run (0 when a reused store had them all)
   double embed_seconds = 0;
   // Retrieval alone: the query's embedding is measured separately (embed_ms_*).
   double latency_ms_p50 = 0, latency_ms_p99 = 0, latency_ms_mean = 0;
   double embed_ms_p50 = 0, embed_ms_p99 = 0;
+  double rerank_ms_p50 = 0, rerank_ms_p99 = 0;  // part of latency_ms_*
 };
 
 // Queries with no results count as 0 for every metric (BEIR would drop them from the mean;

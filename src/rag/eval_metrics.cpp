@@ -52,6 +52,10 @@ double mrr_at_k(const RetrievalRun& ranked, const Judgments& judgments, size_t k
   return 0;
 }
 
+double hit_at_k(const RetrievalRun& ranked, const Judgments& judgments, size_t k) {
+  return mrr_at_k(ranked, judgments, k) > 0 ? 1.0 : 0.0;
+}
+
 double percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());

@@ -30,6 +30,8 @@ void rank_run(RetrievalRun& run);
 double ndcg_at_k(const RetrievalRun& ranked, const Judgments& judgments, size_t k);
 double recall_at_k(const RetrievalRun& ranked, const Judgments& judgments, size_t k);
 double mrr_at_k(const RetrievalRun& ranked, const Judgments& judgments, size_t k);
+// Hit@k (success@k): 1 if any relevant document (grade ≥ 1) is in the top k, else 0.
+double hit_at_k(const RetrievalRun& ranked, const Judgments& judgments, size_t k);
 
 // Percentile with linear interpolation between closest ranks (numpy's default);
 // p in [0, 100]. Returns 0 for no values.

@@ -1,5 +1,7 @@
 #include "rag/prompt_builder.h"
 
+#include "rag/answer/citations.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -70,52 +72,38 @@ RagPrompt build_rag_prompt(std::string_view question, const std::vector<SearchHi
   }
   out.source_tokens = used;
 
-  std::string system = options.system_prompt;
-  system += "\n\nSources:";
+  std::string sources = "Sources:";
   for (const auto& s : out.sources) {
-    system += "\n\n[" + std::to_string(s.number) + "] " + s.title + "\n" + s.text;
+    sources += "\n\n[" + std::to_string(s.number) + "] " + s.title + "\n" + s.text;
   }
-  out.messages.push_back({"system", std::move(system)});
-  out.messages.push_back({"user", std::string(question)});
+  if (options.placement == SourcePlacement::System) {
+    out.messages.push_back({"system", options.system_prompt + "\n\n" + sources});
+    out.messages.push_back({"user", std::string(question)});
+    return out;
+  }
+  out.messages.push_back({"system", options.system_prompt});
+  if (options.worked_example) {
+    out.messages.push_back({"user", std::string(kExampleQuestion)});
+    out.messages.push_back({"assistant", std::string(kExampleAnswer)});
+  }
+  if (out.sources.empty()) {
+    out.messages.push_back({"user", std::string(question)});
+  } else {
+    out.messages.push_back({"user", sources + "\n\nQuestion: " + std::string(question)});
+  }
   return out;
 }
 
 std::vector<PromptSource> citations(std::string_view answer, const std::vector<PromptSource>& sources) {
   std::vector<PromptSource> out;
   std::vector<bool> seen(sources.size() + 1, false);
-  auto cite = [&](size_t n) {
-    if (n >= 1 && n <= sources.size() && !seen[n]) {
-      seen[n] = true;
-      out.push_back(sources[n - 1]);
-    }
-  };
-  // Inside "[...]": numbers separated by commas/spaces; anything else voids the bracket
-  // (e.g. "[a1]" or "[1.5]" are not citations).
-  for (size_t open = answer.find('['); open != std::string_view::npos;
-       open = answer.find('[', open + 1)) {
-    const size_t close = answer.find(']', open + 1);
-    if (close == std::string_view::npos) break;
-    std::string_view inner = answer.substr(open + 1, close - open - 1);
-    std::vector<size_t> numbers;
-    bool ok = !inner.empty();
-    size_t value = 0;
-    bool in_number = false;
-    for (char c : inner) {
-      if (std::isdigit(static_cast<unsigned char>(c))) {
-        value = std::min<size_t>(value * 10 + static_cast<size_t>(c - '0'), 1u << 20);
-        in_number = true;
-      } else if (c == ',' || c == ' ') {
-        if (in_number) numbers.push_back(value);
-        value = 0;
-        in_number = false;
-      } else {
-        ok = false;
-        break;
+  for (const auto& marker : citation_markers(answer)) {
+    for (size_t n : marker.numbers) {
+      if (n >= 1 && n <= sources.size() && !seen[n]) {
+        seen[n] = true;
+        out.push_back(sources[n - 1]);
       }
     }
-    if (in_number) numbers.push_back(value);
-    if (!ok) continue;
-    for (size_t n : numbers) cite(n);
   }
   return out;
 }

@@ -1,12 +1,17 @@
 // PromptBuilder: the chat messages of a retrieval-augmented answer.
 //
-// Layout (two messages):
-//   system  the fixed instructions, then "Sources:" and each retrieved chunk as
-//           "[n] title\ntext", numbered from 1 in retrieval order
-//   user    the question
-// Everything that depends only on the retrieved chunks comes first and the question last,
-// so two questions answered from the same chunks render to prompts with a common token
-// prefix, which the scheduler's prefix cache computes once.
+// Layout (placement BeforeQuestion, the default):
+//   system     the fixed instructions (answer in a sentence, cite [n], or say the documents
+//              do not contain it)
+//   user       } one worked example: sources and a question,
+//   assistant  } and a short answer that cites its source
+//   user       "Sources:", each retrieved chunk as "[n] title\ntext" numbered from 1 in
+//              retrieval order, then "Question: ..." last
+// Small models follow an example far better than an instruction, and cite more reliably
+// when the numbered sources sit right before the question. Everything before the last
+// message is fixed, so the scheduler's prefix cache computes it once for all questions.
+// Placement System is the older layout (sources inside the system message, the bare
+// question as the user message), kept for comparison (docs/retrieval.md).
 //
 // Budget: the sources together get at most max_source_tokens tokens, as counted by the
 // caller's TokenCounter (the LLM's tokenizer). Chunks are taken in order while they fit;
@@ -26,12 +31,30 @@
 namespace ragd::rag {
 
 inline constexpr std::string_view kRagSystemPrompt =
+    "You answer questions using only the numbered sources you are given. Answer in one short "
+    "sentence that states the answer, and cite the sources you used by their numbers in "
+    "square brackets, like [1]. If the sources do not contain the answer, reply: The documents "
+    "do not contain the answer.";
+
+// The instructions of the older System layout (kept to measure against, docs/retrieval.md).
+inline constexpr std::string_view kLegacyRagSystemPrompt =
     "You answer questions using only the numbered sources below. Cite the sources that "
     "support each statement by their numbers in square brackets, like [1] or [2]. If the "
     "sources do not contain the answer, say that you do not know.";
 
+// The worked example (placement BeforeQuestion, worked_example on).
+inline constexpr std::string_view kExampleQuestion =
+    "Sources:\n\n[1] Mount Etna\nMount Etna is an active volcano on the east coast of Sicily. "
+    "It is 3,357 metres tall and erupts often.\n\n[2] Green tea\nGreen tea is made from leaves "
+    "that have not been oxidised.\n\nQuestion: How tall is Mount Etna?";
+inline constexpr std::string_view kExampleAnswer = "Mount Etna is 3,357 metres tall [1].";
+
+enum class SourcePlacement { BeforeQuestion, System };
+
 struct PromptOptions {
   std::string system_prompt = std::string(kRagSystemPrompt);
+  SourcePlacement placement = SourcePlacement::BeforeQuestion;
+  bool worked_example = true;
   size_t max_source_tokens = 1500;
   size_t min_source_tokens = 32;  // a cut chunk keeps at least this much, or is dropped
 };

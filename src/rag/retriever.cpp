@@ -87,22 +87,34 @@ double Retriever::dense_candidates(std::string_view query, const SearchOptions& 
   return embed_ms;
 }
 
-void Retriever::rerank(std::string_view query, std::vector<ScoredId>& ranked, size_t keep) {
-  ranked.resize(std::min(ranked.size(), keep));
+// Only the head (the best `depth`) is reranked; the tail keeps its first-stage order and
+// is scored below the head (lowest head score − 1 − rank/size), so that the list stays
+// sorted and Recall@k of deep evaluations still sees it.
+void Retriever::rerank(std::string_view query, std::vector<ScoredId>& ranked, size_t depth) {
+  const size_t n = std::min(ranked.size(), depth);
   std::vector<int64_t> ids;
-  for (const auto& r : ranked) ids.push_back(r.id);
+  for (size_t i = 0; i < n; ++i) ids.push_back(ranked[i].id);
   auto records = store_.get_chunks(ids);
+  std::unordered_map<int64_t, double> first_stage;
+  for (size_t i = 0; i < n; ++i) first_stage[ranked[i].id] = ranked[i].score;
   std::vector<std::string> texts;
   std::vector<RerankCandidate> cands;
   for (const auto& rec : records) {
     texts.push_back(rec.title + "\n" + (rec.heading.empty() ? "" : rec.heading + "\n") + rec.text);
   }
-  for (size_t i = 0; i < records.size(); ++i) cands.push_back({records[i].id, texts[i], 0});
+  for (size_t i = 0; i < records.size(); ++i) cands.push_back({records[i].id, texts[i], first_stage[records[i].id]});
   reranker_->rerank(query, cands);
+  if (reranker_->name() == "none") return;  // scores and order stay the first stage's
   std::unordered_map<int64_t, double> score;
   for (const auto& cand : cands) score[cand.id] = cand.score;
-  for (auto& r : ranked) r.score = score.count(r.id) ? score[r.id] : r.score;
-  if (reranker_->name() != "none") sort_by_score(ranked);
+  std::vector<ScoredId> head(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(n));
+  for (auto& r : head) r.score = score.count(r.id) ? score[r.id] : r.score;
+  sort_by_score(head);
+  double floor = head.empty() ? 0 : head.back().score;
+  for (const auto& r : head) floor = std::min(floor, r.score);
+  const double tail = static_cast<double>(ranked.size() - n);
+  for (size_t i = n; i < ranked.size(); ++i) ranked[i].score = floor - 1 - static_cast<double>(i - n) / tail;
+  std::copy(head.begin(), head.end(), ranked.begin());
 }
 
 // Stage 2 and 3: one ranked chunk list (fused for hybrid), then one entry per document.
@@ -173,7 +185,7 @@ std::vector<SearchHit> Retriever::search(std::string_view query, const SearchOpt
   t.fusion_ms = stage.millis();
   stage.reset();
   if (reranker_ && o.profile.rerank_candidates > 0 && !ranked.empty()) {
-    rerank(query, ranked, std::max(o.profile.rerank_candidates, o.top_k));
+    rerank(query, ranked, o.profile.rerank_candidates);
     t.rerank_ms = stage.millis();
   }
   stage.reset();

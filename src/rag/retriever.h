@@ -3,7 +3,9 @@
 //                  metadata filters applied inside both
 //   2. fusion      hybrid only: weighted min-max fusion or reciprocal-rank fusion
 //   3. aggregation documents: each document's best chunk stands for it; chunks: as is
-//   4. rerank      only when a Reranker is configured
+//   4. rerank      only when a Reranker is configured: the best profile.rerank_candidates
+//                  are rescored (rag/search/ for the rerankers), the rest keep their order
+//                  below them
 //   5. cut         min-score threshold, then top_k; texts fetched for the survivors only
 // Scores: bm25 mode → BM25; dense → cosine similarity; hybrid weighted → [0, 1];
 // hybrid rrf → Σ 1/(60 + rank). min_score is compared with the score of the chosen mode.
@@ -91,7 +93,7 @@ class Retriever {
   // Returns the milliseconds spent embedding the query.
   double dense_candidates(std::string_view query, const SearchOptions& o, size_t n, Candidates& c);
   std::vector<ScoredId> rank(const SearchOptions& o, Candidates& c);
-  void rerank(std::string_view query, std::vector<ScoredId>& ranked, size_t keep);
+  void rerank(std::string_view query, std::vector<ScoredId>& ranked, size_t depth);
   std::vector<SearchHit> make_hits(const std::vector<ScoredId>& ranked, const Candidates& c);
 
   Store& store_;

@@ -1,10 +1,11 @@
 // The OpenAI-compatible endpoints (see docs/api.md): chat and text completions (streamed
 // as chat.completion.chunk / text_completion SSE chunks ending in data: [DONE]),
-// embeddings, and the model list.
+// embeddings, and the model list. A chat with a `collection` is RAG (server/rag_chat.h).
 #include <cstring>
 
 #include "server/api_error.h"
 #include "server/generation.h"
+#include "server/rag_chat.h"
 #include "server/routes.h"
 #include "server/sse.h"
 
@@ -99,6 +100,10 @@ void handle_chat(ServerContext& ctx, const httplib::Request& http, httplib::Resp
   ChatRequest req = parse_chat_request(body, ctx.options.generation);
   if (!req.gen.stream) {
     send_json(res, 200, run_chat(ctx, body, info));
+    return;
+  }
+  if (is_rag_chat(body)) {  // answered from a collection's documents (server/rag_chat.h)
+    stream_rag_chat(ctx, body, info, res);
     return;
   }
   auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
@@ -212,11 +217,36 @@ void handle_models(ServerContext& ctx, const httplib::Request&, httplib::Respons
   send_json(res, 200, {{"object", "list"}, {"data", data}});
 }
 
+// GET /v1/models/{id}: one model in the shape of a /v1/models entry (OpenAI's retrieve
+// model); installed models are found by name too. No file path: clients need the id only.
+void handle_model(ServerContext& ctx, const std::string& id, httplib::Response& res) {
+  if (ctx.registry.contains(id)) {
+    for (const auto& s : ctx.registry.status()) {
+      if (s.spec.name != id) continue;
+      send_json(res, 200,
+                {{"id", s.spec.name},
+                 {"object", "model"},
+                 {"created", 0},
+                 {"owned_by", "ragd"},
+                 {"ragd",
+                  {{"kind", engine::model_kind_name(s.spec.kind)},
+                   {"loaded", s.loaded},
+                   {"pinned", s.spec.pinned},
+                   {"quantization", s.quantization},
+                   {"memory_bytes", s.memory_bytes}}}});
+      return;
+    }
+  }
+  throw ApiError(404, "model '" + id + "' does not exist (GET /v1/models lists them)", "", "model",
+                 "model_not_found");
+}
+
 }  // namespace
 
 json run_chat(ServerContext& ctx, const json& body, const RequestInfo& info) {
   ChatRequest req = parse_chat_request(body, ctx.options.generation);
   if (req.gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
+  if (is_rag_chat(body)) return run_rag_chat(ctx, body, info);
   auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
   auto prompt = chat_prompt_tokens(*model->llm, req.messages);
   Generation g = start_generation(ctx, model, std::move(prompt), req.gen, info.user_for(req.gen.user),
@@ -247,10 +277,15 @@ void register_openai_routes(HttpServer& http, ServerContext& ctx) {
       fn(ctx, req, res, info);
     };
   };
-  http.post("/v1/chat/completions", "/v1/chat/completions", bind(handle_chat));
-  http.post("/v1/completions", "/v1/completions", bind(handle_completion));
-  http.post("/v1/embeddings", "/v1/embeddings", bind(handle_embeddings));
-  http.get("/v1/models", "/v1/models", bind(handle_models));
+  http.post("/v1/chat/completions", "/v1/chat/completions", bind(handle_chat), Scope::Query);
+  http.post("/v1/completions", "/v1/completions", bind(handle_completion), Scope::Query);
+  http.post("/v1/embeddings", "/v1/embeddings", bind(handle_embeddings), Scope::Query);
+  http.get("/v1/models", "/v1/models", bind(handle_models), Scope::Query);
+  http.get(R"(/v1/models/([^/]+))", "/v1/models/{id}",
+           [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
+             handle_model(ctx, req.matches[1], res);
+           },
+           Scope::Query);
 }
 
 }  // namespace ragd::server

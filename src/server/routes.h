@@ -16,14 +16,18 @@ namespace ragd::server {
 
 void register_openai_routes(HttpServer& http, ServerContext& ctx);
 void register_rag_routes(HttpServer& http, ServerContext& ctx);
+void register_search_routes(HttpServer& http, ServerContext& ctx);  // search_routes.cpp: /v1/search
 void register_document_routes(HttpServer& http, ServerContext& ctx);
 void register_admin_routes(HttpServer& http, ServerContext& ctx);
+void register_rerank_routes(HttpServer& http, ServerContext& ctx);  // rerank_routes.cpp: /v1/rerank
 
 inline void register_all_routes(HttpServer& http, ServerContext& ctx) {
   register_openai_routes(http, ctx);
   register_rag_routes(http, ctx);
+  register_search_routes(http, ctx);
   register_document_routes(http, ctx);
   register_admin_routes(http, ctx);
+  register_rerank_routes(http, ctx);
 }
 
 nlohmann::json run_chat(ServerContext& ctx, const nlohmann::json& body, const RequestInfo& info);

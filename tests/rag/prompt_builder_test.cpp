@@ -36,10 +36,34 @@ std::string n_words(size_t n, const std::string& word) {
   return s;
 }
 
-TEST(PromptBuilder, SystemAndSourcesFirstInRetrievalOrderThenTheQuestion) {
+TEST(PromptBuilder, SourcesBeforeTheQuestionAfterAWorkedExample) {
   std::vector<SearchHit> hits = {hit(1, "Paris", "Paris is the capital of France."),
                                  hit(2, "Lyon", "Lyon is a city.", "Geography")};
   auto p = build_rag_prompt("What is the capital of France?", hits, words);
+  ASSERT_EQ(p.messages.size(), 4u);
+  EXPECT_EQ(p.messages[0].role, "system");
+  EXPECT_EQ(p.messages[0].content, std::string(kRagSystemPrompt));
+  EXPECT_EQ(p.messages[1].role, "user");
+  EXPECT_EQ(p.messages[1].content, std::string(kExampleQuestion));
+  EXPECT_EQ(p.messages[2].role, "assistant");
+  EXPECT_EQ(p.messages[2].content, std::string(kExampleAnswer));
+  EXPECT_EQ(p.messages[3].role, "user");
+  EXPECT_EQ(p.messages[3].content,
+            "Sources:\n\n[1] Paris\nParis is the capital of France.\n\n[2] Lyon — Geography\nLyon is a city."
+            "\n\nQuestion: What is the capital of France?");
+  PromptOptions no_example;
+  no_example.worked_example = false;
+  p = build_rag_prompt("What is the capital of France?", hits, words, no_example);
+  ASSERT_EQ(p.messages.size(), 2u);
+  EXPECT_EQ(p.messages[1].content.rfind("Sources:\n\n[1] Paris", 0), 0u);
+}
+
+TEST(PromptBuilder, SystemPlacementPutsSourcesInTheSystemMessage) {
+  std::vector<SearchHit> hits = {hit(1, "Paris", "Paris is the capital of France."),
+                                 hit(2, "Lyon", "Lyon is a city.", "Geography")};
+  PromptOptions o;
+  o.placement = SourcePlacement::System;
+  auto p = build_rag_prompt("What is the capital of France?", hits, words, o);
   ASSERT_EQ(p.messages.size(), 2u);
   EXPECT_EQ(p.messages[0].role, "system");
   EXPECT_EQ(p.messages[1].role, "user");
@@ -63,8 +87,10 @@ TEST(PromptBuilder, SameChunksGiveTheSamePrefixForDifferentQuestions) {
   std::vector<SearchHit> hits = {hit(1, "A", "alpha"), hit(2, "B", "beta")};
   auto p = build_rag_prompt("first question?", hits, words);
   auto q = build_rag_prompt("a different one", hits, words);
-  EXPECT_EQ(p.messages[0].content, q.messages[0].content);
-  EXPECT_NE(p.messages[1].content, q.messages[1].content);
+  ASSERT_EQ(p.messages.size(), q.messages.size());
+  for (size_t i = 0; i + 1 < p.messages.size(); ++i) EXPECT_EQ(p.messages[i].content, q.messages[i].content);
+  EXPECT_EQ(p.messages.back().content.rfind("Sources:\n\n[1] A\nalpha\n\n[2] B\nbeta\n\nQuestion: ", 0), 0u);
+  EXPECT_NE(p.messages.back().content, q.messages.back().content);
 }
 
 TEST(PromptBuilder, CutsTheLastSourceToTheBudget) {
@@ -80,7 +106,8 @@ TEST(PromptBuilder, CutsTheLastSourceToTheBudget) {
   EXPECT_EQ(p.sources[2].text, "c0 c1 c2 c3 c4 …");
   EXPECT_EQ(p.source_tokens, 25u);
   EXPECT_EQ(p.dropped, 1u);
-  EXPECT_EQ(p.messages[0].content.find("d0"), std::string::npos);
+  EXPECT_EQ(p.messages.back().content.find("d0"), std::string::npos);
+  EXPECT_NE(p.messages.back().content.find("c4 …"), std::string::npos);
 
   o.min_source_tokens = 6;  // 5 words left is too little: drop instead of cutting
   p = build_rag_prompt("q", hits, words, o);
@@ -91,9 +118,9 @@ TEST(PromptBuilder, CutsTheLastSourceToTheBudget) {
 
 TEST(PromptBuilder, NoHitsStillAsksTheQuestion) {
   auto p = build_rag_prompt("anything?", {}, words);
-  ASSERT_EQ(p.messages.size(), 2u);
   EXPECT_TRUE(p.sources.empty());
-  EXPECT_EQ(p.messages[1].content, "anything?");
+  EXPECT_EQ(p.messages.back().role, "user");
+  EXPECT_EQ(p.messages.back().content, "anything?");
 }
 
 TEST(PromptBuilder, CitationsInOrderOfFirstMention) {

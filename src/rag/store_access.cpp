@@ -1,19 +1,19 @@
-#include "server/store_access.h"
+#include "rag/store_access.h"
 
-namespace ragd::server {
+namespace ragd::rag {
 
 StoreAccess::StoreAccess(const std::filesystem::path& dir)
-    : dir_(dir), writer_(rag::Store::open(dir)) {
+    : dir_(dir), writer_(Store::open(dir)) {
   // The writer first: it creates and migrates the database the reader then opens.
-  reader_ = rag::Store::open(dir);
+  reader_ = Store::open(dir);
 }
 
-rag::CollectionVectors* StoreAccess::vectors(const rag::Collection& collection) {
+CollectionVectors* StoreAccess::vectors(const Collection& collection) {
   if (collection.embedding_dim == 0) return nullptr;
   auto& cached = vectors_[collection.name];
   if (!cached.index || cached.collection_id != collection.id ||
       cached.vector_version != collection.vector_version) {
-    cached.index = rag::CollectionVectors::open(*reader_, collection);
+    cached.index = CollectionVectors::open(*reader_, collection);
     cached.collection_id = collection.id;
     cached.vector_version = collection.vector_version;
   }
@@ -25,4 +25,4 @@ void StoreAccess::forget(const std::string& collection) {
   vectors_.erase(collection);
 }
 
-}  // namespace ragd::server
+}  // namespace ragd::rag

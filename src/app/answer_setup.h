@@ -1,0 +1,36 @@
+// The answer service on the command line (`ragd ask`, `ragd eval qa`): a model registry
+// holding one LLM and the embedder, a store, and rag::AnswerService over them; the same
+// service the server's /v1/rag/query uses, so the CLI answers exactly as the API does.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "app/embedder_setup.h"
+#include "app/model_options.h"
+#include "engine/model_registry.h"
+#include "rag/answer/answer_service.h"
+#include "rag/store_access.h"
+
+namespace ragd::app {
+
+struct LocalAnswerer {
+  std::unique_ptr<engine::ModelRegistry> registry;
+  std::unique_ptr<rag::StoreAccess> store;
+  std::unique_ptr<rag::AnswerService> service;
+  std::string llm;       // registry names
+  std::string embedder;  // "" when no embedding model is installed or given
+};
+
+// Registers the LLM (--model, else the default) and the embedder (--embed-model, else the
+// default when installed), opens (creating) the store in db_dir, and builds the service.
+LocalAnswerer open_answerer(const ModelOptions& model, const EmbedderChoice& embed, const std::string& db_dir,
+                            rag::AnswerOptions options = {});
+
+// The registered embedder as a rag::Embedder for ingestion; null when there is none.
+std::unique_ptr<rag::ModelEmbedder> answerer_embedder(const LocalAnswerer& a);
+
+// Prints the citations of an answer, one line each: "[n] title (id) chars a-b: quote".
+void print_citations(const rag::Answer& answer);
+
+}  // namespace ragd::app

@@ -1,0 +1,123 @@
+// AnswerService: the one answering path (retrieve → rerank → prompt → generate → cite) of
+// /v1/rag/query, RAG chat, `ragd ask` and `ragd eval qa`.
+//
+// Phases, so that each entry point can deliver the answer its own way:
+//   plan()      retrieval (RetrievalService, result cache), the prompt, the answer-cache
+//               lookup; everything known before generation. A plan whose sources are all
+//               below the relevance threshold, or that hit the answer cache, needs no
+//               generation (needs_generation() is false; finish_without_generation()).
+//   request()   the engine::GenerationRequest to submit to plan.llm's scheduler. The server
+//               submits it itself (admission errors and metrics are HTTP concerns).
+//   finish()    the generated text + summary → the Answer: citations with spans, timings,
+//               and the answer cache filled for reuse.
+//   answer()    all of it, blocking, text streamed to a callback (CLI, evaluation);
+//               admission refusals become ServiceError.
+//
+// Answer-cache keys hold everything that changes the answer: model, retrieval settings,
+// system prompt, decoding options and the collection's content version.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/model_registry.h"
+#include "model/chat_template.h"
+#include "rag/answer/citations.h"
+#include "rag/answer/retrieval_service.h"
+#include "rag/answer_cache.h"
+#include "rag/prompt_builder.h"
+#include "util/timing.h"
+
+namespace ragd::rag {
+
+// Renders chat messages to prompt token ids with the model's chat template.
+using ChatEncoder =
+    std::function<std::vector<int32_t>(const engine::Llm& llm, const std::vector<model::ChatMessage>& messages)>;
+
+// The fixed answer when no retrieved source is relevant enough (no generation happens).
+inline constexpr std::string_view kNoAnswer = "The documents do not contain the answer to this question.";
+
+// The relevance threshold for all-MiniLM-L6-v2 cosine scores, calibrated with `ragd eval qa
+// --calibrate` on SQuAD dev questions 300..899 (docs/retrieval.md): it refuses 2 % of
+// answerable questions and 69 % of questions whose article is not in the corpus.
+inline constexpr double kDefaultMinRelevance = 0.29;
+
+struct AnswerOptions {
+  PromptOptions prompt;
+  AnswerCache* answer_cache = nullptr;  // optional
+  ChatEncoder encode_chat;              // empty: the model's template via apply_chat_template
+  // Dense (cosine) score the best source must reach, else kNoAnswer; applies when the
+  // retrieval computed dense scores; <= -1 disables it.
+  double min_relevance = kDefaultMinRelevance;
+};
+
+struct AnswerRequest {
+  RetrievalRequest retrieval;            // retrieval.query is the question
+  std::string model;                     // "" : the default LLM
+  engine::GenerationOptions generation;  // max_tokens, stop, sampling
+  std::string system;                    // replaces the default system prompt if set
+  size_t priority = 1;
+  std::string user;
+};
+
+struct AnswerTimings {
+  double embed = 0, retrieve = 0, rerank = 0, queue = 0, prefill = 0, decode = 0, total = 0;  // ms
+};
+
+struct AnswerPlan {
+  AnswerRequest request;
+  Retrieval retrieval;
+  RagPrompt prompt;
+  std::shared_ptr<engine::LoadedModel> llm;
+  std::vector<int32_t> prompt_tokens;    // empty when no generation is needed
+  AnswerKey answer_key;
+  std::optional<AnswerHit> cached;
+  bool not_relevant = false;             // below min_relevance: answered with kNoAnswer
+  Stopwatch watch;                       // since plan() began
+
+  bool needs_generation() const { return !cached && !not_relevant; }
+};
+
+struct Answer {
+  std::string text;
+  std::vector<Citation> citations;
+  size_t prompt_tokens = 0, completion_tokens = 0, cached_prompt_tokens = 0;
+  engine::FinishReason finish = engine::FinishReason::Stop;
+  AnswerTimings timings;
+};
+
+class AnswerService {
+ public:
+  AnswerService(ServiceDeps deps, AnswerOptions options);
+
+  AnswerPlan plan(AnswerRequest request) const;
+  engine::GenerationRequest request(const AnswerPlan& plan) const;
+  Answer finish(const AnswerPlan& plan, std::string text, const engine::GenerationSummary& summary) const;
+  Answer finish_without_generation(const AnswerPlan& plan) const;
+  // Streams text pieces to on_text (return false to cancel); throws ServiceError for
+  // admission refusals and failed generations.
+  Answer answer(const AnswerPlan& plan, const std::function<bool(std::string_view)>& on_text = {}) const;
+
+  const RetrievalService& retrieval() const { return retrieval_; }
+  const AnswerOptions& options() const { return options_; }
+
+ private:
+  RetrievalService retrieval_;
+  AnswerOptions options_;
+};
+
+// Decoding defaults of RAG answers, for the fields a request did not set: an answer is a
+// sentence or a short paragraph, so it stops at a blank line (which also ends the
+// repetition loops small models fall into) and gets kAnswerMaxTokens at most.
+inline constexpr size_t kAnswerMaxTokens = 128;
+inline constexpr std::string_view kAnswerStop = "\n\n";
+void apply_answer_defaults(engine::GenerationOptions& generation, bool max_tokens_given, bool stop_given);
+
+// The answer-cache settings part of a plan (everything but collection and question).
+std::string answer_settings_key(const AnswerRequest& request, const Retrieval& retrieval,
+                                const std::string& model_name);
+
+}  // namespace ragd::rag

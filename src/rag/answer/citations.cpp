@@ -1,0 +1,184 @@
+#include "rag/answer/citations.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+namespace ragd::rag {
+namespace {
+
+bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+
+// Words that carry no content: sharing them says nothing about where an answer came from.
+bool stopword(const std::string& w) {
+  static const std::set<std::string> words = {
+      "a", "an", "the", "of", "in", "on", "at", "to", "for", "by", "with", "from", "and", "or",
+      "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "as", "which",
+      "who", "what", "when", "where", "how", "he", "she", "they", "his", "her", "their"};
+  return words.count(w) > 0;
+}
+
+// Distinct lower-cased alphanumeric words of `text`, stopwords and "[n]" numbers excluded.
+std::set<std::string> content_words(std::string_view text) {
+  std::set<std::string> out;
+  std::string w;
+  bool in_bracket = false;
+  auto flush = [&] {
+    if (!w.empty() && !in_bracket && !stopword(w)) out.insert(w);
+    w.clear();
+  };
+  for (char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || (c & 0x80)) {
+      w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      continue;
+    }
+    flush();
+    if (c == '[') in_bracket = true;
+    if (c == ']') in_bracket = false;
+  }
+  flush();
+  return out;
+}
+
+size_t shared(const std::set<std::string>& a, const std::set<std::string>& b) {
+  size_t n = 0;
+  for (const auto& w : a) n += b.count(w);
+  return n;
+}
+
+// The answer text that a marker at `pos` vouches for: its sentence, or the previous one
+// when the marker stands alone after a full stop ("… in 1821. [2]").
+std::string_view citing_sentence(std::string_view answer, size_t pos,
+                                 const std::vector<std::pair<size_t, size_t>>& spans) {
+  for (size_t i = 0; i < spans.size(); ++i) {
+    if (pos < spans[i].first || pos >= spans[i].second) continue;
+    std::string_view s = answer.substr(spans[i].first, spans[i].second - spans[i].first);
+    if (content_words(s).empty() && i > 0) {
+      return answer.substr(spans[i - 1].first, spans[i].second - spans[i - 1].first);
+    }
+    return s;
+  }
+  return answer;
+}
+
+}  // namespace
+
+std::vector<CitationMarker> citation_markers(std::string_view answer) {
+  std::vector<CitationMarker> out;
+  // Inside "[...]": numbers separated by commas/spaces; anything else voids the bracket
+  // (e.g. "[a1]" or "[1.5]" are not citations).
+  for (size_t open = answer.find('['); open != std::string_view::npos; open = answer.find('[', open + 1)) {
+    const size_t close = answer.find(']', open + 1);
+    if (close == std::string_view::npos) break;
+    std::string_view inner = answer.substr(open + 1, close - open - 1);
+    CitationMarker m{open, {}};
+    bool ok = !inner.empty();
+    size_t value = 0;
+    bool in_number = false;
+    for (char c : inner) {
+      if (std::isdigit(static_cast<unsigned char>(c))) {
+        value = std::min<size_t>(value * 10 + static_cast<size_t>(c - '0'), 1u << 20);
+        in_number = true;
+      } else if (c == ',' || c == ' ') {
+        if (in_number) m.numbers.push_back(value);
+        value = 0;
+        in_number = false;
+      } else {
+        ok = false;
+        break;
+      }
+    }
+    if (in_number) m.numbers.push_back(value);
+    if (ok && !m.numbers.empty()) out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::vector<std::pair<size_t, size_t>> sentence_spans(std::string_view text) {
+  std::vector<std::pair<size_t, size_t>> out;
+  size_t start = 0;
+  auto emit = [&](size_t end) {
+    while (start < end && is_space(text[start])) ++start;
+    size_t e = end;
+    while (e > start && is_space(text[e - 1])) --e;
+    if (e > start) out.emplace_back(start, e);
+    start = end;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool terminal = (c == '.' || c == '!' || c == '?') && (i + 1 == text.size() || is_space(text[i + 1]));
+    const bool blank_line = c == '\n' && i + 1 < text.size() && text[i + 1] == '\n';
+    if (terminal) emit(i + 1);
+    else if (blank_line) emit(i);
+  }
+  emit(text.size());
+  return out;
+}
+
+std::vector<Citation> cite(std::string_view answer, const std::vector<PromptSource>& sources) {
+  std::vector<Citation> out;
+  std::vector<int> index(sources.size() + 1, -1);  // number → position in out
+  const auto answer_spans = sentence_spans(answer);
+  for (const auto& marker : citation_markers(answer)) {
+    const auto words = content_words(citing_sentence(answer, marker.offset, answer_spans));
+    for (size_t n : marker.numbers) {
+      if (n < 1 || n > sources.size()) continue;
+      const PromptSource& src = sources[n - 1];
+      if (index[n] < 0) {
+        index[n] = static_cast<int>(out.size());
+        out.push_back({n, src.chunk_id, src.document_id, src.external_id, src.title, 0, 0, "", 0});
+      }
+      Citation& c = out[static_cast<size_t>(index[n])];
+      // Only the text the prompt showed can have been relied on; a cut chunk's " …" is ours.
+      std::string_view shown = src.text;
+      if (src.truncated && shown.size() >= 4) shown.remove_suffix(4);
+      const auto spans = sentence_spans(shown);
+      for (size_t i = 0; i < spans.size(); ++i) {
+        const size_t overlap = shared(words, content_words(shown.substr(spans[i].first, spans[i].second - spans[i].first)));
+        const bool first_seen = c.end == 0;
+        if (first_seen || overlap > c.overlap) {
+          c.start = spans[i].first;
+          c.end = spans[i].second;
+          c.overlap = overlap;
+          c.quote = std::string(shown.substr(c.start, c.end - c.start));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+nlohmann::json citations_to_json(const std::vector<Citation>& citations) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : citations) {
+    out.push_back({{"number", c.number},
+                   {"id", c.external_id},
+                   {"document_id", c.document_id},
+                   {"chunk_id", c.chunk_id},
+                   {"title", c.title},
+                   {"span", {{"start", c.start}, {"end", c.end}}},
+                   {"quote", c.quote}});
+  }
+  return out;
+}
+
+std::vector<Citation> citations_from_json(const nlohmann::json& j) {
+  std::vector<Citation> out;
+  for (const auto& c : j) {
+    Citation x;
+    x.number = c.value("number", size_t{0});
+    x.external_id = c.value("id", "");
+    x.document_id = c.value("document_id", int64_t{0});
+    x.chunk_id = c.value("chunk_id", int64_t{0});
+    x.title = c.value("title", "");
+    if (c.contains("span")) {
+      x.start = c["span"].value("start", size_t{0});
+      x.end = c["span"].value("end", size_t{0});
+    }
+    x.quote = c.value("quote", "");
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+}  // namespace ragd::rag
