@@ -44,6 +44,7 @@ struct EvalQaOptions {
   bool calibrate = false;
   std::string placement = "question";
   bool no_example = false;
+  bool raw_citations = false;
   std::string system;
   std::vector<std::string> stop;
   size_t skip = 0;
@@ -147,6 +148,7 @@ int run_eval_qa(const EvalQaOptions& o) {
   if (o.placement != "question" && o.placement != "system") fail("--placement must be question or system");
   aopts.prompt.placement = o.placement == "system" ? rag::SourcePlacement::System : rag::SourcePlacement::BeforeQuestion;
   aopts.prompt.worked_example = !o.no_example;
+  aopts.verify_citations = !o.raw_citations;
   if (o.placement == "system") aopts.prompt.system_prompt = std::string(rag::kLegacyRagSystemPrompt);
   if (!o.system.empty()) aopts.prompt.system_prompt = o.system;
   LocalAnswerer a = [&] {
@@ -217,6 +219,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
                   "older layout: sources in the system message, with its older instructions)")
       ->capture_default_str();
   sub->add_flag("--no-example", o->no_example, "Leave the worked example out of the prompt");
+  sub->add_flag("--raw-citations", o->raw_citations, "Keep the model's [n] markers as written (no verification)");
   sub->add_option("--system", o->system, "Replace the prompt's instructions (to compare wordings)");
   sub->add_option("--stop", o->stop, "Stop strings (default: a blank line; 'none': no stop)");
   sub->add_option("--dump", o->dump, "Write each question's answer and scores to this JSONL file");

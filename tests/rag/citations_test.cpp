@@ -84,3 +84,51 @@ TEST(Citations, JsonRoundTrip) {
 
 }  // namespace
 }  // namespace ragd::rag
+
+namespace {
+
+std::vector<ragd::rag::PromptSource> two_sources() {
+  ragd::rag::PromptSource a, b;
+  a.number = 1;
+  a.text = "The University of Warsaw was established in 1816. It has many faculties.";
+  b.number = 2;
+  b.text = "The Saxon Garden covers 15.5 hectares. It was once a royal garden.";
+  return {a, b};
+}
+
+}  // namespace
+
+TEST(Attribute, MovesAMarkerToTheSourceThatSupportsItsSentence) {
+  auto r = ragd::rag::attribute("The University of Warsaw was established in 1816 [2].", two_sources());
+  EXPECT_EQ(r.text, "The University of Warsaw was established in 1816 [1].");
+  EXPECT_EQ(r.moved, 1u);
+  EXPECT_EQ(r.added, 0u);
+}
+
+TEST(Attribute, KeepsASupportedMarker) {
+  const std::string answer = "The Saxon Garden was once a royal garden [2].";
+  auto r = ragd::rag::attribute(answer, two_sources());
+  EXPECT_EQ(r.text, answer);
+  EXPECT_EQ(r.moved + r.added, 0u);
+}
+
+TEST(Attribute, MarksACopiedSentenceWithoutAMarker) {
+  auto r = ragd::rag::attribute("The Saxon Garden covers 15.5 hectares.", two_sources());
+  EXPECT_EQ(r.text, "The Saxon Garden covers 15.5 hectares [2].");
+  EXPECT_EQ(r.added, 1u);
+}
+
+TEST(Attribute, LeavesUnsupportedSentencesAndMarkersAlone) {
+  // No source shares half of these content words: nothing is moved or added.
+  const std::string answer = "Penguins live in Antarctica and eat fish [1]. Volcanoes erupt lava often.";
+  auto r = ragd::rag::attribute(answer, two_sources());
+  EXPECT_EQ(r.text, answer);
+  EXPECT_EQ(r.moved + r.added, 0u);
+}
+
+TEST(Attribute, AMarkerAfterTheFullStopVouchesForThePreviousSentence) {
+  auto r = ragd::rag::attribute("Warsaw University was established in 1816. [2]", two_sources());
+  EXPECT_EQ(r.text, "Warsaw University was established in 1816. [1]");
+  EXPECT_EQ(r.moved, 1u);
+  EXPECT_EQ(r.added, 0u);
+}

@@ -118,7 +118,7 @@ Answer AnswerService::finish_without_generation(const AnswerPlan& p) const {
 
 Answer AnswerService::finish(const AnswerPlan& p, std::string text, const engine::GenerationSummary& s) const {
   Answer a;
-  a.text = std::move(text);
+  a.text = options_.verify_citations ? attribute(text, p.prompt.sources).text : std::move(text);
   a.citations = cite(a.text, p.prompt.sources);
   a.prompt_tokens = s.prompt_tokens;
   a.completion_tokens = s.completion_tokens;

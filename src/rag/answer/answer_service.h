@@ -52,6 +52,10 @@ struct AnswerOptions {
   // Dense (cosine) score the best source must reach, else kNoAnswer; applies when the
   // retrieval computed dense scores; <= -1 disables it.
   double min_relevance = kDefaultMinRelevance;
+  // Check the answer's [n] markers against the sources (attribute() in citations.h): move a
+  // marker to the source that supports its sentence, mark copied sentences. The final
+  // answer text may then differ from the streamed pieces in its markers only.
+  bool verify_citations = true;
 };
 
 struct AnswerRequest {

@@ -148,6 +148,102 @@ std::vector<Citation> cite(std::string_view answer, const std::vector<PromptSour
   return out;
 }
 
+namespace {
+
+// The largest share of `words` found in one sentence of `text`, in [0, 1].
+double support(const std::set<std::string>& words, std::string_view text) {
+  if (words.empty()) return 0;
+  size_t best = 0;
+  for (const auto& [start, end] : sentence_spans(text)) {
+    best = std::max(best, shared(words, content_words(text.substr(start, end - start))));
+  }
+  return static_cast<double>(best) / static_cast<double>(words.size());
+}
+
+// The text a prompt showed of a source (a cut chunk's " …" is ours, not the source's).
+std::string_view shown_text(const PromptSource& src) {
+  std::string_view shown = src.text;
+  if (src.truncated && shown.size() >= 4) shown.remove_suffix(4);
+  return shown;
+}
+
+// Support of `words` by every source (index n-1 for source n), and the best source's number
+// (the lowest number among equals; 0 when there are no sources).
+size_t best_source(const std::set<std::string>& words, const std::vector<PromptSource>& sources,
+                   std::vector<double>& by_source) {
+  by_source.assign(sources.size(), 0);
+  size_t best = 0;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    by_source[i] = support(words, shown_text(sources[i]));
+    if (best == 0 || by_source[i] > by_source[best - 1]) best = i + 1;
+  }
+  return best;
+}
+
+// Where a marker goes at the end of a sentence: before its closing punctuation.
+size_t marker_position(std::string_view answer, size_t end) {
+  return end > 0 && (answer[end - 1] == '.' || answer[end - 1] == '!' || answer[end - 1] == '?') ? end - 1 : end;
+}
+
+}  // namespace
+
+AttributedAnswer attribute(std::string_view answer, const std::vector<PromptSource>& sources, double min_support) {
+  struct Edit {
+    size_t start, length;
+    std::string text;
+  };
+  AttributedAnswer out;
+  std::vector<Edit> edits;
+  const auto spans = sentence_spans(answer);
+  std::vector<bool> covered(spans.size(), false);
+  std::vector<double> by_source;
+  auto span_of = [&](size_t pos) {
+    for (size_t i = 0; i < spans.size(); ++i) {
+      if (pos >= spans[i].first && pos < spans[i].second) return i;
+    }
+    return spans.size();
+  };
+  for (const auto& marker : citation_markers(answer)) {
+    size_t i = span_of(marker.offset);
+    if (i == spans.size()) continue;
+    const auto own = content_words(answer.substr(spans[i].first, spans[i].second - spans[i].first));
+    if (own.empty() && i > 0) --i;  // "… in 1821. [2]": the marker vouches for the sentence before
+    covered[i] = true;
+    const auto words = content_words(citing_sentence(answer, marker.offset, spans));
+    if (words.size() < 2) continue;
+    const size_t best = best_source(words, sources, by_source);
+    if (best == 0 || by_source[best - 1] < min_support) continue;
+    std::vector<size_t> numbers;
+    bool changed = false;
+    for (size_t n : marker.numbers) {
+      const bool weak = n < 1 || n > sources.size() || by_source[n - 1] < min_support;
+      const size_t keep = weak ? best : n;
+      changed |= keep != n;
+      out.moved += keep != n;
+      if (std::find(numbers.begin(), numbers.end(), keep) == numbers.end()) numbers.push_back(keep);
+    }
+    if (!changed) continue;
+    std::string text = "[";
+    for (size_t k = 0; k < numbers.size(); ++k) text += (k ? ", " : "") + std::to_string(numbers[k]);
+    const size_t close = answer.find(']', marker.offset);
+    edits.push_back({marker.offset, close - marker.offset + 1, text + "]"});
+  }
+  for (size_t i = 0; i < spans.size(); ++i) {
+    if (covered[i]) continue;
+    const auto words = content_words(answer.substr(spans[i].first, spans[i].second - spans[i].first));
+    if (words.size() < 2) continue;
+    const size_t best = best_source(words, sources, by_source);
+    if (best == 0 || by_source[best - 1] < min_support) continue;
+    edits.push_back({marker_position(answer, spans[i].second), 0, " [" + std::to_string(best) + "]"});
+    ++out.added;
+  }
+  // Apply from the end so that earlier offsets stay valid.
+  std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.start > b.start; });
+  out.text = std::string(answer);
+  for (const auto& e : edits) out.text.replace(e.start, e.length, e.text);
+  return out;
+}
+
 nlohmann::json citations_to_json(const std::vector<Citation>& citations) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& c : citations) {

@@ -45,6 +45,24 @@ std::vector<CitationMarker> citation_markers(std::string_view answer);
 // source are ignored. Empty when nothing is cited.
 std::vector<Citation> cite(std::string_view answer, const std::vector<PromptSource>& sources);
 
+// Verified citations. A small model often writes the right sentence and the wrong number
+// ("… in 1816 [2]" when source 1 says so), or copies a source's sentence without a marker.
+// attribute() checks every answer sentence against the sources' sentences: its support by
+// source n is the largest share of the sentence's distinct content words found in one
+// sentence of source n. A marker naming a source that gives less than `min_support` is
+// moved to the best-supporting source when that one reaches `min_support`; a sentence
+// without a marker whose best support reaches `min_support` gets one at its end. Sentences
+// with fewer than two content words are left alone, as are markers no source supports
+// better. The returned text is the answer users see; cite() then lists its markers.
+struct AttributedAnswer {
+  std::string text;
+  size_t moved = 0;  // marker numbers replaced by a better-supporting source
+  size_t added = 0;  // markers added to unmarked sentences
+};
+inline constexpr double kMinCitationSupport = 0.5;
+AttributedAnswer attribute(std::string_view answer, const std::vector<PromptSource>& sources,
+                           double min_support = kMinCitationSupport);
+
 // Sentence boundaries of `text`: [start, end) pairs covering its non-blank sentences. A
 // sentence ends after '.', '!' or '?' followed by whitespace, or at a blank line.
 std::vector<std::pair<size_t, size_t>> sentence_spans(std::string_view text);
