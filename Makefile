@@ -28,9 +28,9 @@ build:
 
 # Concurrency code (thread pool, threaded matmuls, embedding service and cache, KV block
 # manager, scheduler, model registry, and the server's metrics registry, rate limiter,
-# ingestion jobs, SSE client and load generator) under ThreadSanitizer, in a separate build
-# tree.
-TSAN_TESTS = ThreadPool|Matmul|Interleave|InterleavedMatmul|EmbeddingService|EmbeddingCache|Stories260K.Batched|BlockManager|SchedulerTest|ModelRegistry|Metrics|RateLimiter|IngestJobs|SseChatClient|LoadGenerator
+# ingestion jobs, SSE client, load generator, and the connection server's limits, auth and
+# active-user tracking) under ThreadSanitizer, in a separate build tree.
+TSAN_TESTS = ThreadPool|Matmul|Interleave|InterleavedMatmul|EmbeddingService|EmbeddingCache|Stories260K.Batched|BlockManager|SchedulerTest|ModelRegistry|Metrics|RateLimiter|IngestJobs|SseChatClient|LoadGenerator|HttpLimits|Auth|ActiveUsers|ProcessStats|ApiError|RequestParsing
 tsan: setup
 	@test -f build-tsan/build.ninja || cmake -S . -B build-tsan -G Ninja -DRAGD_TSAN=ON
 	cmake --build build-tsan -j $(JOBS) --target test_kernels test_engine test_server
