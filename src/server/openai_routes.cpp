@@ -2,6 +2,7 @@
 // as chat.completion.chunk / text_completion SSE chunks ending in data: [DONE]),
 // embeddings, and the model list. A chat with a `collection` is RAG (server/rag_chat.h).
 #include <cstring>
+#include <filesystem>
 
 #include "server/api_error.h"
 #include "server/generation.h"
@@ -195,45 +196,39 @@ void handle_embeddings(ServerContext& ctx, const httplib::Request& http, httplib
              {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}});
 }
 
+// One /v1/models entry. The file is named without its directory: clients need the id, and
+// an absolute path tells a caller about the server's file system.
+json model_entry(const engine::ModelStatus& s) {
+  return {{"id", s.spec.name},
+          {"object", "model"},
+          {"created", 0},
+          {"owned_by", "ragd"},
+          {"ragd",
+           {{"kind", engine::model_kind_name(s.spec.kind)},
+            {"loaded", s.loaded},
+            {"pinned", s.spec.pinned},
+            {"quantization", s.quantization},
+            {"memory_bytes", s.memory_bytes},
+            {"load_seconds", s.load_seconds},
+            {"uses", s.uses},
+            {"idle_seconds", s.idle_seconds},
+            {"keep_alive_seconds", s.spec.keep_alive_seconds},
+            {"file", std::filesystem::path(s.spec.path).filename().string()}}}};
+}
+
 void handle_models(ServerContext& ctx, const httplib::Request&, httplib::Response& res, const RequestInfo&) {
   json data = json::array();
-  for (const auto& s : ctx.registry.status()) {
-    data.push_back({{"id", s.spec.name},
-                    {"object", "model"},
-                    {"created", 0},
-                    {"owned_by", "ragd"},
-                    {"ragd",
-                     {{"kind", engine::model_kind_name(s.spec.kind)},
-                      {"loaded", s.loaded},
-                      {"pinned", s.spec.pinned},
-                      {"quantization", s.quantization},
-                      {"memory_bytes", s.memory_bytes},
-                      {"load_seconds", s.load_seconds},
-                      {"uses", s.uses},
-                      {"idle_seconds", s.idle_seconds},
-                      {"keep_alive_seconds", s.spec.keep_alive_seconds},
-                      {"path", s.spec.path}}}});
-  }
+  for (const auto& s : ctx.registry.status()) data.push_back(model_entry(s));
   send_json(res, 200, {{"object", "list"}, {"data", data}});
 }
 
 // GET /v1/models/{id}: one model in the shape of a /v1/models entry (OpenAI's retrieve
-// model); installed models are found by name too. No file path: clients need the id only.
+// model); installed models are found by name too.
 void handle_model(ServerContext& ctx, const std::string& id, httplib::Response& res) {
   if (ctx.registry.contains(id)) {
     for (const auto& s : ctx.registry.status()) {
       if (s.spec.name != id) continue;
-      send_json(res, 200,
-                {{"id", s.spec.name},
-                 {"object", "model"},
-                 {"created", 0},
-                 {"owned_by", "ragd"},
-                 {"ragd",
-                  {{"kind", engine::model_kind_name(s.spec.kind)},
-                   {"loaded", s.loaded},
-                   {"pinned", s.spec.pinned},
-                   {"quantization", s.quantization},
-                   {"memory_bytes", s.memory_bytes}}}});
+      send_json(res, 200, model_entry(s));
       return;
     }
   }

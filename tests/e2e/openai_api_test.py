@@ -1,5 +1,6 @@
 """The OpenAI-compatible endpoints through the official `openai` client: model list, chat
 (plain and streamed, with usage), text completions, embeddings (base64 and float)."""
+import json
 import math
 import sys
 
@@ -19,6 +20,9 @@ def main():
 
         ids = [m.id for m in client.models.list().data]
         check(LLM in ids and EMBEDDER in ids, f"models list: {ids}")
+        # No entry reveals where the server keeps its files.
+        _, listing, _ = srv.request("GET", "/v1/models")
+        check("/" not in json.dumps([m["ragd"] for m in listing["data"]]), listing)
 
         r = client.chat.completions.create(model=LLM, messages=[{"role": "user", "content": "Say hello."}],
                                            max_tokens=8, temperature=0)
