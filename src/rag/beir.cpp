@@ -34,9 +34,20 @@ Qrels load_qrels(const fs::path& file) {
 }
 
 std::map<std::string, std::string> load_queries(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) fail("cannot read {} (BEIR queries)", file.string());
   std::map<std::string, std::string> queries;
+  for_each_jsonl_record(file, "BEIR queries", [&](const nlohmann::json& j, size_t) {
+    std::string id = j["_id"].is_string() ? j["_id"].get<std::string>() : j["_id"].dump();
+    queries[id] = j["text"].is_string() ? j["text"].get<std::string>() : "";
+  });
+  return queries;
+}
+
+}  // namespace
+
+void for_each_jsonl_record(const fs::path& file, const std::string& what,
+                           const std::function<void(const nlohmann::json&, size_t)>& record) {
+  std::ifstream in(file);
+  if (!in) fail("cannot read {} ({})", file.string(), what);
   std::string line;
   size_t line_no = 0;
   while (std::getline(in, line)) {
@@ -46,13 +57,9 @@ std::map<std::string, std::string> load_queries(const fs::path& file) {
     if (j.is_discarded() || !j.is_object() || !j.contains("_id") || !j.contains("text")) {
       fail("{}:{}: expected a JSON object with _id and text", file.string(), line_no);
     }
-    std::string id = j["_id"].is_string() ? j["_id"].get<std::string>() : j["_id"].dump();
-    queries[id] = j["text"].is_string() ? j["text"].get<std::string>() : "";
+    record(j, line_no);
   }
-  return queries;
 }
-
-}  // namespace
 
 BeirData load_beir(const fs::path& dir, const std::string& split) {
   BeirData data;

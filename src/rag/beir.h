@@ -5,9 +5,12 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "rag/embed_chunks.h"
 #include "rag/eval_metrics.h"
@@ -22,6 +25,12 @@ struct BeirData {
   std::vector<std::pair<std::string, std::string>> queries;
   Qrels qrels;
 };
+
+// Calls `record(object, line_number)` for each non-blank line of a JSONL file, each of which
+// must be a JSON object with `_id` and `text`; otherwise throws ragd::Error naming the file
+// (`what` says which file it is) and the line. Shared by the BEIR and QA loaders.
+void for_each_jsonl_record(const std::filesystem::path& file, const std::string& what,
+                           const std::function<void(const nlohmann::json&, size_t)>& record);
 
 // Throws ragd::Error naming the missing or malformed file.
 BeirData load_beir(const std::filesystem::path& dir, const std::string& split = "test");

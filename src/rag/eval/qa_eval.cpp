@@ -1,7 +1,6 @@
 #include "rag/eval/qa_eval.h"
 
 #include <algorithm>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -18,17 +17,9 @@ namespace fs = std::filesystem;
 std::string id_string(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 std::vector<QaExample> load_answers(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) fail("cannot read {} (QA answers)", file.string());
   std::vector<QaExample> out;
-  std::string line;
-  size_t line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("_id") || !j.contains("text") ||
-        !j["text"].is_string() || !j.contains("answers") || !j["answers"].is_array()) {
+  for_each_jsonl_record(file, "QA answers", [&](const nlohmann::json& j, size_t line_no) {
+    if (!j["text"].is_string() || !j.contains("answers") || !j["answers"].is_array()) {
       fail("{}:{}: expected a JSON object with _id, text and an answers array", file.string(), line_no);
     }
     QaExample e;
@@ -39,7 +30,7 @@ std::vector<QaExample> load_answers(const fs::path& file) {
     }
     if (e.answers.empty()) fail("{}:{}: 'answers' holds no answer string", file.string(), line_no);
     out.push_back(std::move(e));
-  }
+  });
   if (out.empty()) fail("{} holds no questions", file.string());
   return out;
 }
