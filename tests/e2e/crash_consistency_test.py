@@ -109,12 +109,16 @@ class Checker:
                 self.fail(f"{label}: search for {token(n)} did not find {ext}: {results[:1]}")
 
     def dense(self, db_dir, text, ext, label):
+        # Texts are random draws from 24 words and the stored chunk is not the query verbatim
+        # (the heading is split off), so with hundreds of documents another one can edge out
+        # the right one at rank 1 (seen once in CI with 667 documents). Being among the top 10
+        # still shows its vector is present and searchable after the crashes.
         out = subprocess.run([self.ragd, "--log-level", "error", "search", text, "--db", db_dir,
-                              "--collection", COLLECTION, "--mode", "dense", "--json", "-k", "1",
+                              "--collection", COLLECTION, "--mode", "dense", "--json", "-k", "10",
                               "--embed-model", os.path.join(self.models, serve_harness.EMBEDDER + ".gguf")],
                              capture_output=True, text=True, timeout=120)
         self.checks += 1
-        if out.returncode != 0 or json.loads(out.stdout)["results"][0]["document"] != ext:
+        if out.returncode != 0 or ext not in [r["document"] for r in json.loads(out.stdout)["results"]]:
             self.fail(f"{label}: dense search for {ext}'s text did not find it: {out.stdout[-300:]}{out.stderr[-300:]}")
 
 
