@@ -56,6 +56,7 @@ constexpr KeyInfo kKeys[] = {
     {"server.write_timeout", "", ""},
     {"server.keep_alive_timeout", "", ""},
     {"server.listen_backlog", "", ""},
+    {"server.cors_origins", "", ""},
     {"models.llm", "", ""},
     {"models.embedder", "", ""},
     {"models.keep_alive_seconds", "--keep-alive", "Unload a model idle this long (0: never)", "SECONDS"},
@@ -95,7 +96,7 @@ std::vector<std::string> known_keys() {
 struct ServeCmd {
   std::map<std::string, std::string> flag_values;  // key → value as typed
   std::map<std::string, CLI::Option*> flag_options;
-  std::vector<std::string> models, embedders, api_keys, query_api_keys;
+  std::vector<std::string> models, embedders, api_keys, query_api_keys, cors_origins;
   std::string config_file;
   bool warmup = false;
 };
@@ -217,6 +218,7 @@ Config load_config(ServeCmd& cmd) {
   if (!cmd.embedders.empty()) config.set("models.embedder", join(cmd.embedders));
   if (!cmd.api_keys.empty()) config.set("server.api_keys", join(cmd.api_keys));
   if (!cmd.query_api_keys.empty()) config.set("server.query_api_keys", join(cmd.query_api_keys));
+  if (!cmd.cors_origins.empty()) config.set("server.cors_origins", join(cmd.cors_origins), "--cors-origin");
   if (cmd.warmup) config.set("models.warmup", "true");
   return config;
 }
@@ -280,6 +282,7 @@ server::ServerOptions http_options(const Config& config, size_t max_concurrent) 
   o.write_timeout_s = config.get_double("server.write_timeout", 60, 0.1, 86400);
   o.keep_alive_timeout_s = config.get_double("server.keep_alive_timeout", 5, 0, 3600);
   o.listen_backlog = static_cast<int>(config.get_int("server.listen_backlog", 1024, 1, 65535));
+  o.cors = server::CorsPolicy(split_list(config.get_string("server.cors_origins", "")));
   return o;
 }
 
@@ -417,6 +420,10 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("--query-api-key", cmd->query_api_keys,
                   "An API key that may ask, search and read but not administer (repeatable) [server.query_api_keys]")
       ->type_name("KEY");
+  sub->add_option("--cors-origin", cmd->cors_origins,
+                  "Let web pages from ORIGIN (scheme://host[:port], or *) call the API from a browser (repeatable; "
+                  "default: none) [server.cors_origins]")
+      ->type_name("ORIGIN");
   sub->add_flag("--warmup", cmd->warmup, "Load and pin the default models at start (GET /ready turns 200 when done)");
   for (const auto& k : kKeys) {
     if (!*k.flag) continue;

@@ -7,6 +7,12 @@
 #include "util/timing.h"
 
 namespace ragd::engine {
+
+bool ends_generation(const GenerationOptions& options, const model::Tokenizer& tokenizer, int32_t id) {
+  if (!options.ignore_eos && tokenizer.is_end_of_generation(id)) return true;
+  return std::ranges::find(options.stop_token_ids, id) != options.stop_token_ids.end();
+}
+
 namespace {
 constexpr size_t kBlockTokens = 16;
 }
@@ -96,7 +102,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
     const int32_t id = sampler.sample(logits, history);
     history.push_back(id);
     result.tokens.push_back(id);
-    if (!options.ignore_eos && tokenizer_.is_end_of_generation(id)) {
+    if (ends_generation(options, tokenizer_, id)) {
       result.finish = FinishReason::Stop;
       break;
     }

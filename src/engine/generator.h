@@ -22,9 +22,15 @@ namespace ragd::engine {
 struct GenerationOptions {
   size_t max_tokens = 256;
   std::vector<std::string> stop;
+  std::vector<int32_t> stop_token_ids;  // sampled ids that end generation, like end-of-generation
   bool ignore_eos = false;
   SamplingParams sampling;
 };
+
+// Whether sampling `id` ends generation with FinishReason::Stop: the vocabulary's
+// end-of-generation tokens (unless ignore_eos) and options.stop_token_ids. The id itself
+// is not part of the text. The generator and the scheduler both use this one rule.
+bool ends_generation(const GenerationOptions& options, const model::Tokenizer& tokenizer, int32_t id);
 
 // Timeout and Error only come from the serving scheduler (engine/scheduler.h): a request
 // that waited in the queue too long, or whose forward pass failed.

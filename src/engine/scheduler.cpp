@@ -527,7 +527,7 @@ void Scheduler::Impl::stream_sampled(Sequence& s, int32_t id) {
     s.first_token = Clock::now();
     s.stream->update(summary_of(s));
   }
-  if (!s.options.ignore_eos && llm.tokenizer->is_end_of_generation(id)) {
+  if (ends_generation(s.options, *llm.tokenizer, id)) {
     return finish(s, FinishReason::Stop);
   }
   s.stream->push(s.stops.push(s.detok.push(id)));

@@ -29,6 +29,7 @@ Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedMo
   g.endpoint = endpoint;
   if (prompt.empty()) throw bad_request("the prompt is empty", "prompt");
   check_logit_bias(params.options.sampling, model->llm->tokenizer->vocab_size());
+  check_stop_token_ids(params.options, model->llm->tokenizer->vocab_size());
   engine::GenerationRequest request;
   request.prompt = std::move(prompt);
   request.options = params.options;

@@ -102,6 +102,24 @@ HttpServer::HttpServer(ServerOptions options, MetricsRegistry& metrics)
   svr_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     send_json(res, 500, error_body(500, "internal error"));
   });
+  // CORS (server/cors.h): every answer, errors included, carries the Access-Control-*
+  // headers its Origin is allowed; OPTIONS (a browser's preflight) is answered here.
+  svr_->set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    for (const auto& [name, value] : options_.cors.response_headers(req.get_header_value("Origin"))) {
+      if (!res.has_header(name.c_str())) res.set_header(name, value);
+    }
+  });
+  svr_->Options(".*", [this](const httplib::Request& req, httplib::Response& res) {
+    auto p = options_.cors.preflight(req.get_header_value("Origin"), req.get_header_value("Access-Control-Request-Method"),
+                                     req.get_header_value("Access-Control-Request-Headers"));
+    for (const auto& [name, value] : p.headers) res.set_header(name, value);
+    if (p.status == 204) {
+      res.status = 204;
+    } else {
+      send_json(res, p.status, error_body(p.status, p.error));
+    }
+    metrics_.inc("ragd_http_requests_total", {{"endpoint", "OPTIONS"}, {"status", std::to_string(p.status)}});
+  });
 }
 
 HttpServer::~HttpServer() { stop(); }

@@ -30,6 +30,7 @@
 
 #include "server/auth.h"
 #include "server/connection_server.h"
+#include "server/cors.h"
 #include "server/metrics.h"
 #include "server/rate_limiter.h"
 #include "util/timing.h"
@@ -54,6 +55,7 @@ struct ServerOptions {
   KeyRing keys;                       // empty: no authentication
   double rate_limit_per_minute = 0;   // per API key (or client address); 0: unlimited
   bool log_requests = true;           // one info line per request
+  CorsPolicy cors;                    // browser origins allowed to call the API (server/cors.h); none by default
 };
 
 // What a handler knows about the caller.

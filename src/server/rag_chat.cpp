@@ -2,6 +2,7 @@
 
 #include "rag/answer/followup.h"
 #include "server/generation.h"
+#include "server/known_fields.h"
 #include "server/rag_answer_json.h"
 #include "server/rag_services.h"
 #include "server/retrieval_request.h"
@@ -37,6 +38,7 @@ std::shared_ptr<RagChat> plan_chat(ServerContext& ctx, const json& body, const R
   a.retrieval.collection = c.get<std::string>();
   if (auto it = body.find("rag"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) throw bad_request("'rag' must be an object of retrieval options", "rag");
+    refuse_unknown_fields(*it, {kRetrievalFields}, "rag");
     parse_retrieval_fields(*it, a.retrieval, kMaxRagTopK);
   }
   a.model = chat.gen.model;

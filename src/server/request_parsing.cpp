@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "server/api_error.h"
+#include "server/known_fields.h"
 #include "util/error.h"
 #include "util/json_limits.h"
 
@@ -13,6 +14,24 @@ namespace ragd::server {
 namespace {
 
 using nlohmann::json;
+
+// The fields each endpoint implements (server/known_fields.h refuses every other one).
+constexpr std::string_view kGenerationFields[] = {
+    "model",         "max_tokens",   "max_completion_tokens", "stop",        "stop_token_ids",
+    "temperature",   "top_p",        "min_p",                 "top_k",       "presence_penalty",
+    "frequency_penalty", "repetition_penalty", "seed",         "logit_bias",  "n",
+    "priority",      "user",         "stream",                "stream_options"};
+// `logprobs`, `tools`, `tool_choice`, `response_format` and `store` only at their no-op
+// values (parse_chat_request).
+constexpr std::string_view kChatFields[] = {"messages", "collection", "rag", "logprobs", "tools",
+                                            "tool_choice", "response_format", "store"};
+constexpr std::string_view kMessageFields[] = {"role", "content"};
+constexpr std::string_view kCompletionFields[] = {"prompt", "echo", "best_of"};
+constexpr std::string_view kEmbeddingFields[] = {"model", "input", "encoding_format", "user"};
+constexpr std::string_view kRagQueryFields[] = {"question", "query",     "collection", "top_k", "sampling_top_k",
+                                                "mode",     "filters",   "min_score",  "system", "cache"};
+constexpr std::string_view kStreamOptionFields[] = {"include_usage"};
+constexpr size_t kMaxStopTokenIds = 64;
 
 const char* json_type(const json& v) {
   if (v.is_null()) return "null";
@@ -88,6 +107,24 @@ std::vector<std::string> get_stop(const json& body) {
   return out;
 }
 
+std::vector<int32_t> get_stop_token_ids(const json& body) {
+  const json* v = field(body, "stop_token_ids");
+  std::vector<int32_t> out;
+  if (!v) return out;
+  const char* expected = "'stop_token_ids' must be an array of token ids (non-negative integers)";
+  if (!v->is_array()) throw bad_request(expected, "stop_token_ids");
+  for (const auto& id : *v) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > std::numeric_limits<int32_t>::max()) {
+      throw bad_request(expected, "stop_token_ids");
+    }
+    out.push_back(static_cast<int32_t>(id.get<int64_t>()));
+  }
+  if (out.size() > kMaxStopTokenIds) {
+    throw bad_request(fmt::format("'stop_token_ids' may hold at most {} ids", kMaxStopTokenIds), "stop_token_ids");
+  }
+  return out;
+}
+
 std::string message_content(const json& m, size_t index) {
   const json* c = field(m, "content");
   if (!c) return "";  // an assistant turn with only tool calls, say
@@ -134,6 +171,16 @@ void check_logit_bias(const engine::SamplingParams& sampling, size_t vocab_size)
   }
 }
 
+void check_stop_token_ids(const engine::GenerationOptions& options, size_t vocab_size) {
+  for (int32_t id : options.stop_token_ids) {
+    if (id < 0 || static_cast<size_t>(id) >= vocab_size) {
+      throw bad_request(fmt::format("'stop_token_ids' holds {}, which is not a token id of this model "
+                                    "(vocabulary: {} tokens)", id, vocab_size),
+                        "stop_token_ids");
+    }
+  }
+}
+
 nlohmann::json parse_json_body(std::string_view body) {
   if (body.empty()) throw bad_request("the request body is empty; send a JSON object");
   json j;
@@ -160,6 +207,7 @@ GenerationParams parse_generation_params(const json& body, const GenerationDefau
   if (!max_tokens) max_tokens = get_int(body, "max_tokens", 1, static_cast<int64_t>(d.max_tokens_limit));
   o.max_tokens = max_tokens ? static_cast<size_t>(*max_tokens) : d.max_tokens;
   o.stop = get_stop(body);
+  o.stop_token_ids = get_stop_token_ids(body);
   auto& s = o.sampling;
   if (auto v = get_number(body, "temperature")) s.temperature = static_cast<float>(*v);
   if (auto v = get_number(body, "top_p")) s.top_p = static_cast<float>(*v);
@@ -211,12 +259,22 @@ GenerationParams parse_generation_params(const json& body, const GenerationDefau
   p.stream = get_bool(body, "stream", false);
   if (const json* so = field(body, "stream_options")) {
     if (!so->is_object()) throw bad_request("'stream_options' must be an object", "stream_options");
+    refuse_unknown_fields(*so, {kStreamOptionFields}, "stream_options");
     p.include_usage = get_bool(*so, "include_usage", false);
   }
   return p;
 }
 
 ChatRequest parse_chat_request(const json& body, const GenerationDefaults& d) {
+  refuse_unknown_fields(body, {kGenerationFields, kChatFields}, "/v1/chat/completions");
+  require_value(body, "logprobs", false);
+  require_value(body, "tools", json::array());
+  require_value(body, "tool_choice", "none");
+  require_value(body, "response_format", {{"type", "text"}});
+  require_value(body, "store", false);
+  if (field(body, "rag") && !field(body, "collection")) {
+    throw bad_request("'rag' (retrieval options) needs a 'collection' to retrieve from", "rag");
+  }
   ChatRequest r;
   r.gen = parse_generation_params(body, d);
   const json* messages = field(body, "messages");
@@ -225,6 +283,7 @@ ChatRequest parse_chat_request(const json& body, const GenerationDefaults& d) {
   for (size_t i = 0; i < messages->size(); ++i) {
     const json& m = (*messages)[i];
     if (!m.is_object()) throw bad_request(fmt::format("messages[{}] must be an object", i), "messages");
+    refuse_unknown_fields(m, {kMessageFields}, fmt::format("messages[{}]", i));
     const json* role = field(m, "role");
     if (!role || !role->is_string() || role->get<std::string>().empty()) {
       throw bad_request(fmt::format("messages[{}].role must be a non-empty string", i), "messages");
@@ -237,6 +296,8 @@ ChatRequest parse_chat_request(const json& body, const GenerationDefaults& d) {
 }
 
 CompletionRequest parse_completion_request(const json& body, const GenerationDefaults& d) {
+  refuse_unknown_fields(body, {kGenerationFields, kCompletionFields}, "/v1/completions");
+  require_value(body, "best_of", 1);
   CompletionRequest r;
   r.gen = parse_generation_params(body, d);
   const json* prompt = field(body, "prompt");
@@ -253,6 +314,8 @@ CompletionRequest parse_completion_request(const json& body, const GenerationDef
 }
 
 EmbeddingRequest parse_embedding_request(const json& body, size_t max_inputs) {
+  if (field(body, "dimensions")) throw bad_request("'dimensions' is not supported: the model's vectors have a fixed size", "dimensions");
+  refuse_unknown_fields(body, {kEmbeddingFields}, "/v1/embeddings");
   EmbeddingRequest r;
   r.model = get_string(body, "model");
   const json* input = field(body, "input");
@@ -279,11 +342,11 @@ EmbeddingRequest parse_embedding_request(const json& body, size_t max_inputs) {
   } else if (format != "float") {
     throw bad_request("'encoding_format' must be \"float\" or \"base64\"", "encoding_format");
   }
-  if (field(body, "dimensions")) throw bad_request("'dimensions' is not supported: the model's vectors have a fixed size", "dimensions");
   return r;
 }
 
 RagQueryRequest parse_rag_query(const json& body, const GenerationDefaults& d) {
+  refuse_unknown_fields(body, {kGenerationFields, kRagQueryFields}, "/v1/rag/query");
   RagQueryRequest r;
   r.gen = parse_generation_params(body, d);
   r.question = get_string(body, "question");

@@ -3,7 +3,9 @@
 // Every function here either returns a fully valid request or throws ApiError(400, ...)
 // naming the offending field ("'messages' must be a non-empty array"). Nothing is looked up
 // (models, collections): that happens in the routes, which answer 404 for unknown names.
-// Unknown fields are ignored, as OpenAI clients send fields ragd does not use.
+// A field an endpoint does not implement is refused with a 400 naming it, never ignored
+// (server/known_fields.h); fields harmless at their no-op value (`logprobs: false`,
+// `tools: []`, `n: 1`) are accepted with that value only.
 //
 // Sampling defaults are ragd's (engine/sampler.h: temperature 0.8, top_k 40, top_p 0.95,
 // min_p 0.05) rather than OpenAI's 1.0 / off, because small local models ramble without
@@ -88,6 +90,10 @@ std::string string_field(const nlohmann::json& body, const char* name, std::stri
 // `vocab_size` tokens, or bans all of them ("logit_bias leaves no token that can be
 // sampled"). Called once the model is known, before the request is submitted.
 void check_logit_bias(const engine::SamplingParams& sampling, size_t vocab_size);
+
+// Throws ApiError(400) when `options.stop_token_ids` names an id outside a vocabulary of
+// `vocab_size` tokens. Called with check_logit_bias.
+void check_stop_token_ids(const engine::GenerationOptions& options, size_t vocab_size);
 
 // Reads the generation fields of any of the above (also used by /v1/batch).
 GenerationParams parse_generation_params(const nlohmann::json& body, const GenerationDefaults& d);

@@ -14,9 +14,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <string_view>
+
 #include "rag/answer/retrieval_service.h"
 
 namespace ragd::server {
+
+// The fields parse_retrieval_fields reads (callers refuse any other: server/known_fields.h).
+inline constexpr std::string_view kRetrievalFields[] = {"top_k",   "mode",      "fusion", "level",
+                                                        "profile", "filters",   "min_score", "cache"};
 
 void parse_retrieval_fields(const nlohmann::json& body, rag::RetrievalRequest& out, size_t max_top_k);
 

@@ -20,6 +20,8 @@ void register_search_routes(HttpServer& http, ServerContext& ctx);  // search_ro
 void register_document_routes(HttpServer& http, ServerContext& ctx);
 void register_admin_routes(HttpServer& http, ServerContext& ctx);
 void register_rerank_routes(HttpServer& http, ServerContext& ctx);  // rerank_routes.cpp: /v1/rerank
+void register_tokenize_routes(HttpServer& http, ServerContext& ctx);  // tokenize_routes.cpp: /tokenize, /detokenize
+void register_web_routes(HttpServer& http, ServerContext& ctx);  // web_routes.cpp: the web app at /
 
 inline void register_all_routes(HttpServer& http, ServerContext& ctx) {
   register_openai_routes(http, ctx);
@@ -28,6 +30,8 @@ inline void register_all_routes(HttpServer& http, ServerContext& ctx) {
   register_document_routes(http, ctx);
   register_admin_routes(http, ctx);
   register_rerank_routes(http, ctx);
+  register_tokenize_routes(http, ctx);
+  register_web_routes(http, ctx);
 }
 
 nlohmann::json run_chat(ServerContext& ctx, const nlohmann::json& body, const RequestInfo& info);

@@ -8,6 +8,7 @@
 //    "data": [{"rank", "score", "id", "document_id", "chunk_id", "title", "heading", "text",
 //              "metadata", "bm25_score", "dense_score"}, ...],
 //    "timings": {"embed", "retrieve", "rerank", "total"}}   (milliseconds)
+#include "server/known_fields.h"
 #include "server/rag_services.h"
 #include "server/retrieval_request.h"
 #include "server/routes.h"
@@ -22,6 +23,8 @@ constexpr size_t kMaxSearchTopK = 1000;
 
 json run_search(ServerContext& ctx, const json& body, const RequestInfo& info) {
   Stopwatch watch;
+  static constexpr std::string_view kSearchFields[] = {"query", "collection", "with_text"};
+  refuse_unknown_fields(body, {kSearchFields, kRetrievalFields}, "/v1/search");
   rag::RetrievalRequest r;
   r.top_k = 10;
   auto text = [&](const char* name) -> std::string {

@@ -1,5 +1,6 @@
 """The OpenAI-compatible endpoints through the official `openai` client: model list, chat
-(plain and streamed, with usage), text completions, embeddings (base64 and float)."""
+(plain and streamed, with usage), text completions, embeddings (base64 and float); fields
+ragd does not implement (tools, response_format, logprobs) refused with a 400 naming them."""
 import json
 import math
 import sys
@@ -66,6 +67,34 @@ def main():
         check(e.usage.prompt_tokens > 0, e.usage)
         f = client.embeddings.create(model=EMBEDDER, input="hello world", encoding_format="float")
         check(max(abs(a - b) for a, b in zip(f.data[0].embedding, v)) < 1e-5, "float and base64 vectors differ")
+
+        # Fields ragd does not implement are refused by name, never ignored.
+        hello = [{"role": "user", "content": "hi"}]
+        tool = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
+        refused = [("tools", dict(tools=[tool])),
+                   ("response_format", dict(response_format={"type": "json_object"})),
+                   ("logprobs", dict(logprobs=True)),
+                   ("tool_choice", dict(tool_choice="auto"))]
+        for field, kwargs in refused:
+            try:
+                client.chat.completions.create(model=LLM, messages=hello, max_tokens=2, **kwargs)
+                check(False, f"{field} was accepted")
+            except openai.BadRequestError as e:
+                err = e.body
+                check(e.status_code == 400 and err["param"] == field and f"'{field}'" in err["message"], err)
+        try:
+            client.completions.create(model=LLM, prompt="x", max_tokens=2, logprobs=2)
+            check(False, "completions logprobs was accepted")
+        except openai.BadRequestError as e:
+            check(e.body["param"] == "logprobs", e.body)
+        # Their no-op values are accepted, as clients send them.
+        r = client.chat.completions.create(model=LLM, messages=hello, max_tokens=2, logprobs=False, n=1,
+                                           response_format={"type": "text"}, user="e2e", seed=1)
+        check(r.choices[0].message.role == "assistant", r)
+        status, body, _ = srv.request("POST", "/v1/chat/completions",
+                                      {"messages": hello, "max_tokens": 2, "temprature": 0})
+        check(status == 400 and body["error"]["param"] == "temprature" and "unknown field" in body["error"]["message"],
+              (status, body))
 
         # Default model when the request names none (raw request: the client requires `model`).
         status, body, _ = srv.request("POST", "/v1/chat/completions",

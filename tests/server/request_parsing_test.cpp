@@ -208,6 +208,92 @@ TEST(ParseRag, FieldsAndDefaults) {
   expect_400([] { parse_rag_query({{"question", "q"}, {"filters", 3}}); }, "'filters'");
 }
 
+// Expects a 400 whose `param` is `field` and whose message names it.
+template <typename F>
+void expect_refused(F&& parse, const std::string& field, const std::string& needle = "is not supported by ragd yet") {
+  try {
+    parse();
+    FAIL() << "expected '" << field << "' to be refused";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status(), 400);
+    EXPECT_EQ(e.param(), field) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'" + field + "'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+json chat_with(json patch) {
+  json body = {{"messages", {{{"role", "user"}, {"content", "x"}}}}};
+  body.merge_patch(patch);
+  return body;
+}
+
+TEST(KnownFields, ChatRefusesWhatItDoesNotImplement) {
+  json tool = {{"type", "function"}, {"function", {{"name", "f"}, {"parameters", json::object()}}}};
+  for (auto [name, value] : std::vector<std::pair<std::string, json>>{
+           {"tools", {tool}},
+           {"tool_choice", "auto"},
+           {"response_format", {{"type", "json_object"}}},
+           {"logprobs", true},
+           {"top_logprobs", 3},
+           {"functions", {tool}},
+           {"function_call", "auto"},
+           {"parallel_tool_calls", false},
+           {"store", true},
+           {"audio", {{"voice", "x"}}}}) {
+    json body = chat_with({{name, value}});
+    expect_refused([&] { parse_chat_request(body); }, name);
+  }
+  expect_refused([] { parse_chat_request(chat_with({{"temprature", 0.5}})); }, "temprature", "unknown field");
+  // A message field ragd would drop (tool_calls) is refused too.
+  json tool_turn = {{"messages", {{{"role", "assistant"}, {"content", ""}, {"tool_calls", json::array({1})}}}}};
+  expect_refused([&] { parse_chat_request(tool_turn); }, "tool_calls");
+  expect_refused([] { parse_chat_request(chat_with({{"stream_options", {{"include_obfuscation", true}}}})); },
+                 "include_obfuscation", "unknown field");
+  expect_400([] { parse_chat_request(chat_with({{"rag", {{"top_k", 2}}}})); }, "needs a 'collection'");
+}
+
+TEST(KnownFields, NoOpValuesAndNullsAreAccepted) {
+  json body = chat_with({{"logprobs", false},
+                         {"tools", json::array()},
+                         {"tool_choice", "none"},
+                         {"response_format", {{"type", "text"}}},
+                         {"store", false},
+                         {"n", 1},
+                         {"top_logprobs", nullptr},
+                         {"parallel_tool_calls", nullptr},
+                         {"user", "u"},
+                         {"seed", 3},
+                         {"stream_options", {{"include_usage", false}}},
+                         {"collection", nullptr}});
+  EXPECT_NO_THROW(parse_chat_request(body));
+  EXPECT_NO_THROW(parse_completion_request({{"prompt", "p"}, {"best_of", 1}, {"echo", true}, {"suffix", nullptr}}));
+}
+
+TEST(KnownFields, OtherEndpointsRefuseUnknownFields) {
+  expect_refused([] { parse_completion_request({{"prompt", "p"}, {"logprobs", 2}}); }, "logprobs");
+  expect_refused([] { parse_completion_request({{"prompt", "p"}, {"suffix", "end"}}); }, "suffix");
+  expect_refused([] { parse_completion_request({{"prompt", "p"}, {"best_of", 3}}); }, "best_of");
+  expect_refused([] { parse_completion_request({{"prompt", "p"}, {"messages", json::array()}}); }, "messages",
+                 "unknown field");
+  expect_refused([] { parse_embedding_request({{"input", "x"}, {"truncate", true}}); }, "truncate");
+  expect_refused([] { parse_embedding_request({{"input", "x"}, {"dimensions", 8}}); }, "dimensions",
+                 "fixed size");
+  EXPECT_NO_THROW(parse_embedding_request({{"input", "x"}, {"user", "u"}, {"encoding_format", "float"}}));
+  expect_refused([] { parse_rag_query({{"question", "q"}, {"tools", json::array({1})}}); }, "tools");
+  expect_refused([] { parse_rag_query({{"question", "q"}, {"colection", "docs"}}); }, "colection", "unknown field");
+}
+
+TEST(StopTokenIds, ParsedAndCheckedAgainstTheVocabulary) {
+  auto r = parse_chat_request(chat_with({{"stop_token_ids", {2, 7}}}));
+  EXPECT_EQ(r.gen.options.stop_token_ids, (std::vector<int32_t>{2, 7}));
+  EXPECT_NO_THROW(check_stop_token_ids(r.gen.options, 8));
+  expect_400([&] { check_stop_token_ids(r.gen.options, 7); }, "not a token id of this model");
+  expect_400([] { parse_chat_request(chat_with({{"stop_token_ids", {-1}}})); }, "'stop_token_ids' must be");
+  expect_400([] { parse_chat_request(chat_with({{"stop_token_ids", "2"}})); }, "'stop_token_ids' must be");
+  expect_400([] { parse_chat_request(chat_with({{"stop_token_ids", std::vector<int>(65, 1)}})); }, "at most 64");
+}
+
 TEST(Base64, MatchesRfc4648Vectors) {
   EXPECT_EQ(base64_encode(""), "");
   EXPECT_EQ(base64_encode("f"), "Zg==");
