@@ -405,6 +405,11 @@ void ModelRegistry::pin(const std::string& name, bool pinned) {
   e.spec.pinned = pinned;
 }
 
+void ModelRegistry::set_keep_alive(const std::string& name, double seconds) {
+  std::lock_guard lock(impl_->mu);
+  impl_->require(name).spec.keep_alive_seconds = seconds;
+}
+
 bool ModelRegistry::unload(const std::string& name) {
   std::shared_ptr<LoadedModel> victim;
   {

@@ -102,6 +102,9 @@ class ModelRegistry {
 
   void warm_up(const std::vector<std::string>& names);
   void pin(const std::string& name, bool pinned);
+  // Sets the idle time before sweep() unloads the model (<= 0: never), as pin() does for
+  // pinning: Ollama's per-request keep_alive.
+  void set_keep_alive(const std::string& name, double seconds);
   // Unloads now if idle; returns false when it is in use (it is unloaded when released
   // only by a later sweep/eviction) or not loaded.
   bool unload(const std::string& name);

@@ -6,9 +6,9 @@
 
 #include "server/api_error.h"
 #include "server/generation.h"
+#include "server/generation_stream.h"
 #include "server/rag_chat.h"
 #include "server/routes.h"
-#include "server/sse.h"
 
 namespace ragd::server {
 namespace {
@@ -43,59 +43,6 @@ json completion_response(const std::string& id, int64_t created, const std::stri
           {"usage", usage_json(s)}};
 }
 
-// The streamed form shared by chat and completions: `delta(text)` / `final(reason)` build
-// the chunk objects of each API.
-struct StreamShape {
-  std::function<json(const std::string&)> first;  // may return null: no first chunk
-  std::function<json(const std::string&)> delta;
-  std::function<json(const std::string&)> final;
-  std::function<json(const json&)> usage;
-};
-
-void stream_generation(httplib::Response& res, ServerContext& ctx, std::shared_ptr<Generation> g,
-                       StreamShape shape) {
-  set_sse_headers(res);
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [&ctx, g, shape](size_t, httplib::DataSink& sink) {
-        SseWriter sse(sink);
-        json first = shape.first("");
-        bool alive = first.is_null() || sse.data(first);
-        if (!alive) g->stream->cancel();
-        bool finished = alive && pump_stream(*g->stream, sse, [&](std::string_view text) {
-                          return sse.data(shape.delta(std::string(text)));
-                        });
-        if (!finished) {
-          // The client went away: pump_stream cancelled the request. Wait for the scheduler
-          // to retire it so the summary (and metrics) are final; it does so at its next step.
-          g->stream->wait_all();
-          finish_generation(ctx, *g);
-          return false;
-        }
-        auto s = finish_generation(ctx, *g);
-        if (s.finish == engine::FinishReason::Error || s.finish == engine::FinishReason::Timeout) {
-          try {
-            throw_if_failed(s);
-          } catch (const ApiError& e) {
-            sse.data(e.body());
-          }
-        } else {
-          sse.data(shape.final(finish_reason_string(s.finish)));
-          if (shape.usage) {
-            json u = shape.usage(usage_json(s));
-            if (!u.is_null()) sse.data(u);
-          }
-        }
-        sse.done();
-        sink.done();
-        return true;
-      },
-      [g](bool) {
-        // Whatever happened to the connection, never leave the sequence running.
-        if (!g->stream->finished()) g->stream->cancel();
-      });
-}
-
 void handle_chat(ServerContext& ctx, const httplib::Request& http, httplib::Response& res, const RequestInfo& info) {
   json body = parse_json_body(http.body);
   ChatRequest req = parse_chat_request(body, ctx.options.generation);
@@ -123,16 +70,18 @@ void handle_chat(ServerContext& ctx, const httplib::Request& http, httplib::Resp
                 {"choices", json::array({{{"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", finish}}})}};
   };
   StreamShape shape;
-  shape.first = [chunk](const std::string&) { return chunk({{"role", "assistant"}, {"content", ""}}, nullptr); };
+  shape.first = [chunk] { return chunk({{"role", "assistant"}, {"content", ""}}, nullptr); };
   shape.delta = [chunk](const std::string& text) { return chunk({{"content", text}}, nullptr); };
-  shape.final = [chunk](const std::string& reason) { return chunk(json::object(), reason); };
+  shape.final = [chunk](const engine::GenerationSummary& s) {
+    return chunk(json::object(), finish_reason_string(s.finish));
+  };
   if (req.gen.include_usage) {
-    shape.usage = [id, created, name](const json& usage) {
+    shape.usage = [id, created, name](const engine::GenerationSummary& s) {
       return json{{"id", id},       {"object", "chat.completion.chunk"}, {"created", created},
-                  {"model", name},  {"choices", json::array()},          {"usage", usage}};
+                  {"model", name},  {"choices", json::array()},          {"usage", usage_json(s)}};
     };
   }
-  stream_generation(res, ctx, g, shape);
+  stream_generation(res, ctx, g, shape, StreamFormat::Sse);
 }
 
 void handle_completion(ServerContext& ctx, const httplib::Request& http, httplib::Response& res,
@@ -159,16 +108,16 @@ void handle_completion(ServerContext& ctx, const httplib::Request& http, httplib
   };
   StreamShape shape;
   std::string echo = req.echo ? req.prompt : "";
-  shape.first = [chunk, echo](const std::string&) { return echo.empty() ? json() : chunk(echo, nullptr); };
+  shape.first = [chunk, echo] { return echo.empty() ? json() : chunk(echo, nullptr); };
   shape.delta = [chunk](const std::string& text) { return chunk(text, nullptr); };
-  shape.final = [chunk](const std::string& reason) { return chunk("", reason); };
+  shape.final = [chunk](const engine::GenerationSummary& s) { return chunk("", finish_reason_string(s.finish)); };
   if (req.gen.include_usage) {
-    shape.usage = [id, created, name](const json& usage) {
+    shape.usage = [id, created, name](const engine::GenerationSummary& s) {
       return json{{"id", id}, {"object", "text_completion"}, {"created", created},
-                  {"model", name}, {"choices", json::array()}, {"usage", usage}};
+                  {"model", name}, {"choices", json::array()}, {"usage", usage_json(s)}};
     };
   }
-  stream_generation(res, ctx, g, shape);
+  stream_generation(res, ctx, g, shape, StreamFormat::Sse);
 }
 
 void handle_embeddings(ServerContext& ctx, const httplib::Request& http, httplib::Response& res, const RequestInfo&) {

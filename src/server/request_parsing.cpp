@@ -125,6 +125,32 @@ std::vector<int32_t> get_stop_token_ids(const json& body) {
   return out;
 }
 
+// OpenAI's logit_bias: {"token id": bias in [-100, 100]}.
+void read_logit_bias(const json& body, std::unordered_map<int32_t, float>& out) {
+  const json* bias = field(body, "logit_bias");
+  if (!bias) return;
+  if (!bias->is_object()) throw bad_request("'logit_bias' must be an object of token id → bias", "logit_bias");
+  for (const auto& [key, value] : bias->items()) {
+    int64_t id = -1;
+    try {
+      size_t used = 0;
+      id = std::stoll(key, &used);
+      if (used != key.size()) id = -1;
+    } catch (const std::exception&) {
+      id = -1;
+    }
+    if (id < 0 || id > std::numeric_limits<int32_t>::max()) {
+      throw bad_request(fmt::format("'logit_bias' key '{}' is not a token id", key), "logit_bias");
+    }
+    if (!value.is_number() || std::fabs(value.get<double>()) > 100) {
+      throw bad_request("'logit_bias' values must be numbers in [-100, 100]", "logit_bias");
+    }
+    // OpenAI: -100 bans a token in practice; make it an exact ban.
+    double b = value.get<double>();
+    out[static_cast<int32_t>(id)] = b <= -100 ? -std::numeric_limits<float>::infinity() : static_cast<float>(b);
+  }
+}
+
 std::string message_content(const json& m, size_t index) {
   const json* c = field(m, "content");
   if (!c) return "";  // an assistant turn with only tool calls, say
@@ -221,29 +247,7 @@ GenerationParams parse_generation_params(const json& body, const GenerationDefau
     else if (seed->is_number_integer()) s.seed = static_cast<uint64_t>(seed->get<int64_t>());
     else throw bad_request("'seed' must be an integer", "seed");
   }
-  if (const json* bias = field(body, "logit_bias")) {
-    if (!bias->is_object()) throw bad_request("'logit_bias' must be an object of token id → bias", "logit_bias");
-    for (const auto& [key, value] : bias->items()) {
-      int64_t id = -1;
-      try {
-        size_t used = 0;
-        id = std::stoll(key, &used);
-        if (used != key.size()) id = -1;
-      } catch (const std::exception&) {
-        id = -1;
-      }
-      if (id < 0 || id > std::numeric_limits<int32_t>::max()) {
-        throw bad_request(fmt::format("'logit_bias' key '{}' is not a token id", key), "logit_bias");
-      }
-      if (!value.is_number() || std::fabs(value.get<double>()) > 100) {
-        throw bad_request("'logit_bias' values must be numbers in [-100, 100]", "logit_bias");
-      }
-      // OpenAI: -100 bans a token in practice; make it an exact ban.
-      double b = value.get<double>();
-      s.logit_bias[static_cast<int32_t>(id)] =
-          b <= -100 ? -std::numeric_limits<float>::infinity() : static_cast<float>(b);
-    }
-  }
+  read_logit_bias(body, s.logit_bias);
   try {
     s.validate();
   } catch (const Error& e) {

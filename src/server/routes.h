@@ -21,6 +21,7 @@ void register_document_routes(HttpServer& http, ServerContext& ctx);
 void register_admin_routes(HttpServer& http, ServerContext& ctx);
 void register_rerank_routes(HttpServer& http, ServerContext& ctx);  // rerank_routes.cpp: /v1/rerank
 void register_tokenize_routes(HttpServer& http, ServerContext& ctx);  // tokenize_routes.cpp: /tokenize, /detokenize
+void register_ollama_routes(HttpServer& http, ServerContext& ctx);  // ollama_routes.cpp: Ollama's /api/...
 void register_web_routes(HttpServer& http, ServerContext& ctx);  // web_routes.cpp: the web app at /
 
 inline void register_all_routes(HttpServer& http, ServerContext& ctx) {
@@ -31,6 +32,7 @@ inline void register_all_routes(HttpServer& http, ServerContext& ctx) {
   register_admin_routes(http, ctx);
   register_rerank_routes(http, ctx);
   register_tokenize_routes(http, ctx);
+  register_ollama_routes(http, ctx);
   register_web_routes(http, ctx);
 }
 

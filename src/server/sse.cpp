@@ -23,9 +23,8 @@ bool SseWriter::done() { return write("data: [DONE]\n\n"); }
 
 bool SseWriter::comment(std::string_view text) { return write(": " + std::string(text) + "\n\n"); }
 
-bool pump_stream(engine::RequestStream& stream, SseWriter& sse,
-                 const std::function<bool(std::string_view)>& on_text,
-                 std::chrono::milliseconds keep_alive) {
+bool pump_text(engine::RequestStream& stream, const std::function<bool(std::string_view)>& on_text,
+               const std::function<bool()>& on_idle, std::chrono::milliseconds idle_every) {
   auto last_write = std::chrono::steady_clock::now();
   std::string text;
   while (true) {
@@ -36,16 +35,24 @@ bool pump_stream(engine::RequestStream& stream, SseWriter& sse,
     if (!text.empty()) {
       alive = on_text(text);
       last_write = now;
-    } else if (more && now - last_write >= keep_alive) {
-      alive = sse.comment("keep-alive");
+    } else if (more && now - last_write >= idle_every) {
+      alive = on_idle();
       last_write = now;
     }
-    if (!alive || !sse.ok()) {
+    if (!alive) {
       stream.cancel();
       return false;
     }
     if (!more) return true;
   }
+}
+
+bool pump_stream(engine::RequestStream& stream, SseWriter& sse,
+                 const std::function<bool(std::string_view)>& on_text,
+                 std::chrono::milliseconds keep_alive) {
+  return pump_text(
+      stream, [&](std::string_view text) { return on_text(text) && sse.ok(); },
+      [&] { return sse.comment("keep-alive"); }, keep_alive);
 }
 
 void set_sse_headers(httplib::Response& res) {

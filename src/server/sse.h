@@ -42,9 +42,14 @@ class SseWriter {
 };
 
 // Pulls text from `stream` until it finishes, handing each non-empty piece to `on_text`
-// (which writes it; returning false means the client is gone). While no text arrives a
-// keep-alive comment is written every `keep_alive`. Returns false, after cancelling the
-// stream, when the client went away; true when the stream finished.
+// (which writes it; returning false means the client is gone). While no text arrives,
+// `on_idle` is called every `idle_every` (returning false: the client is gone). Returns
+// false, after cancelling the stream, when the client went away; true when the stream
+// finished. Any streaming format (SSE below, Ollama's NDJSON) is pumped by this loop.
+bool pump_text(engine::RequestStream& stream, const std::function<bool(std::string_view)>& on_text,
+               const std::function<bool()>& on_idle, std::chrono::milliseconds idle_every);
+
+// pump_text for SSE: a keep-alive comment every `keep_alive` while no text arrives.
 bool pump_stream(engine::RequestStream& stream, SseWriter& sse,
                  const std::function<bool(std::string_view)>& on_text,
                  std::chrono::milliseconds keep_alive = std::chrono::milliseconds(1000));

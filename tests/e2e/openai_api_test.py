@@ -96,6 +96,16 @@ def main():
         check(status == 400 and body["error"]["param"] == "temprature" and "unknown field" in body["error"]["message"],
               (status, body))
 
+        # The same rule on ragd's other endpoints, before anything is looked up.
+        for path, body, field in [
+                ("/v1/embeddings", {"input": "x", "truncate": True}, "truncate"),
+                ("/v1/rag/query", {"question": "q", "tools": [tool]}, "tools"),
+                ("/v1/search", {"query": "q", "top_n": 3}, "top_n"),
+                ("/v1/chat/completions", {"messages": hello, "collection": "docs", "rag": {"topk": 2}}, "topk")]:
+            status, body, _ = srv.request("POST", path, body)
+            check(status == 400 and body["error"]["param"] == field and f"'{field}'" in body["error"]["message"],
+                  (path, status, body))
+
         # Default model when the request names none (raw request: the client requires `model`).
         status, body, _ = srv.request("POST", "/v1/chat/completions",
                                       {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 3})

@@ -182,5 +182,26 @@ TEST(StopMatcher, FlushReleasesHeldText) {
   EXPECT_EQ(none.push("anything"), "anything");
 }
 
+TEST(StopMatcher, KeptStopsEndTheTextButStayInIt) {
+  StopMatcher m({"\n\n"}, {"]."});
+  EXPECT_EQ(m.push("It is 3 m tall [1"), "It is 3 m tall [1");
+  EXPECT_EQ(m.push("]"), "");  // could be the start of "]."
+  EXPECT_EQ(m.push(". More text"), "].");
+  EXPECT_TRUE(m.stopped());
+  EXPECT_EQ(m.flush(), "");
+}
+
+TEST(StopMatcher, EarliestStopOfEitherKindWins) {
+  StopMatcher dropped_first({"\n\n"}, {"]."});
+  EXPECT_EQ(dropped_first.push("A [1]\n\nB [2]."), "A [1]");
+  StopMatcher kept_first({"\n\n"}, {"]."});
+  EXPECT_EQ(kept_first.push("A [1]. B\n\nC"), "A [1].");
+  // At the same position the dropped stop wins: it ends the text earlier.
+  StopMatcher same({"]"}, {"]."});
+  EXPECT_EQ(same.push("x]."), "x");
+  StopMatcher no_dropped({}, {"."});
+  EXPECT_EQ(no_dropped.push("One. Two."), "One.");
+}
+
 }  // namespace
 }  // namespace ragd::engine
