@@ -88,7 +88,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
   result.prefill_seconds = clock.seconds();
 
   Sampler sampler(options.sampling);
-  StopMatcher stops(options.stop);
+  StopMatcher stops(options.stop, options.stop_after);
   model::StreamingDetokenizer detok(tokenizer_);
   auto emit = [&](const std::string& text) {
     result.text += text;

@@ -22,6 +22,7 @@ namespace ragd::engine {
 struct GenerationOptions {
   size_t max_tokens = 256;
   std::vector<std::string> stop;
+  std::vector<std::string> stop_after;  // end generation too, but stay in the text (StopMatcher)
   std::vector<int32_t> stop_token_ids;  // sampled ids that end generation, like end-of-generation
   bool ignore_eos = false;
   SamplingParams sampling;

@@ -44,7 +44,7 @@ struct Sequence {
         tokens(std::move(request.prompt)),
         stream(std::move(stream)),
         sampler(options.sampling),
-        stops(options.stop),
+        stops(options.stop, options.stop_after),
         detok(tokenizer),
         submitted(Clock::now()),
         queued(submitted) {}

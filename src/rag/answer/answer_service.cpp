@@ -52,16 +52,20 @@ std::string answer_settings_key(const AnswerRequest& r, const Retrieval& retriev
   const auto& s = g.sampling;
   std::string bias;
   for (const auto& [id, b] : s.logit_bias) bias += fmt::format("{}:{};", id, b);
-  return fmt::format("model={}|mode={}|k={}|search={}|sys={}|max={}|stop={}|t={}|p={}|topk={}|minp={}|fp={}|pp={}|rp={}|seed={}|bias={}",
+  return fmt::format("model={}|mode={}|k={}|search={}|sys={}|max={}|stop={}|after={}|t={}|p={}|topk={}|minp={}|fp={}|pp={}|rp={}|seed={}|bias={}",
                      model_name, search_mode_name(retrieval.options.mode), retrieval.options.top_k,
                      search_options_key(retrieval.options), r.system, g.max_tokens, fmt::join(g.stop, "\x1f"),
+                     fmt::join(g.stop_after, "\x1f"),
                      s.temperature, s.top_p, s.top_k, s.min_p, s.frequency_penalty, s.presence_penalty,
                      s.repeat_penalty, s.seed, bias);
 }
 
 void apply_answer_defaults(engine::GenerationOptions& g, bool max_tokens_given, bool stop_given) {
   if (!max_tokens_given) g.max_tokens = kAnswerMaxTokens;
-  if (!stop_given) g.stop = {std::string(kAnswerStop)};
+  if (!stop_given) {
+    g.stop = {std::string(kAnswerStop)};
+    g.stop_after = {std::string(kAnswerEnd)};
+  }
 }
 
 AnswerService::AnswerService(ServiceDeps deps, AnswerOptions options)
