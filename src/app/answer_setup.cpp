@@ -12,7 +12,7 @@ namespace ragd::app {
 namespace fs = std::filesystem;
 
 LocalAnswerer open_answerer(const ModelOptions& model, const EmbedderChoice& embed, const std::string& db_dir,
-                            rag::AnswerOptions options) {
+                            rag::AnswerOptions options, const RerankChoice& rerank) {
   LocalAnswerer a;
   engine::RegistryOptions ro;
   ro.threads = model.threads;
@@ -37,6 +37,11 @@ LocalAnswerer open_answerer(const ModelOptions& model, const EmbedderChoice& emb
   rag::ServiceDeps deps;
   deps.registry = a.registry.get();
   deps.store = a.store.get();
+  if (rerank.spec != "none") {
+    a.rerank_embedder = answerer_embedder(a);
+    a.reranker = rerank.make(a.rerank_embedder.get(), model.threads);
+    deps.reranker = a.reranker.get();
+  }
   a.service = std::make_unique<rag::AnswerService>(deps, std::move(options));
   return a;
 }

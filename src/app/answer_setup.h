@@ -8,6 +8,7 @@
 
 #include "app/embedder_setup.h"
 #include "app/model_options.h"
+#include "app/rag_options.h"
 #include "engine/model_registry.h"
 #include "rag/answer/answer_service.h"
 #include "rag/store_access.h"
@@ -20,12 +21,18 @@ struct LocalAnswerer {
   std::unique_ptr<rag::AnswerService> service;
   std::string llm;       // registry names
   std::string embedder;  // "" when no embedding model is installed or given
+  // The rerank stage (--rerank), over its own handle on the embedder; declared after the
+  // registry so that it is destroyed first.
+  std::unique_ptr<rag::ModelEmbedder> rerank_embedder;
+  std::unique_ptr<rag::ScoringReranker> reranker;
 };
 
 // Registers the LLM (--model, else the default) and the embedder (--embed-model, else the
 // default when installed), opens (creating) the store in db_dir, and builds the service.
+// With a reranker other than "none", retrieval reranks the profile's candidates (callers
+// put rerank.depth into their requests' retrieval.rerank_depth).
 LocalAnswerer open_answerer(const ModelOptions& model, const EmbedderChoice& embed, const std::string& db_dir,
-                            rag::AnswerOptions options = {});
+                            rag::AnswerOptions options = {}, const RerankChoice& rerank = {});
 
 // The registered embedder as a rag::Embedder for ingestion; null when there is none.
 std::unique_ptr<rag::ModelEmbedder> answerer_embedder(const LocalAnswerer& a);

@@ -20,12 +20,13 @@ struct AskOptions {
   StoreLocation where;
   std::string profile = "default";
   std::string mode;
-  size_t top_k = 4;
+  size_t top_k = rag::kAnswerSources;
   ModelOptions model;
   SamplingOptions sampling;
   EmbedderChoice embed;
   std::optional<size_t> max_tokens;
   bool show_sources = false;
+  RerankChoice rerank;
 };
 
 int run_ask(const AskOptions& o) {
@@ -33,12 +34,13 @@ int run_ask(const AskOptions& o) {
     fail("no document store in {}: ingest documents first (ragd ingest PATH --db {})", o.where.db_dir,
          o.where.db_dir);
   }
-  LocalAnswerer a = open_answerer(o.model, o.embed, o.where.db_dir);
+  LocalAnswerer a = open_answerer(o.model, o.embed, o.where.db_dir, {}, o.rerank);
   rag::AnswerRequest req;
   req.retrieval.query = o.question;
   req.retrieval.collection = o.where.collection;
   req.retrieval.top_k = o.top_k;
   req.retrieval.profile = o.profile;
+  req.retrieval.rerank_depth = o.rerank.depth;
   if (!o.mode.empty()) req.retrieval.mode = rag::parse_search_mode(o.mode);
   req.generation.sampling = o.sampling.params;
   if (o.max_tokens) req.generation.max_tokens = *o.max_tokens;
@@ -76,6 +78,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("-n,--max-tokens", o->max_tokens, "Most tokens in the answer (default: the service's)");
   sub->add_flag("--sources", o->show_sources, "Print the retrieved sources on stderr first");
   sub->add_option("--embed-model", o->embed.model, "BERT GGUF embedding model the collection was embedded with");
+  o->rerank.add_to(sub);
   o->model.add_to(*sub);
   o->sampling.add_to(*sub);
   return Command{sub, [o] { return run_ask(*o); }};

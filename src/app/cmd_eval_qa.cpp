@@ -32,7 +32,7 @@ struct EvalQaOptions {
   size_t n = 0;
   std::string profile = "default";
   std::string mode;
-  size_t top_k = 4;
+  size_t top_k = rag::kAnswerSources;
   std::string db;
   ModelOptions model;
   EmbedderChoice embed;
@@ -48,6 +48,7 @@ struct EvalQaOptions {
   std::string system;
   std::vector<std::string> stop;
   size_t skip = 0;
+  RerankChoice rerank;
 };
 
 // $XDG_CACHE_HOME/ragd/eval-qa/NAME-EMBEDDER, else ~/.cache/..., else ./.ragd-eval-qa/...
@@ -98,6 +99,7 @@ nlohmann::json report_json(const EvalQaOptions& o, const LocalAnswerer& a, const
   for (const auto& s : r.latency) latency[s.stage] = {{"p50_ms", s.p50}, {"p95_ms", s.p95}};
   return {{"dataset", o.data},       {"model", a.llm},
           {"embedding_model", a.embedder}, {"profile", o.profile},
+          {"sources", o.top_k},        {"rerank", o.rerank.spec},
           {"questions", r.questions},  {"exact_match", r.exact_match},
           {"f1", r.f1},                {"contains_answer", r.contains},
           {"citation_rate", r.citation_rate}, {"citation_precision", r.citation_precision},
@@ -158,7 +160,7 @@ int run_eval_qa(const EvalQaOptions& o) {
       db = default_db(o.data, emb).string();
       fs::create_directories(db);
     }
-    return open_answerer(o.model, o.embed, db, aopts);
+    return open_answerer(o.model, o.embed, db, aopts, o.rerank);
   }();
   ingest_corpus(a, data.corpus, o.json);
 
@@ -166,6 +168,7 @@ int run_eval_qa(const EvalQaOptions& o) {
   req.retrieval.collection = "qa";
   req.retrieval.top_k = o.top_k;
   req.retrieval.profile = o.profile;
+  req.retrieval.rerank_depth = o.rerank.depth;
   req.retrieval.use_cache = false;
   if (!o.mode.empty()) req.retrieval.mode = rag::parse_search_mode(o.mode);
   req.generation.sampling = o.sampling.params;
@@ -223,6 +226,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("--system", o->system, "Replace the prompt's instructions (to compare wordings)");
   sub->add_option("--stop", o->stop, "Stop strings (default: a blank line; 'none': no stop)");
   sub->add_option("--dump", o->dump, "Write each question's answer and scores to this JSONL file");
+  o->rerank.add_to(sub);
   o->model.add_to(*sub);
   o->sampling.add_to(*sub);
   // Not EmbedderChoice::add_to: its --threads would clash with the model's.

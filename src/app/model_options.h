@@ -30,7 +30,7 @@ std::string default_model_dir();
 
 // Resolves a --model argument to a GGUF file, trying in order: an existing file; an
 // installed model's name (the file's stem in `dir`, e.g. "SmolLM2-135M-Instruct.Q4_1");
-// a catalog name or alias ("default", "fast", "quality", "qwen2.5-coder-0.5b") whose file
+// a catalog name or alias ("default", "fast", "small", "qwen2.5-coder-0.5b") whose file
 // is installed. Throws ragd::Error that says what to do: the file is missing, the catalog
 // model is not installed (run 'ragd pull NAME'), or, for an unknown name, which names are
 // installed and which the catalog offers.

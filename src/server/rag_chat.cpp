@@ -36,6 +36,7 @@ std::shared_ptr<RagChat> plan_chat(ServerContext& ctx, const json& body, const R
     throw bad_request("a RAG chat needs a user message with the question", "messages");
   }
   a.retrieval.collection = c.get<std::string>();
+  a.retrieval.top_k = rag::kAnswerSources;  // unless the rag object's top_k says otherwise
   if (auto it = body.find("rag"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) throw bad_request("'rag' must be an object of retrieval options", "rag");
     refuse_unknown_fields(*it, {kRetrievalFields}, "rag");

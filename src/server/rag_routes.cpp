@@ -43,6 +43,7 @@ rag::AnswerRequest answer_request(const RagQueryRequest& q) {
 
 std::shared_ptr<RagCall> plan_rag(ServerContext& ctx, const json& body, const RequestInfo& info) {
   RagQueryRequest q = parse_rag_query(body, ctx.options.generation);
+  if (!body.contains("top_k")) q.top_k = rag::kAnswerSources;
   if (!body.contains("collection")) q.collection = ctx.options.default_collection;
   require_collection(info.key, q.collection);  // before the lookup: a 404 would reveal that it exists
   q.gen.user = info.user_for(q.gen.user);

@@ -54,7 +54,8 @@ assert m["bytes"] == 98362432 and m["error"] == "", m
 assert models["broken"]["error"], models["broken"]
 ' || fail "ragd models --json"
 avail=$("$RAGD" models --available)
-grep -q "^Qwen2.5-Coder-0.5B-Instruct.Q4_K_M .*default.* no " <<<"$avail" || fail "catalog listing: $avail"
+grep -q "^Qwen2.5-Coder-1.5B-Instruct.Q4_K_M .*default.* no " <<<"$avail" || fail "catalog listing: $avail"
+grep -q "^Qwen2.5-Coder-0.5B-Instruct.Q4_K_M .*small.* no " <<<"$avail" || fail "catalog listing: $avail"
 grep -q "^$NAME .*fast.* yes " <<<"$avail" || fail "catalog listing does not show $NAME installed: $avail"
 
 # --- one resolver for every --model ----------------------------------------------------
@@ -71,6 +72,7 @@ err=$("$RAGD" generate -p "Hello" -n 2 2>&1 >/dev/null) || fail "generate withou
 [[ $err == *"ragd pull default"* ]] || fail "no hint about the missing default model: $err"
 
 expect_fail "run 'ragd pull quality'" "$RAGD" generate -m quality -p hi -n 1
+expect_fail "run 'ragd pull small'" "$RAGD" generate -m small -p hi -n 1
 expect_fail "Installed models in $RAGD_MODEL_DIR: $NAME, broken" "$RAGD" generate -m no-such-model -p hi -n 1
 expect_fail "Catalog (ragd pull NAME): $NAME (fast" "$RAGD" generate -m no-such-model -p hi -n 1
 expect_fail "/nonexistent/x.gguf: no such file" "$RAGD" generate -m /nonexistent/x.gguf -p hi -n 1

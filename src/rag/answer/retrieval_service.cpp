@@ -65,6 +65,7 @@ SearchOptions RetrievalService::search_options(const RetrievalRequest& r, const 
   if (r.fusion) o.fusion = *r.fusion;
   try {
     o.profile = search_profile(r.profile);
+    if (r.rerank_depth) o.profile.rerank_candidates = *r.rerank_depth;
   } catch (const Error& e) {
     throw ServiceError(ServiceErrorKind::BadRequest, e.what(), "profile");
   }

@@ -46,6 +46,7 @@ struct RetrievalRequest {
   std::optional<double> min_score;
   ResultLevel level = ResultLevel::Chunks;
   std::string profile = "default";         // fast | default | quality
+  std::optional<size_t> rerank_depth;      // candidates the reranker rescores; unset: the profile's
   std::optional<FusionMethod> fusion;      // hybrid only; unset: weighted
   bool use_cache = true;
   // Embed the query even when the mode does not need it (the semantic answer cache).

@@ -58,7 +58,8 @@ QaData load_qa(const fs::path& dir) {
   return data;
 }
 
-QaResult score_answer(const QaExample& e, const AnswerPlan& plan, const Answer& a) {
+QaResult score_answer(const QaExample& e, const std::vector<SearchHit>& hits, const AnswerPlan& plan,
+                      const Answer& a) {
   QaResult r;
   r.id = e.id;
   r.question = e.question;
@@ -73,8 +74,7 @@ QaResult score_answer(const QaExample& e, const AnswerPlan& plan, const Answer& 
   };
   r.citations = a.citations.size();
   for (const auto& c : a.citations) r.gold_citations += gold(c.external_id) ? 1 : 0;
-  const auto& hits = plan.retrieval.hits;
-  for (size_t i = 0; i < hits.size() && i < 4; ++i) {
+  for (size_t i = 0; i < hits.size() && i < kHitDepth; ++i) {
     if (!gold(hits[i].external_id)) continue;
     r.hit_at_4 = true;
     if (i == 0) r.hit_at_1 = true;
@@ -140,7 +140,14 @@ std::vector<QaResult> run_qa(const QaData& data, size_t n, const AnswerService& 
     req.retrieval.query = e.question;
     AnswerPlan plan = service.plan(std::move(req));
     Answer a = service.answer(plan);
-    out.push_back(score_answer(e, plan, a));
+    // The model may be given fewer sources than hit@4 looks at: retrieve that deep apart.
+    std::vector<SearchHit> ranked = plan.retrieval.hits;
+    if (plan.request.retrieval.top_k < kHitDepth) {
+      RetrievalRequest deeper = plan.request.retrieval;
+      deeper.top_k = kHitDepth;
+      ranked = service.retrieval().retrieve(deeper).hits;
+    }
+    out.push_back(score_answer(e, ranked, plan, a));
     if (on_result) on_result(out.back(), i + 1, total);
   }
   return out;

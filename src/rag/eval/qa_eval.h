@@ -52,7 +52,11 @@ struct QaResult {
   AnswerTimings timings;
 };
 
-QaResult score_answer(const QaExample& example, const AnswerPlan& plan, const Answer& answer);
+// `ranked`: the retrieval's hits in rank order, at least kHitDepth deep where the store has
+// that many (hit@1 and hit@4 are read from it; it may go deeper than the sources given).
+inline constexpr size_t kHitDepth = 4;
+QaResult score_answer(const QaExample& example, const std::vector<SearchHit>& ranked, const AnswerPlan& plan,
+                      const Answer& answer);
 
 struct StageLatency {
   std::string stage;
