@@ -15,6 +15,31 @@ namespace {
 
 using nlohmann::json;
 
+// The exposition as a key may see it: a key limited to some collections gets no series
+// labelled with another collection (their names and sizes are not its business).
+std::string metrics_visible_to(const std::string& text, const ApiKey* key) {
+  if (!key || key->collections.empty()) return text;
+  static constexpr std::string_view kLabel = "collection=\"";
+  std::string out;
+  out.reserve(text.size());
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    end = end == std::string::npos ? text.size() : end + 1;
+    const std::string_view line(text.data() + start, end - start);
+    bool visible = true;
+    if (size_t at = line.find(kLabel); at != std::string_view::npos && line[0] != '#') {
+      const size_t from = at + kLabel.size();
+      const size_t close = line.find('"', from);  // names are [A-Za-z0-9_.-] (store.cpp)
+      visible = close != std::string_view::npos &&
+                key->allows_collection(std::string(line.substr(from, close - from)));
+    }
+    if (visible) out.append(line);
+    start = end;
+  }
+  return out;
+}
+
 void handle_ready(ServerContext& ctx, httplib::Response& res) {
   std::vector<std::string> required = ctx.options.warmup;
   for (auto kind : {engine::ModelKind::Llm, engine::ModelKind::Embedder}) {
@@ -213,8 +238,8 @@ void register_admin_routes(HttpServer& http, ServerContext& ctx) {
   http.get("/ready", "/ready", [&ctx](const httplib::Request&, httplib::Response& res, const RequestInfo&) {
     handle_ready(ctx, res);
   }, Scope::Public);
-  http.get("/metrics", "/metrics", [&ctx](const httplib::Request&, httplib::Response& res, const RequestInfo&) {
-    res.set_content(ctx.render_metrics(), "text/plain; version=0.0.4; charset=utf-8");
+  http.get("/metrics", "/metrics", [&ctx](const httplib::Request&, httplib::Response& res, const RequestInfo& info) {
+    res.set_content(metrics_visible_to(ctx.render_metrics(), info.key), "text/plain; version=0.0.4; charset=utf-8");
   }, Scope::Query);
   http.post("/v1/cache", "/v1/cache", [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
     handle_cache(ctx, req, res);

@@ -15,6 +15,7 @@
 // the response carries the counts (document_ingest.h); with wait=false it is queued.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 
@@ -258,13 +259,26 @@ void register_document_routes(HttpServer& http, ServerContext& ctx) {
            [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
              handle_list_documents(ctx, req.matches[1], req, res);
            }, Scope::Query);
-  http.get("/v1/ingest", "/v1/ingest", [&ctx](const httplib::Request&, httplib::Response& res, const RequestInfo&) {
-    send_json(res, 200, ctx.ingest_jobs.list());
+  // A key limited to some collections sees only their jobs; another collection's job is
+  // "unknown" to it, as it would be if it did not exist (a 403 would confirm that it does).
+  http.get("/v1/ingest", "/v1/ingest", [&ctx](const httplib::Request&, httplib::Response& res, const RequestInfo& info) {
+    nlohmann::json jobs = ctx.ingest_jobs.list();
+    if (info.key) {
+      auto& data = jobs["data"];
+      data.erase(std::remove_if(data.begin(), data.end(),
+                                [&](const nlohmann::json& j) {
+                                  return !info.key->allows_collection(j.value("collection", ""));
+                                }),
+                 data.end());
+    }
+    send_json(res, 200, jobs);
   }, Scope::Query);
   http.get(R"(/v1/ingest/([^/]+))", "/v1/ingest/{id}",
-           [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo&) {
+           [&ctx](const httplib::Request& req, httplib::Response& res, const RequestInfo& info) {
              auto job = ctx.ingest_jobs.get(req.matches[1]);
-             if (!job) throw not_found("ingestion job '" + std::string(req.matches[1]) + "' is unknown (GET /v1/ingest)", "id");
+             if (!job || (info.key && !info.key->allows_collection(job->value("collection", "")))) {
+               throw not_found("ingestion job '" + std::string(req.matches[1]) + "' is unknown (GET /v1/ingest)", "id");
+             }
              send_json(res, 200, *job);
            }, Scope::Query);
   http.get(R"(/v1/collections/([^/]+)/documents/(.+))", "/v1/collections/{name}/documents/{id}",

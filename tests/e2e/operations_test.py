@@ -145,6 +145,19 @@ def check_scopes(srv):
     status("GET", "/v1/collections/team-a/documents/d1", LIMITED, expect=200)
     names = [c["name"] for c in status("GET", "/v1/collections", LIMITED, expect=200)["data"]]
     check(names == ["team-a"], f"a limited key sees {names}")
+    # Ingestion jobs and metrics of other collections are invisible to a limited key.
+    jobs = status("GET", "/v1/ingest", ADMIN, expect=200)["data"]
+    team_b = [j for j in jobs if j["collection"] == "team-b"]
+    check(team_b and any(j["collection"] == "team-a" for j in jobs), f"admin sees every job: {jobs}")
+    seen = {j["collection"] for j in status("GET", "/v1/ingest", LIMITED, expect=200)["data"]}
+    check(seen == {"team-a"}, f"a limited key sees the jobs of {seen}")
+    status("GET", f"/v1/ingest/{team_b[0]['id']}", LIMITED, expect=404)
+    status("GET", f"/v1/ingest/{team_b[0]['id']}", ADMIN, expect=200)
+    _, text, _ = srv.request("GET", "/metrics", headers=auth(LIMITED))
+    check('collection="team-a"' in text and 'collection="team-b"' not in text,
+          "a limited key's /metrics names other collections")
+    _, text, _ = srv.request("GET", "/metrics", headers=auth(ADMIN))
+    check('collection="team-b"' in text, "the admin key's /metrics lacks team-b")
     batch = {"requests": [{"type": "rag", "body": ask(LIMITED, "team-b")}]}
     result = status("POST", "/v1/batch", LIMITED, batch, 200)["results"][0]
     check(result["status"] == 403, f"batch item on another collection: {result}")
