@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/json_constraint.h"
 #include "engine/stop_matcher.h"
 #include "util/error.h"
 #include "util/timing.h"
@@ -9,8 +10,13 @@
 namespace ragd::engine {
 
 bool ends_generation(const GenerationOptions& options, const model::Tokenizer& tokenizer, int32_t id) {
-  if (!options.ignore_eos && tokenizer.is_end_of_generation(id)) return true;
+  if ((!options.ignore_eos || options.json_constraint) && tokenizer.is_end_of_generation(id)) return true;
   return std::ranges::find(options.stop_token_ids, id) != options.stop_token_ids.end();
+}
+
+Sampler make_sampler(const GenerationOptions& options, const model::Tokenizer& tokenizer) {
+  if (!options.json_constraint) return Sampler(options.sampling);
+  return Sampler(options.sampling, std::make_unique<JsonConstraint>(options.json_constraint, tokenizer));
 }
 
 namespace {
@@ -87,7 +93,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
   std::vector<float> logits(first.begin(), first.end());
   result.prefill_seconds = clock.seconds();
 
-  Sampler sampler(options.sampling);
+  Sampler sampler = make_sampler(options, tokenizer_);
   StopMatcher stops(options.stop, options.stop_after);
   model::StreamingDetokenizer detok(tokenizer_);
   auto emit = [&](const std::string& text) {
@@ -110,7 +116,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
       result.finish = FinishReason::Cancelled;
       break;
     }
-    if (stops.stopped()) {
+    if (stops.stopped() || sampler.constraint_done()) {
       result.finish = FinishReason::Stop;
       break;
     }

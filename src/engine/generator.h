@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/json_schema.h"
 #include "engine/sampler.h"
 #include "model/kv_cache.h"
 #include "model/llama_model.h"
@@ -26,10 +27,18 @@ struct GenerationOptions {
   std::vector<int32_t> stop_token_ids;  // sampled ids that end generation, like end-of-generation
   bool ignore_eos = false;
   SamplingParams sampling;
+  // Structured output: when set, the output is constrained to JSON this grammar accepts
+  // (engine/json_constraint.h) and generation ends as soon as the document is complete.
+  std::shared_ptr<const JsonSchemaGrammar> json_constraint;
 };
 
+// The sampler for one generation: options.sampling, constrained by options.json_constraint
+// over `tokenizer`'s vocabulary when set. The generator and the scheduler both use it.
+Sampler make_sampler(const GenerationOptions& options, const model::Tokenizer& tokenizer);
+
 // Whether sampling `id` ends generation with FinishReason::Stop: the vocabulary's
-// end-of-generation tokens (unless ignore_eos) and options.stop_token_ids. The id itself
+// end-of-generation tokens (unless ignore_eos; always under a json_constraint, which allows
+// them only once the document is complete) and options.stop_token_ids. The id itself
 // is not part of the text. The generator and the scheduler both use this one rule.
 bool ends_generation(const GenerationOptions& options, const model::Tokenizer& tokenizer, int32_t id);
 

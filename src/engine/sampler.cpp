@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/json_constraint.h"
 #include "util/error.h"
 
 namespace ragd::engine {
@@ -22,9 +23,18 @@ int32_t argmax(std::span<const float> logits) {
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
-Sampler::Sampler(SamplingParams params) : params_(std::move(params)), rng_(params_.seed) {
+Sampler::Sampler(SamplingParams params) : Sampler(std::move(params), nullptr) {}
+
+Sampler::Sampler(SamplingParams params, std::unique_ptr<JsonConstraint> constraint)
+    : params_(std::move(params)), constraint_(std::move(constraint)), rng_(params_.seed) {
   params_.validate();
 }
+
+Sampler::~Sampler() = default;
+Sampler::Sampler(Sampler&&) noexcept = default;
+Sampler& Sampler::operator=(Sampler&&) noexcept = default;
+
+bool Sampler::constraint_done() const { return constraint_ && constraint_->done(); }
 
 void Sampler::apply_bias_and_penalties(std::span<float> logits,
                                        std::span<const int32_t> history) {
@@ -50,6 +60,17 @@ void Sampler::apply_bias_and_penalties(std::span<float> logits,
 
 int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history) {
   apply_bias_and_penalties(logits, history);
+  if (!constraint_) return draw(logits);
+  // As many valid candidates as the draw can use: top_k when set (256 when off: top-p and
+  // min-p keep far fewer from any peaked distribution), one when greedy.
+  const size_t want = params_.temperature <= 0.0f ? 1 : params_.top_k > 0 ? static_cast<size_t>(params_.top_k) : 256;
+  constraint_->mask(logits, want);
+  const int32_t id = draw(logits);
+  constraint_->accept(id);
+  return id;
+}
+
+int32_t Sampler::draw(std::span<const float> logits) {
   if (params_.temperature <= 0.0f) return argmax(logits);
 
   // Candidates in descending logit order, ties by ascending id (a strict total order, so

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <span>
 #include <unordered_map>
@@ -31,15 +32,26 @@ struct SamplingParams {
   void validate() const;
 };
 
+class JsonConstraint;
+
 class Sampler {
  public:
+  // With a constraint (engine/json_constraint.h), after bias and penalties only the tokens
+  // that keep the output valid JSON stay candidates, and the constraint advances with every
+  // sampled token.
   explicit Sampler(SamplingParams params);
+  Sampler(SamplingParams params, std::unique_ptr<JsonConstraint> constraint);
+  ~Sampler();
+  Sampler(Sampler&&) noexcept;
+  Sampler& operator=(Sampler&&) noexcept;
 
   // `logits` is modified in place (bias and penalties). `history` is the sequence so far
   // (prompt and generated tokens) for the penalties.
   int32_t sample(std::span<float> logits, std::span<const int32_t> history);
 
   const SamplingParams& params() const { return params_; }
+  // A constraint's document is complete: nothing more may be generated.
+  bool constraint_done() const;
 
  private:
   struct Candidate {
@@ -48,8 +60,10 @@ class Sampler {
     float p;
   };
   void apply_bias_and_penalties(std::span<float> logits, std::span<const int32_t> history);
+  int32_t draw(std::span<const float> logits);
 
   SamplingParams params_;
+  std::unique_ptr<JsonConstraint> constraint_;
   std::mt19937_64 rng_;
   std::vector<Candidate> candidates_;
 };

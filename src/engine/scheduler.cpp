@@ -531,7 +531,7 @@ void Scheduler::Impl::stream_sampled(Sequence& s, int32_t id) {
     return finish(s, FinishReason::Stop);
   }
   s.stream->push(s.stops.push(s.detok.push(id)));
-  if (s.stops.stopped()) return finish(s, FinishReason::Stop);
+  if (s.stops.stopped() || s.sampler.constraint_done()) return finish(s, FinishReason::Stop);
   // Like the generator, stop while the sampled token still has a position to go to.
   if (s.generated() >= s.options.max_tokens || s.tokens.size() >= opt.ctx_size) {
     return finish(s, FinishReason::Length);

@@ -43,7 +43,7 @@ struct Sequence {
         n_prompt(request.prompt.size()),
         tokens(std::move(request.prompt)),
         stream(std::move(stream)),
-        sampler(options.sampling),
+        sampler(make_sampler(options, tokenizer)),
         stops(options.stop, options.stop_after),
         detok(tokenizer),
         submitted(Clock::now()),

@@ -1,5 +1,5 @@
 // Known fields: every endpoint refuses a request field it does not implement instead of
-// ignoring it, because a client that relies on a field (tools, response_format, logprobs)
+// ignoring it, because a client that relies on a field (tools, logprobs, grammar)
 // is better served by a clear 400 than by an answer that silently lacks what it asked for.
 //
 // A field is accepted when it is absent, null (clients serialize unset options as null),

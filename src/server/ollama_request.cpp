@@ -41,7 +41,6 @@ std::string text_field(const json& body, const char* name) {
 void require_no_op_values(const json& body) {
   require_value(body, "tools", json::array());
   require_value(body, "images", json::array());
-  require_value(body, "format", "");
   require_value(body, "think", false);
   require_value(body, "logprobs", false);
   require_value(body, "suffix", "");
@@ -85,11 +84,21 @@ json options_as_openai_fields(const json& body, const GenerationDefaults& d, std
   return out;
 }
 
-OllamaGenerateRequest common_fields(const json& body, const GenerationDefaults& d) {
+// Ollama's `format`: "" (text), "json" (any JSON object) or a JSON schema (structured output).
+std::shared_ptr<const engine::JsonSchemaGrammar> parse_format(const json& body, std::string_view raw_body) {
+  const json* f = field(body, "format");
+  if (!f || (f->is_string() && f->get<std::string>().empty())) return nullptr;
+  if (f->is_string() && f->get<std::string>() == "json") return engine::JsonSchemaGrammar::any_object();
+  if (!f->is_object()) throw bad_request("'format' must be \"json\" or a JSON schema object", "format");
+  return compile_schema_at(body, {"format"}, raw_body, false, "format", "format");
+}
+
+OllamaGenerateRequest common_fields(const json& body, const GenerationDefaults& d, std::string_view raw_body) {
   require_no_op_values(body);
   OllamaGenerateRequest r;
   json openai = options_as_openai_fields(body, d, r.num_ctx);
   r.gen = parse_generation_params(openai, d);
+  r.gen.options.json_constraint = parse_format(body, raw_body);
   if (!field(body, "stream")) r.gen.stream = true;
   if (const json* k = field(body, "keep_alive")) r.keep_alive_seconds = parse_keep_alive(*k);
   return r;
@@ -149,9 +158,9 @@ double parse_keep_alive(const json& value) {
   return seconds;
 }
 
-OllamaGenerateRequest parse_ollama_chat(const json& body, const GenerationDefaults& d) {
+OllamaGenerateRequest parse_ollama_chat(const json& body, const GenerationDefaults& d, std::string_view raw_body) {
   refuse_unknown_fields(body, {kChatFields}, "/api/chat");
-  OllamaGenerateRequest r = common_fields(body, d);
+  OllamaGenerateRequest r = common_fields(body, d, raw_body);
   const json* messages = field(body, "messages");
   if (messages && !messages->is_array()) throw bad_request("'messages' must be an array of {role, content}", "messages");
   r.load_only = !messages || messages->empty();
@@ -167,9 +176,9 @@ OllamaGenerateRequest parse_ollama_chat(const json& body, const GenerationDefaul
   return r;
 }
 
-OllamaGenerateRequest parse_ollama_generate(const json& body, const GenerationDefaults& d) {
+OllamaGenerateRequest parse_ollama_generate(const json& body, const GenerationDefaults& d, std::string_view raw_body) {
   refuse_unknown_fields(body, {kGenerateFields}, "/api/generate");
-  OllamaGenerateRequest r = common_fields(body, d);
+  OllamaGenerateRequest r = common_fields(body, d, raw_body);
   const json* raw = field(body, "raw");
   if (raw && !raw->is_boolean()) throw bad_request("'raw' must be true or false", "raw");
   r.raw = raw && raw->get<bool>();

@@ -1,7 +1,7 @@
 // Ollama API request bodies (/api/chat, /api/generate, /api/embed, /api/embeddings) →
 // validated requests, with the rules of request_parsing.h: every field ragd does not
 // implement is refused with ApiError(400) naming it (server/known_fields.h); fields at
-// their no-op value (`tools: []`, `format: ""`, `images: []`, `think: false`,
+// their no-op value (`tools: []`, `images: []`, `think: false`,
 // `logprobs: false`) are accepted.
 //
 // `options` map onto the OpenAI-side generation fields and are validated by the same code
@@ -42,8 +42,12 @@ struct OllamaEmbedRequest {
   std::optional<double> keep_alive_seconds;
 };
 
-OllamaGenerateRequest parse_ollama_chat(const nlohmann::json& body, const GenerationDefaults& d);
-OllamaGenerateRequest parse_ollama_generate(const nlohmann::json& body, const GenerationDefaults& d);
+// `format` ("json" or a JSON schema) constrains the output (request_parsing.h:
+// parse_response_format; `raw_body` keeps the schema's property order the same way).
+OllamaGenerateRequest parse_ollama_chat(const nlohmann::json& body, const GenerationDefaults& d,
+                                        std::string_view raw_body = {});
+OllamaGenerateRequest parse_ollama_generate(const nlohmann::json& body, const GenerationDefaults& d,
+                                            std::string_view raw_body = {});
 // `legacy`: /api/embeddings ({"prompt": "..."}) rather than /api/embed ({"input": ...}).
 OllamaEmbedRequest parse_ollama_embed(const nlohmann::json& body, bool legacy);
 

@@ -167,7 +167,7 @@ void handle_generation(ServerContext& ctx, const httplib::Request& http, httplib
                        const RequestInfo& info, bool chat) {
   json body = parse_json_body(http.body);
   const auto& d = ctx.options.generation;
-  OllamaGenerateRequest req = chat ? parse_ollama_chat(body, d) : parse_ollama_generate(body, d);
+  OllamaGenerateRequest req = chat ? parse_ollama_chat(body, d, http.body) : parse_ollama_generate(body, d, http.body);
   auto call = std::make_shared<OllamaCall>();
   call->chat = chat;
   call->keep_alive = req.keep_alive_seconds;

@@ -43,11 +43,38 @@ json completion_response(const std::string& id, int64_t created, const std::stri
           {"usage", usage_json(s)}};
 }
 
+// A whole (non-streamed) chat reply; `body` is what `req` was parsed from.
+json chat_reply(ServerContext& ctx, const ChatRequest& req, const json& body, const RequestInfo& info) {
+  if (req.gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
+  if (is_rag_chat(body)) return run_rag_chat(ctx, body, info);
+  auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
+  auto prompt = chat_prompt_tokens(*model->llm, req.messages);
+  Generation g = start_generation(ctx, model, std::move(prompt), req.gen, info.user_for(req.gen.user),
+                                  "/v1/chat/completions");
+  std::string text = g.stream->wait_all();
+  auto s = finish_generation(ctx, g);
+  throw_if_failed(s);
+  return chat_response(random_id("chatcmpl-"), unix_time(), g.model_name, text, s);
+}
+
+json completion_reply(ServerContext& ctx, const CompletionRequest& req, const RequestInfo& info) {
+  if (req.gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
+  auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
+  auto prompt = completion_prompt_tokens(*model->llm, req.prompt);
+  Generation g = start_generation(ctx, model, std::move(prompt), req.gen, info.user_for(req.gen.user),
+                                  "/v1/completions");
+  std::string text = g.stream->wait_all();
+  auto s = finish_generation(ctx, g);
+  throw_if_failed(s);
+  if (req.echo) text = req.prompt + text;
+  return completion_response(random_id("cmpl-"), unix_time(), g.model_name, text, s);
+}
+
 void handle_chat(ServerContext& ctx, const httplib::Request& http, httplib::Response& res, const RequestInfo& info) {
   json body = parse_json_body(http.body);
-  ChatRequest req = parse_chat_request(body, ctx.options.generation);
+  ChatRequest req = parse_chat_request(body, ctx.options.generation, http.body);
   if (!req.gen.stream) {
-    send_json(res, 200, run_chat(ctx, body, info));
+    send_json(res, 200, chat_reply(ctx, req, body, info));
     return;
   }
   if (is_rag_chat(body)) {  // answered from a collection's documents (server/rag_chat.h)
@@ -87,9 +114,9 @@ void handle_chat(ServerContext& ctx, const httplib::Request& http, httplib::Resp
 void handle_completion(ServerContext& ctx, const httplib::Request& http, httplib::Response& res,
                        const RequestInfo& info) {
   json body = parse_json_body(http.body);
-  CompletionRequest req = parse_completion_request(body, ctx.options.generation);
+  CompletionRequest req = parse_completion_request(body, ctx.options.generation, http.body);
   if (!req.gen.stream) {
-    send_json(res, 200, run_completion(ctx, body, info));
+    send_json(res, 200, completion_reply(ctx, req, info));
     return;
   }
   auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
@@ -188,31 +215,11 @@ void handle_model(ServerContext& ctx, const std::string& id, httplib::Response& 
 }  // namespace
 
 json run_chat(ServerContext& ctx, const json& body, const RequestInfo& info) {
-  ChatRequest req = parse_chat_request(body, ctx.options.generation);
-  if (req.gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
-  if (is_rag_chat(body)) return run_rag_chat(ctx, body, info);
-  auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
-  auto prompt = chat_prompt_tokens(*model->llm, req.messages);
-  Generation g = start_generation(ctx, model, std::move(prompt), req.gen, info.user_for(req.gen.user),
-                                  "/v1/chat/completions");
-  std::string text = g.stream->wait_all();
-  auto s = finish_generation(ctx, g);
-  throw_if_failed(s);
-  return chat_response(random_id("chatcmpl-"), unix_time(), g.model_name, text, s);
+  return chat_reply(ctx, parse_chat_request(body, ctx.options.generation), body, info);
 }
 
 json run_completion(ServerContext& ctx, const json& body, const RequestInfo& info) {
-  CompletionRequest req = parse_completion_request(body, ctx.options.generation);
-  if (req.gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
-  auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
-  auto prompt = completion_prompt_tokens(*model->llm, req.prompt);
-  Generation g = start_generation(ctx, model, std::move(prompt), req.gen, info.user_for(req.gen.user),
-                                  "/v1/completions");
-  std::string text = g.stream->wait_all();
-  auto s = finish_generation(ctx, g);
-  throw_if_failed(s);
-  if (req.echo) text = req.prompt + text;
-  return completion_response(random_id("cmpl-"), unix_time(), g.model_name, text, s);
+  return completion_reply(ctx, parse_completion_request(body, ctx.options.generation), info);
 }
 
 void register_openai_routes(HttpServer& http, ServerContext& ctx) {

@@ -21,12 +21,14 @@ constexpr std::string_view kGenerationFields[] = {
     "temperature",   "top_p",        "min_p",                 "top_k",       "presence_penalty",
     "frequency_penalty", "repetition_penalty", "seed",         "logit_bias",  "n",
     "priority",      "user",         "stream",                "stream_options"};
-// `logprobs`, `tools`, `tool_choice`, `response_format` and `store` only at their no-op
-// values (parse_chat_request).
+// `logprobs`, `tools`, `tool_choice` and `store` only at their no-op values
+// (parse_chat_request); `response_format` as parse_response_format reads it.
 constexpr std::string_view kChatFields[] = {"messages", "collection", "rag", "logprobs", "tools",
                                             "tool_choice", "response_format", "store"};
 constexpr std::string_view kMessageFields[] = {"role", "content"};
-constexpr std::string_view kCompletionFields[] = {"prompt", "echo", "best_of"};
+constexpr std::string_view kCompletionFields[] = {"prompt", "echo", "best_of", "response_format"};
+constexpr std::string_view kResponseFormatFields[] = {"type", "json_schema"};
+constexpr std::string_view kJsonSchemaFields[] = {"name", "description", "schema", "strict"};
 constexpr std::string_view kEmbeddingFields[] = {"model", "input", "encoding_format", "user"};
 constexpr std::string_view kRagQueryFields[] = {"question", "query",     "collection", "top_k", "sampling_top_k",
                                                 "mode",     "filters",   "min_score",  "system", "cache"};
@@ -225,6 +227,56 @@ nlohmann::json parse_json_body(std::string_view body) {
   return j;
 }
 
+std::shared_ptr<const engine::JsonSchemaGrammar> compile_schema_at(const json& body,
+                                                                   std::initializer_list<const char*> path,
+                                                                   std::string_view raw_body, bool strict,
+                                                                   const std::string& where, const std::string& param) {
+  nlohmann::ordered_json schema;
+  try {
+    schema = nlohmann::ordered_json::parse(raw_body.empty() ? body.dump() : raw_body);
+    for (const char* key : path) {
+      nlohmann::ordered_json next = schema.at(key);
+      schema = std::move(next);
+    }
+  } catch (const nlohmann::json::exception&) {
+    // The raw text was not this body (a caller's mistake): fall back to sorted keys.
+    const json* v = &body;
+    for (const char* key : path) v = &v->at(key);
+    schema = nlohmann::ordered_json::parse(v->dump());
+  }
+  try {
+    return engine::JsonSchemaGrammar::compile(schema, strict);
+  } catch (const Error& e) {
+    throw bad_request(fmt::format("'{}': {}", where, e.what()), param);
+  }
+}
+
+std::shared_ptr<const engine::JsonSchemaGrammar> parse_response_format(const json& body, std::string_view raw_body) {
+  const json* rf = field(body, "response_format");
+  if (!rf) return nullptr;
+  if (!rf->is_object()) throw bad_request("'response_format' must be an object such as {\"type\": \"json_object\"}", "response_format");
+  refuse_unknown_fields(*rf, {kResponseFormatFields}, "response_format");
+  const std::string type = get_string(*rf, "type");
+  if (type == "text" || type == "json_object") {
+    if (field(*rf, "json_schema")) throw bad_request("'response_format.json_schema' needs type \"json_schema\"", "response_format");
+    return type == "text" ? nullptr : engine::JsonSchemaGrammar::any_object();
+  }
+  if (type != "json_schema") {
+    throw bad_request("'response_format.type' must be \"text\", \"json_object\" or \"json_schema\"", "response_format");
+  }
+  const json* js = field(*rf, "json_schema");
+  if (!js || !js->is_object()) {
+    throw bad_request("'response_format.json_schema' must be an object with 'name' and 'schema'", "response_format");
+  }
+  refuse_unknown_fields(*js, {kJsonSchemaFields}, "response_format.json_schema");
+  get_string(*js, "name");  // type-checked only: the name labels the schema, nothing more
+  get_string(*js, "description");
+  const bool strict = get_bool(*js, "strict", false);
+  if (!field(*js, "schema")) return engine::JsonSchemaGrammar::any_object();  // OpenAI: any JSON object
+  return compile_schema_at(body, {"response_format", "json_schema", "schema"}, raw_body, strict,
+                           "response_format.json_schema.schema", "response_format");
+}
+
 GenerationParams parse_generation_params(const json& body, const GenerationDefaults& d) {
   GenerationParams p;
   p.model = get_string(body, "model");
@@ -269,18 +321,22 @@ GenerationParams parse_generation_params(const json& body, const GenerationDefau
   return p;
 }
 
-ChatRequest parse_chat_request(const json& body, const GenerationDefaults& d) {
+ChatRequest parse_chat_request(const json& body, const GenerationDefaults& d, std::string_view raw_body) {
   refuse_unknown_fields(body, {kGenerationFields, kChatFields}, "/v1/chat/completions");
   require_value(body, "logprobs", false);
   require_value(body, "tools", json::array());
   require_value(body, "tool_choice", "none");
-  require_value(body, "response_format", {{"type", "text"}});
   require_value(body, "store", false);
   if (field(body, "rag") && !field(body, "collection")) {
     throw bad_request("'rag' (retrieval options) needs a 'collection' to retrieve from", "rag");
   }
   ChatRequest r;
   r.gen = parse_generation_params(body, d);
+  r.gen.options.json_constraint = parse_response_format(body, raw_body);
+  if (r.gen.options.json_constraint && field(body, "collection")) {
+    throw bad_request("'response_format' is not supported with a 'collection': RAG answers are text with citations",
+                      "response_format");
+  }
   const json* messages = field(body, "messages");
   if (!messages) throw bad_request("'messages' is required: a non-empty array of {role, content}", "messages");
   if (!messages->is_array() || messages->empty()) throw bad_request("'messages' must be a non-empty array", "messages");
@@ -299,11 +355,12 @@ ChatRequest parse_chat_request(const json& body, const GenerationDefaults& d) {
   return r;
 }
 
-CompletionRequest parse_completion_request(const json& body, const GenerationDefaults& d) {
+CompletionRequest parse_completion_request(const json& body, const GenerationDefaults& d, std::string_view raw_body) {
   refuse_unknown_fields(body, {kGenerationFields, kCompletionFields}, "/v1/completions");
   require_value(body, "best_of", 1);
   CompletionRequest r;
   r.gen = parse_generation_params(body, d);
+  r.gen.options.json_constraint = parse_response_format(body, raw_body);
   const json* prompt = field(body, "prompt");
   if (!prompt) throw bad_request("'prompt' is required", "prompt");
   if (prompt->is_string()) {

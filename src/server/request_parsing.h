@@ -14,12 +14,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/generator.h"
+#include "engine/json_schema.h"
 #include "model/chat_template.h"
 #include "rag/retriever.h"
 
@@ -75,9 +78,11 @@ struct GenerationDefaults {
   size_t priority_levels = 3;
 };
 
-ChatRequest parse_chat_request(const nlohmann::json& body, const GenerationDefaults& d = {});
+// `raw_body`: see parse_response_format.
+ChatRequest parse_chat_request(const nlohmann::json& body, const GenerationDefaults& d = {},
+                               std::string_view raw_body = {});
 CompletionRequest parse_completion_request(const nlohmann::json& body,
-                                           const GenerationDefaults& d = {});
+                                           const GenerationDefaults& d = {}, std::string_view raw_body = {});
 EmbeddingRequest parse_embedding_request(const nlohmann::json& body, size_t max_inputs = 2048);
 RagQueryRequest parse_rag_query(const nlohmann::json& body, const GenerationDefaults& d = {});
 
@@ -94,6 +99,23 @@ void check_logit_bias(const engine::SamplingParams& sampling, size_t vocab_size)
 // Throws ApiError(400) when `options.stop_token_ids` names an id outside a vocabulary of
 // `vocab_size` tokens. Called with check_logit_bias.
 void check_stop_token_ids(const engine::GenerationOptions& options, size_t vocab_size);
+
+// Structured output: OpenAI's `response_format` of a chat or completion body → the grammar
+// its output is constrained to (engine/json_schema.h); nullptr for {"type": "text"} or when
+// absent. `raw_body`, the body's text, is re-read with ordered keys so that properties are
+// generated in the schema's order (nlohmann::json sorts keys); without it they come in
+// sorted order. Throws ApiError(400) with param "response_format" for anything else, e.g.
+// "'response_format.json_schema.schema': 'patternProperties' is not supported (at ...)".
+std::shared_ptr<const engine::JsonSchemaGrammar> parse_response_format(const nlohmann::json& body,
+                                                                       std::string_view raw_body = {});
+
+// Compiles the JSON schema found at `path` (keys from the body's root), read from
+// `raw_body` with ordered keys when given. Throws ApiError(400) naming `param`, the message
+// prefixed with "'<where>': ".
+std::shared_ptr<const engine::JsonSchemaGrammar> compile_schema_at(const nlohmann::json& body,
+                                                                   std::initializer_list<const char*> path,
+                                                                   std::string_view raw_body, bool strict,
+                                                                   const std::string& where, const std::string& param);
 
 // Reads the generation fields of any of the above (also used by /v1/batch).
 GenerationParams parse_generation_params(const nlohmann::json& body, const GenerationDefaults& d);

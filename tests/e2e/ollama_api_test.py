@@ -119,7 +119,9 @@ def main():
         # Errors: Ollama's {"error": "..."} shape, naming the model or the refused field.
         expect_error(lambda: client.chat(model="no-such-model", messages=HELLO), 404, "no-such-model")
         expect_error(lambda: client.show("no-such-model"), 404, "no-such-model")
-        expect_error(lambda: client.chat(model=LLM, messages=HELLO, format="json"), 400, "'format'", "not supported")
+        expect_error(lambda: client.chat(model=LLM, messages=HELLO, format={"type": "object", "not": {}}), 400,
+                     "'format'", "'not' is not supported")
+        check_structured_output(client)
         tool = {"type": "function", "function": {"name": "now", "description": "time", "parameters": {"type": "object"}}}
         expect_error(lambda: client.chat(model=LLM, messages=HELLO, tools=[tool]), 400, "'tools'")
         expect_error(lambda: client.chat(model=LLM, messages=HELLO, options={"mirostat": 2}), 400, "'mirostat'")
@@ -128,6 +130,27 @@ def main():
         status, body, _ = srv.request("POST", "/api/chat", {"model": LLM, "messages": HELLO, "keep_alive": "soon"})
         check(status == 400 and "keep_alive" in body["error"], (status, body))
     print("ok")
+
+
+def check_structured_output(client):
+    """format="json" gives one JSON object; a schema gives JSON that satisfies it (property
+    order, required keys, enum, integer), in chat and generate, streamed and not."""
+    r = client.chat(model=LLM, messages=[{"role": "user", "content": "Tom is 30. Give his name and age as JSON."}],
+                    format="json", options={"num_predict": 100, "temperature": 0})
+    if r.done_reason == "stop":
+        check(isinstance(json.loads(r.message.content), dict), r.message.content)
+    else:
+        check(r.message.content.startswith("{"), r.message.content)
+    schema = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 20},
+                                               "size": {"enum": ["small", "large"]}, "population": {"type": "integer"}},
+              "required": ["city", "size", "population"]}
+    for stream in (False, True):
+        g = client.generate(model=LLM, prompt="Describe Paris as JSON.", format=schema, stream=stream,
+                            options={"num_predict": 100, "temperature": 0.8, "seed": 5})
+        text = "".join(p.response for p in g) if stream else g.response
+        value = json.loads(text)
+        check(list(value) == ["city", "size", "population"] and value["size"] in ("small", "large")
+              and isinstance(value["population"], int) and len(value["city"]) <= 20, value)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The OpenAI-compatible endpoints through the official `openai` client: model list, chat
 (plain and streamed, with usage), text completions, embeddings (base64 and float); fields
-ragd does not implement (tools, response_format, logprobs) refused with a 400 naming them."""
+ragd does not implement (tools, grammar, logprobs) refused with a 400 naming them."""
 import json
 import math
 import sys
@@ -72,7 +72,7 @@ def main():
         hello = [{"role": "user", "content": "hi"}]
         tool = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
         refused = [("tools", dict(tools=[tool])),
-                   ("response_format", dict(response_format={"type": "json_object"})),
+                   ("grammar", dict(extra_body={"grammar": 'root ::= "x"'})),
                    ("logprobs", dict(logprobs=True)),
                    ("tool_choice", dict(tool_choice="auto"))]
         for field, kwargs in refused:

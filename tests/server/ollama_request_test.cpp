@@ -74,8 +74,11 @@ TEST(OllamaChat, NoOpValuesAcceptedOthersRefusedByName) {
   // What the ollama client sends for a plain chat: tools as an empty list.
   EXPECT_NO_THROW(parse_ollama_chat(chat({{"tools", json::array()}, {"format", ""}, {"think", false},
                                           {"logprobs", false}}), d));
-  expect_400([&] { parse_ollama_chat(chat({{"format", "json"}}), d); }, "format", "not supported by ragd yet");
-  expect_400([&] { parse_ollama_chat(chat({{"format", {{"type", "object"}}}}), d); }, "format", "not supported");
+  // format: "json" or a schema constrains the output (tests/server/response_format_test.cpp).
+  EXPECT_NE(parse_ollama_chat(chat({{"format", "json"}}), d).gen.options.json_constraint, nullptr);
+  expect_400([&] { parse_ollama_chat(chat({{"format", "xml"}}), d); }, "format", "\"json\" or a JSON schema");
+  expect_400([&] { parse_ollama_chat(chat({{"format", {{"type", "object"}, {"not", json::object()}}}}), d); }, "format",
+             "'format': 'not' is not supported");
   expect_400([&] { parse_ollama_chat(chat({{"tools", {{{"type", "function"}}}}}), d); }, "tools", "not supported");
   expect_400([&] { parse_ollama_chat(chat({{"think", true}}), d); }, "think", "not supported");
   expect_400([&] { parse_ollama_chat(chat({{"options", {{"mirostat", 1}}}}), d); }, "mirostat", "not supported");

@@ -233,7 +233,7 @@ TEST(KnownFields, ChatRefusesWhatItDoesNotImplement) {
   for (auto [name, value] : std::vector<std::pair<std::string, json>>{
            {"tools", {tool}},
            {"tool_choice", "auto"},
-           {"response_format", {{"type", "json_object"}}},
+           {"grammar", "root ::= \"x\""},
            {"logprobs", true},
            {"top_logprobs", 3},
            {"functions", {tool}},
