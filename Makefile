@@ -28,13 +28,15 @@ build:
 
 # Concurrency code (thread pool, threaded matmuls, embedding service and cache, KV block
 # manager, scheduler, model registry, and the server's metrics registry, rate limiter,
-# ingestion jobs, SSE client, load generator, and the connection server's limits, auth and
-# active-user tracking) under ThreadSanitizer, in a separate build tree.
-TSAN_TESTS = ThreadPool|Matmul|Interleave|InterleavedMatmul|EmbeddingService|EmbeddingCache|Stories260K.Batched|BlockManager|SchedulerTest|ModelRegistry|Metrics|RateLimiter|IngestJobs|SseChatClient|LoadGenerator|HttpLimits|Auth|ActiveUsers|ProcessStats|ApiError|RequestParsing
+# ingestion jobs, SSE client, load generator, the connection server's limits and TLS, auth and
+# active-user tracking; in rag: the forked bounded child and PDF parsing in it, ingestion,
+# and the result and answer caches) under ThreadSanitizer, in a separate build tree.
+TSAN_TESTS = ThreadPool|Matmul|Interleave|InterleavedMatmul|EmbeddingService|EmbeddingCache|Stories260K.Batched|BlockManager|SchedulerTest|ModelRegistry|Metrics|RateLimiter|IngestJobs|SseChatClient|LoadGenerator|HttpLimits|Auth|ActiveUsers|ProcessStats|ApiError|RequestParsing|HttpsServer|TlsContext|BoundedChild|Pdf|Ingest|AnswerCache|ResultCache
 tsan: setup
 	@test -f build-tsan/build.ninja || cmake -S . -B build-tsan -G Ninja -DRAGD_TSAN=ON
-	cmake --build build-tsan -j $(JOBS) --target test_kernels test_engine test_server
-	cd build-tsan && ctest --output-on-failure -R '$(TSAN_TESTS)'
+	cmake --build build-tsan -j $(JOBS) --target test_kernels test_engine test_server test_rag
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan_suppressions.txt" \
+	  ctest --output-on-failure -R '$(TSAN_TESTS)'
 
 # Fuzzing: the fuzz/ targets built with clang's libFuzzer under ASan + UBSan in build-fuzz
 # (scripts/setup fuzz installs clang on demand), then FUZZ_TIME seconds per target

@@ -8,7 +8,7 @@
 #include <cstdio>
 
 #include "fuzz/fuzz_util.h"
-#include "rag/fts_query.h"
+#include "rag/search/fts_query.h"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "fuzz/fuzz_util.h"
-#include "rag/document_reader.h"
+#include "rag/ingest/document_reader.h"
 #include "util/error.h"
 #include "util/log.h"
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 
 #include "fuzz/fuzz_util.h"
-#include "rag/text_parsers.h"
+#include "rag/ingest/text_parsers.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text = ragd::fuzz::as_text(data, size);

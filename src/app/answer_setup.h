@@ -11,7 +11,7 @@
 #include "app/rag_options.h"
 #include "engine/model_registry.h"
 #include "rag/answer/answer_service.h"
-#include "rag/store_access.h"
+#include "rag/store/store_access.h"
 
 namespace ragd::app {
 

@@ -11,6 +11,7 @@
 #include "app/bench_registry.h"
 #include "app/commands.h"
 #include "app/embed_options.h"
+#include "app/report/bench_report.h"
 #include "util/timing.h"
 
 namespace ragd::app {
@@ -21,6 +22,7 @@ struct BenchEmbedArgs {
   size_t sentences = 256;
   size_t callers = 8;
   bool json = false;
+  std::string report;  // directory for report.html + results.json; empty: none
 };
 
 std::vector<std::string> make_sentences(size_t n, uint64_t seed) {
@@ -102,7 +104,7 @@ int run_bench_embed(const BenchEmbedArgs& a) {
   m.push_back({"cache hit", texts.size() * rounds, w.seconds()});
 
   const double avg_tokens = static_cast<double>(tokens) / texts.size();
-  if (a.json) {
+  {
     nlohmann::json j = {{"model", path},
                         {"name", service.model_id()},
                         {"threads", opts.threads},
@@ -113,8 +115,11 @@ int run_bench_embed(const BenchEmbedArgs& a) {
       j["results"].push_back({{"mode", x.name}, {"sentences_per_s", x.per_s()},
                               {"tokens_per_s", x.name == "cache hit" ? 0.0 : x.per_s() * avg_tokens}});
     }
-    fmt::print("{}\n", j.dump(2));
-    return 0;
+    if (!a.report.empty()) report::write_bench_report(a.report, {{"embed", j}});
+    if (a.json) {
+      fmt::print("{}\n", j.dump(2));
+      return 0;
+    }
   }
   fmt::print("model {} ({}), {} sentences of {:.1f} tokens on average\n", path,
              service.model_id(), texts.size(), avg_tokens);
@@ -139,6 +144,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{256}));
   sub->add_flag("--json", a->json, "Print the results as JSON");
+  sub->add_option("--report", a->report, "Also write DIR/report.html (charts) and DIR/results.json");
   return Command{sub, [a] { return run_bench_embed(*a); }};
 });
 

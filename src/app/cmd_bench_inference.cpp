@@ -7,6 +7,7 @@
 #include "app/bench_registry.h"
 #include "app/commands.h"
 #include "app/model_options.h"
+#include "app/report/bench_report.h"
 #include "engine/inference_bench.h"
 #include "kernels/attention.h"
 
@@ -19,6 +20,7 @@ struct BenchInferenceOptions {
   engine::InferenceBenchOptions bench;
   std::string kv_type = "f16";
   bool json = false;
+  std::string report;  // directory for report.html + results.json; empty: none
 };
 
 nlohmann::json to_json(const engine::InferenceBenchResult& r, const engine::InferenceBenchOptions& o) {
@@ -58,10 +60,8 @@ int run(BenchInferenceOptions& o) {
   for (const auto& path : o.models) {
     auto llm = engine::Llm::load(path, o.threads);
     auto r = engine::run_inference_bench(*llm, path, o.bench);
-    if (o.json) {
-      all.push_back(to_json(r, o.bench));
-      continue;
-    }
+    all.push_back(to_json(r, o.bench));
+    if (o.json) continue;
     fmt::print("| {} | {} | {:.1f} | {} | {:.1f} ± {:.1f} | {:.1f} ± {:.1f} | {:.2f} | {:.2f} | {:.2f} | {:.0f} |\n",
                path, r.type, r.model_mib, r.threads, r.pp_tokens_per_s, r.pp_stddev,
                r.tg_tokens_per_s, r.tg_stddev, r.ms_per_token_p50, r.ms_per_token_p95,
@@ -73,6 +73,7 @@ int run(BenchInferenceOptions& o) {
     std::fflush(stdout);
   }
   if (o.json) fmt::print("{}\n", all.dump(2));
+  if (!o.report.empty()) report::write_bench_report(o.report, {{"inference", all}});
   return 0;
 }
 
@@ -90,6 +91,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
       ->check(CLI::IsMember({"f16", "f32"}))
       ->capture_default_str();
   sub->add_flag("--json", o->json, "Print JSON");
+  sub->add_option("--report", o->report, "Also write DIR/report.html (charts) and DIR/results.json");
   return Command{sub, [o] { return run(*o); }};
 });
 

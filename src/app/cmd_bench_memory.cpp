@@ -22,6 +22,7 @@
 #include "app/commands.h"
 #include "app/embed_options.h"
 #include "app/model_options.h"
+#include "app/report/bench_report.h"
 #include "engine/model_registry.h"
 #include "util/error.h"
 
@@ -35,6 +36,7 @@ struct BenchMemoryOptions {
   size_t kv_mib = 256;
   std::string variant = "both";  // lazy | eager | both
   bool json = false;
+  std::string report;  // directory for report.html + results.json; empty: none
 };
 
 struct Rss {
@@ -162,6 +164,7 @@ int run(const BenchMemoryOptions& o) {
   } else {
     for (const auto& v : variants) print_variant(v);
   }
+  if (!o.report.empty()) report::write_bench_report(o.report, {{"memory", variants}});
   return 0;
 }
 
@@ -179,6 +182,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"lazy", "eager", "both"}));
   sub->add_flag("--json", o->json, "Print JSON");
+  sub->add_option("--report", o->report, "Also write DIR/report.html (charts) and DIR/results.json");
   return Command{sub, [o] { return run(*o); }};
 });
 

@@ -14,13 +14,14 @@
 #include "app/bench_registry.h"
 #include "app/commands.h"
 #include "app/dense_bench.h"
-#include "rag/bm25_index_cache.h"
-#include "rag/bm25_search.h"
-#include "rag/eval_metrics.h"
-#include "rag/ingest.h"
-#include "rag/retriever.h"
-#include "rag/synthetic_corpus.h"
-#include "rag/temp_dir.h"
+#include "app/report/bench_report.h"
+#include "rag/search/bm25_index_cache.h"
+#include "rag/search/bm25_search.h"
+#include "rag/eval/eval_metrics.h"
+#include "rag/ingest/ingest.h"
+#include "rag/search/retriever.h"
+#include "rag/ingest/synthetic_corpus.h"
+#include "rag/ingest/temp_dir.h"
 #include "util/error.h"
 #include "util/timing.h"
 
@@ -37,6 +38,7 @@ struct BenchRagOptions {
   bool no_dense = false;
   bool fts5 = false;
   bool json = false;
+  std::string report;  // directory for report.html + results.json; empty: none
 };
 
 struct Latency {
@@ -152,7 +154,7 @@ int run_bench_rag(const BenchRagOptions& o) {
   }
   for (size_t n : o.documents) {
     BenchRow r = bench_one(n, o);
-    if (o.json) {
+    {
       nlohmann::json row = {{"documents", r.documents}, {"chunks", r.chunks},
                             {"ingest_seconds", r.ingest_seconds},
                             {"ingest_chunks_per_second", r.chunks_per_second},
@@ -179,7 +181,8 @@ int run_bench_rag(const BenchRagOptions& o) {
         row["hnsw_build_seconds"] = r.hnsw.build_seconds;
       }
       rows.push_back(std::move(row));
-    } else {
+    }
+    if (!o.json) {
       auto opt = [](bool on, double v, int prec) { return on ? fmt::format("{:.{}f}", v, prec) : std::string("-"); };
       fmt::print("{:>9} {:>9} {:>9.2f} {:>9.0f} {:>9.2f} {:>8.1f} {:>9.3f} {:>9.3f} {:>9} {:>9} {:>9} {:>9} {:>8.0f}\n",
                  r.documents, r.chunks, r.ingest_seconds, r.chunks_per_second, r.bm25_index_seconds,
@@ -189,7 +192,9 @@ int run_bench_rag(const BenchRagOptions& o) {
       std::fflush(stdout);
     }
   }
-  if (o.json) fmt::print("{}\n", nlohmann::json{{"benchmark", "rag"}, {"results", rows}}.dump(2));
+  const nlohmann::json out = {{"benchmark", "rag"}, {"results", rows}};
+  if (o.json) fmt::print("{}\n", out.dump(2));
+  if (!o.report.empty()) report::write_bench_report(o.report, {{"rag", out}});
   return 0;
 }
 
@@ -208,6 +213,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_flag("--no-dense", o->no_dense, "Skip the dense (vector index) timings");
   sub->add_flag("--fts5", o->fts5, "Also time FTS5's bm25() ranking (the path without the in-memory index)");
   sub->add_flag("--json", o->json, "Print results as JSON");
+  sub->add_option("--report", o->report, "Also write DIR/report.html (charts) and DIR/results.json");
   return Command{sub, [o] { return run_bench_rag(*o); }};
 });
 

@@ -7,6 +7,7 @@
 
 #include "app/bench_registry.h"
 #include "app/commands.h"
+#include "app/report/bench_report.h"
 #include "server/load_generator.h"
 #include "util/error.h"
 
@@ -17,6 +18,7 @@ struct BenchThroughputOptions {
   server::LoadOptions load;
   std::vector<size_t> levels = {1, 5, 10, 20, 50, 100};
   bool json = false;
+  std::string report;  // directory for report.html + results.json; empty: none
 };
 
 nlohmann::json percentiles_json(const server::Percentiles& p) {
@@ -54,17 +56,15 @@ int run(BenchThroughputOptions& o) {
     server::LoadOptions lo = o.load;
     lo.concurrency = c;
     const auto r = server::run_load(lo);
-    if (o.json) {
-      levels.push_back(to_json(r));
-      continue;
-    }
+    levels.push_back(to_json(r));
+    if (o.json) continue;
     fmt::print("| {} | {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.1f} |\n", c, r.requests,
                r.errors, r.tokens_per_second, r.ttft_ms.p50, r.ttft_ms.p95, r.itl_ms.p50,
                r.itl_ms.p95);
     for (const auto& e : r.error_samples) fmt::print("|   error: {} | | | | | | | |\n", e);
     std::fflush(stdout);
   }
-  if (o.json) {
+  {
     nlohmann::json out = {{"url", o.load.url},
                           {"model", o.load.model},
                           {"duration_seconds", o.load.duration_seconds},
@@ -72,7 +72,8 @@ int run(BenchThroughputOptions& o) {
                           {"max_tokens", o.load.max_tokens},
                           {"same_prompt", o.load.same_prompt},
                           {"levels", levels}};
-    fmt::print("{}\n", out.dump(2));
+    if (o.json) fmt::print("{}\n", out.dump(2));
+    if (!o.report.empty()) report::write_bench_report(o.report, {{"throughput", out}});
   }
   return 0;
 }
@@ -100,6 +101,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("--api-key", o->load.api_key, "Bearer token, if the server requires one");
   sub->add_option("--path", o->load.path, "Endpoint path")->capture_default_str();
   sub->add_flag("--json", o->json, "Print JSON");
+  sub->add_option("--report", o->report, "Also write DIR/report.html (charts) and DIR/results.json");
   return Command{sub, [o] { return run(*o); }};
 });
 

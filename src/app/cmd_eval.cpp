@@ -12,8 +12,8 @@
 #include "app/embedder_setup.h"
 #include "app/ingest_progress.h"
 #include "app/rag_options.h"
-#include "rag/beir.h"
-#include "rag/temp_dir.h"
+#include "rag/eval/beir.h"
+#include "rag/ingest/temp_dir.h"
 #include "util/error.h"
 
 namespace ragd::app {

@@ -19,7 +19,7 @@
 #include "app/ingest_progress.h"
 #include "rag/eval/qa_eval.h"
 #include "rag/eval/relevance_calibration.h"
-#include "rag/ingest.h"
+#include "rag/ingest/ingest.h"
 #include "util/error.h"
 
 namespace ragd::app {

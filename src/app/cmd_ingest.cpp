@@ -8,9 +8,9 @@
 #include "app/embedder_setup.h"
 #include "app/ingest_progress.h"
 #include "app/rag_options.h"
-#include "rag/collection_vectors.h"
-#include "rag/embed_chunks.h"
-#include "rag/ingest.h"
+#include "rag/search/collection_vectors.h"
+#include "rag/ingest/embed_chunks.h"
+#include "rag/ingest/ingest.h"
 #include "util/error.h"
 
 namespace ragd::app {

@@ -6,7 +6,7 @@
 #include "app/commands.h"
 #include "app/embedder_setup.h"
 #include "app/rag_options.h"
-#include "rag/retriever.h"
+#include "rag/search/retriever.h"
 #include "util/error.h"
 
 namespace ragd::app {

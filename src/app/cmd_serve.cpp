@@ -57,6 +57,8 @@ constexpr KeyInfo kKeys[] = {
     {"server.keep_alive_timeout", "", ""},
     {"server.listen_backlog", "", ""},
     {"server.cors_origins", "", ""},
+    {"server.tls_cert", "--tls-cert", "Serve HTTPS with this PEM certificate chain (with --tls-key)", "FILE"},
+    {"server.tls_key", "--tls-key", "The PEM private key of --tls-cert", "FILE"},
     {"models.llm", "", ""},
     {"models.embedder", "", ""},
     {"models.keep_alive_seconds", "--keep-alive", "Unload a model idle this long (0: never)", "SECONDS"},
@@ -78,6 +80,7 @@ constexpr KeyInfo kKeys[] = {
     {"data.db", "--db", "Data directory of the document store ($RAGD_DATA_DIR or ./data)", "DIR"},
     {"rag.collection", "--collection", "Collection used when a RAG query names none", "NAME"},
     {"rag.max_source_tokens", "", ""},
+    {"rag.rerank", "--rerank", "Rerank stage of RAG answers and searches: none or sentence", "NAME"},
     {"cache.embedding_capacity", "", ""},
     {"cache.embedding_file", "--embedding-cache", "Load the embedding cache from FILE at start, save it at exit", "FILE"},
     {"cache.result_capacity", "", ""},
@@ -184,7 +187,8 @@ std::string serve(server::ServerContext& ctx, const server::ServerOptions& http_
   });
   std::vector<std::string> models = {*ctx.registry.default_model(engine::ModelKind::Llm)};
   if (auto e = ctx.registry.default_model(engine::ModelKind::Embedder)) models.push_back(*e);
-  fmt::print("ragd serve: listening on http://{}:{} (models: {}; store: {})\n", http_opts.host, port,
+  fmt::print("ragd serve: listening on {}://{}:{} (models: {}; store: {})\n", http_opts.tls ? "https" : "http",
+             http_opts.host, port,
              fmt::join(models, ", "), db);
   std::fflush(stdout);
   http.run();
@@ -264,6 +268,17 @@ server::KeyRing api_keys(const Config& config) {
   return keys;
 }
 
+// HTTPS needs both a certificate and its key; loaded here, so that a bad file stops the
+// start before any model is loaded.
+std::shared_ptr<const server::TlsContext> tls_context(const Config& config) {
+  std::string cert = config.get_string("server.tls_cert", "");
+  std::string key = config.get_string("server.tls_key", "");
+  if (cert.empty() && key.empty()) return nullptr;
+  if (key.empty()) fail("TLS: server.tls_cert is set but server.tls_key (--tls-key) is missing; give both or neither");
+  if (cert.empty()) fail("TLS: server.tls_key is set but server.tls_cert (--tls-cert) is missing; give both or neither");
+  return server::TlsContext::load(cert, key);
+}
+
 server::ServerOptions http_options(const Config& config, size_t max_concurrent) {
   server::ServerOptions o;
   o.host = config.get_string("server.host", "127.0.0.1");
@@ -283,6 +298,7 @@ server::ServerOptions http_options(const Config& config, size_t max_concurrent) 
   o.keep_alive_timeout_s = config.get_double("server.keep_alive_timeout", 5, 0, 3600);
   o.listen_backlog = static_cast<int>(config.get_int("server.listen_backlog", 1024, 1, 65535));
   o.cors = server::CorsPolicy(split_list(config.get_string("server.cors_origins", "")));
+  o.tls = tls_context(config);
   return o;
 }
 
@@ -329,6 +345,11 @@ server::ServeOptions serve_options(const Config& config, size_t ctx_size, size_t
   opts.generation.priority_levels = priority_levels;
   opts.default_collection = config.get_string("rag.collection", "default");
   opts.prompt.max_source_tokens = static_cast<size_t>(config.get_int("rag.max_source_tokens", 1200, 1, 10000000));
+  const std::string rerank = config.get_string("rag.rerank", "none");
+  if (rerank != "none" && rerank != "sentence") {
+    fail("rag.rerank (--rerank) must be none or sentence, not '{}'", rerank);
+  }
+  opts.sentence_rerank = rerank == "sentence";
   opts.embedding_cache_file = config.get_string("cache.embedding_file", "");
   return opts;
 }

@@ -3,8 +3,8 @@
 #include <random>
 #include <vector>
 
-#include "rag/eval_metrics.h"
-#include "rag/vector_index.h"
+#include "rag/eval/eval_metrics.h"
+#include "rag/search/vector_index.h"
 #include "util/timing.h"
 
 namespace ragd::app {

@@ -6,7 +6,7 @@
 
 #include "app/embed_options.h"
 #include "app/model_options.h"
-#include "rag/embed_chunks.h"
+#include "rag/ingest/embed_chunks.h"
 #include "util/error.h"
 #include "util/log.h"
 

@@ -17,9 +17,9 @@
 #include <string>
 
 #include "engine/embedding_service.h"
-#include "rag/chunker.h"
-#include "rag/model_embedder.h"
-#include "rag/store.h"
+#include "rag/ingest/chunker.h"
+#include "rag/search/model_embedder.h"
+#include "rag/store/store.h"
 
 namespace ragd::app {
 

@@ -3,8 +3,8 @@
 // line every five seconds, so captured output stays short.
 #pragma once
 
-#include "rag/embed_chunks.h"
-#include "rag/ingest.h"
+#include "rag/ingest/embed_chunks.h"
+#include "rag/ingest/ingest.h"
 #include "util/timing.h"
 
 namespace ragd::app {

@@ -8,9 +8,9 @@
 #include <optional>
 #include <string>
 
-#include "rag/embedder.h"
+#include "rag/search/embedder.h"
 #include "rag/search/scoring_reranker.h"
-#include "rag/store.h"
+#include "rag/store/store.h"
 
 namespace ragd::app {
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "server/api_error.h"
+#include "server/tls_transport.h"
 #include "util/log.h"
 
 namespace ragd::server {
@@ -36,16 +37,14 @@ thread_local bool t_close = false;
 // httplib accepts only CRLF line ends, so only a CRLF blank line ends the headers.
 bool headers_complete(const std::string& buffer) { return buffer.find("\r\n\r\n") != std::string::npos; }
 
-// A complete response written without waiting (the socket buffer of a connection that has
-// not read anything yet has room for it); a client that cannot take it loses it.
-void send_now(int fd, int status, const char* reason, const std::string& message, bool retry_after) {
+// A complete error response, closing the connection.
+std::string refusal(int status, const char* reason, const std::string& message, bool retry_after) {
   std::string body = error_body(status, message).dump();
   std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reason +
                      "\r\nContent-Type: application/json\r\nConnection: close\r\n" +
                      (retry_after ? "Retry-After: 1\r\n" : "") + "Content-Length: " + std::to_string(body.size()) +
                      "\r\n\r\n";
-  std::string text = head + body;
-  (void)::send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  return head + body;
 }
 
 // The task queue httplib's accept loop feeds: it runs each job (process_and_close_socket
@@ -64,7 +63,9 @@ class HandOffQueue : public httplib::TaskQueue {
 }  // namespace
 
 struct ConnectionServer::Pending {
-  int fd = -1;
+  std::unique_ptr<Transport> io;  // owns the socket: a dropped Pending is a closed connection
+  short events = POLLIN;          // what reception polls for (a TLS handshake may need POLLOUT)
+  bool established = false;       // the transport's handshake is done
   std::string buffer;             // bytes of the next request received so far
   Clock::time_point deadline;     // closed when it passes
   bool idle = false;              // kept alive, no byte of the next request yet
@@ -83,25 +84,26 @@ class ConnectionServer::Reception {
   void add(Pending p) {
     {
       std::lock_guard lock(mu_);
-      if (stopping_) {
-        ::close(p.fd);
-        return;
-      }
+      if (stopping_) return;  // closed as `p` goes
       incoming_.push_back(std::move(p));
     }
     uint64_t one = 1;
     (void)::write(wake_, &one, sizeof(one));
   }
 
-  // Answers `status` and drains the connection for a moment before closing it.
+  // Answers `status` and drains the connection for a moment before closing it. The answer
+  // is written without waiting (the socket buffer of a connection that has not read
+  // anything yet has room for it); a client that cannot take it loses it.
   void refuse(Pending p, int status, const char* reason, const std::string& message) {
-    send_now(p.fd, status, reason, message, status == 503);
+    std::string text = refusal(status, reason, message, status == 503);
+    (void)p.io->send(text.data(), text.size());
     if (owner_.on_refused_) owner_.on_refused_(status);
     linger(std::move(p));
   }
 
   void linger(Pending p) {
-    ::shutdown(p.fd, SHUT_WR);
+    p.io->close_write();
+    p.events = POLLIN;
     p.closing = true;
     p.buffer.clear();
     p.deadline = Clock::now() + kLingerTime;
@@ -117,7 +119,6 @@ class ConnectionServer::Reception {
     uint64_t one = 1;
     (void)::write(wake_, &one, sizeof(one));
     if (thread_.joinable()) thread_.join();
-    for (auto& p : incoming_) ::close(p.fd);
     incoming_.clear();
     ::close(wake_);
   }
@@ -127,6 +128,8 @@ class ConnectionServer::Reception {
   // Reads what the socket has; false when the connection is finished with (closed or
   // handed on).
   bool on_readable(Pending& p);
+  // Advances the transport's handshake; false when the connection is finished with.
+  bool establish(Pending& p);
 
   ConnectionServer& owner_;
   int wake_;
@@ -150,33 +153,35 @@ void ConnectionServer::Reception::run() {
     // an unbounded number of sockets and buffers.
     if (conns.size() > owner_.limits_.max_pending) {
       size_t excess = conns.size() - owner_.limits_.max_pending;
-      for (size_t i = 0; i < excess; ++i) ::close(conns[i].fd);
       conns.erase(conns.begin(), conns.begin() + static_cast<ptrdiff_t>(excess));
     }
     auto now = Clock::now();
     auto next_deadline = now + milliseconds(1000);
+    // Bytes a TLS session already holds are not visible to poll(): serve them at once.
+    bool buffered = false;
     std::vector<Pending> live;
     live.reserve(conns.size());
     for (auto& p : conns) {
       if (now < p.deadline) {
         next_deadline = std::min(next_deadline, p.deadline);
+        buffered = buffered || (!p.closing && p.io->has_pending());
         live.push_back(std::move(p));
       } else if (p.closing || p.idle || p.buffer.empty()) {
-        ::close(p.fd);
+        // Closed as `p` goes; this includes a TLS client that never finished its handshake.
       } else {
         refuse(std::move(p), 408, "Request Timeout", "request headers not received in time");
       }
     }
     conns = std::move(live);
     fds.assign(1, pollfd{wake_, POLLIN, 0});
-    for (const auto& p : conns) fds.push_back(pollfd{p.fd, POLLIN, 0});
+    for (const auto& p : conns) fds.push_back(pollfd{p.io->fd(), p.events, 0});
     auto wait = std::chrono::duration_cast<milliseconds>(next_deadline - now).count();
-    int r = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(wait, 0) + 1));
+    int r = ::poll(fds.data(), fds.size(), buffered ? 0 : static_cast<int>(std::max<long long>(wait, 0) + 1));
     if (r < 0 && errno != EINTR) {
       log::error("connection reception: poll failed: {}", std::strerror(errno));
       std::this_thread::sleep_for(milliseconds(10));
     }
-    if (r <= 0) continue;
+    if (r < 0 || (r == 0 && !buffered)) continue;
     if (fds[0].revents) {
       uint64_t n;
       (void)::read(wake_, &n, sizeof(n));
@@ -184,32 +189,67 @@ void ConnectionServer::Reception::run() {
     std::vector<Pending> keep;
     keep.reserve(conns.size());
     for (size_t i = 0; i < conns.size(); ++i) {
-      if (fds[i + 1].revents == 0 || on_readable(conns[i])) keep.push_back(std::move(conns[i]));
+      bool ready = fds[i + 1].revents != 0 || (!conns[i].closing && conns[i].io->has_pending());
+      if (!ready || on_readable(conns[i])) keep.push_back(std::move(conns[i]));
     }
     conns = std::move(keep);
   }
-  for (auto& p : conns) ::close(p.fd);
+}
+
+bool ConnectionServer::Reception::establish(Pending& p) {
+  switch (p.io->handshake(p.events)) {
+    case Transport::Handshake::Done:
+      p.established = true;
+      p.events = POLLIN;
+      return true;
+    case Transport::Handshake::Wait:
+      return true;
+    case Transport::Handshake::NotTls: {
+      // Answered in plain text, on the socket itself: the client cannot read TLS.
+      std::string text = refusal(400, "Bad Request", "this port serves HTTPS: use an https:// URL", false);
+      (void)::send(p.io->fd(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (owner_.on_refused_) owner_.on_refused_(400);
+      linger(std::move(p));
+      return false;
+    }
+    case Transport::Handshake::Failed:
+      log::debug("TLS handshake failed: {}", p.io->error());
+      return false;
+  }
+  return false;
 }
 
 bool ConnectionServer::Reception::on_readable(Pending& p) {
   const auto& limits = owner_.limits_;
   char buf[4096];
+  if (!p.closing && !p.established) {
+    if (!establish(p)) return false;  // closed, or answered and lingering
+    if (!p.established) return true;  // the handshake goes on
+  }
   // A bounded amount per wake-up, so one fast sender cannot monopolize this thread.
   for (size_t round = 0;; ++round) {
     if (round == 16) return true;
-    ssize_t n = ::recv(p.fd, buf, sizeof(buf), MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-      ::close(p.fd);
-      return false;
+    if (p.closing) {
+      // Drained from the socket itself: what a closing client still sends is discarded.
+      ssize_t n = ::recv(p.io->fd(), buf, sizeof(buf), MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
+      if (n <= 0) return false;
+      continue;
     }
-    if (n < 0) return true;  // nothing more for now
-    if (p.closing) continue;  // draining
+    Transport::Io r = p.io->recv(buf, sizeof(buf));
+    if (r.n == 0 || (r.n < 0 && r.wait == 0)) return false;
+    if (r.n < 0) {
+      p.events = r.wait;  // nothing more for now
+      return true;
+    }
+    auto n = static_cast<size_t>(r.n);
+    p.events = POLLIN;
     if (p.idle) {
       // The next request has begun: its headers get the full header timeout.
       p.idle = false;
       p.deadline = Clock::now() + limits.header_timeout;
     }
-    p.buffer.append(buf, static_cast<size_t>(n));
+    p.buffer.append(buf, n);
     if (headers_complete(p.buffer)) break;
     if (p.buffer.size() > limits.max_header_bytes) {
       refuse(std::move(p), 431, "Request Header Fields Too Large",
@@ -299,7 +339,11 @@ bool ConnectionServer::process_and_close_socket(::socket_t sock) {
   int yes = 1;
   ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
   Pending p;
-  p.fd = sock;
+  if (tls_) {
+    p.io = std::make_unique<TlsTransport>(sock, tls_);
+  } else {
+    p.io = std::make_unique<Transport>(sock);
+  }
   p.deadline = Clock::now() + limits_.header_timeout;
   reception_->add(std::move(p));
   return true;
@@ -307,7 +351,7 @@ bool ConnectionServer::process_and_close_socket(::socket_t sock) {
 
 void ConnectionServer::serve(Pending conn) {
   while (true) {
-    DeadlineStream strm(conn.fd, std::move(conn.buffer), limits_.read_timeout, limits_.write_timeout);
+    DeadlineStream strm(*conn.io, std::move(conn.buffer), limits_.read_timeout, limits_.write_timeout);
     strm.set_deadline(Clock::now() + limits_.header_timeout);
     t_stream = &strm;
     t_close = false;
@@ -319,11 +363,8 @@ void ConnectionServer::serve(Pending conn) {
     bool failed = strm.failure() != DeadlineStream::Failure::None;
     if (!ok || closed || last || t_close || failed || !is_running()) {
       --active_;
-      if (failed && strm.failure() == DeadlineStream::Failure::Closed) {
-        ::close(conn.fd);
-      } else {
-        reception_->linger(std::move(conn));
-      }
+      // A closed connection is dropped (and its socket closed) here.
+      if (!failed || strm.failure() != DeadlineStream::Failure::Closed) reception_->linger(std::move(conn));
       return;
     }
     conn.buffer = strm.take_buffered();

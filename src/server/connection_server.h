@@ -16,6 +16,12 @@
 // body (body_timeout after the headers) and its size. A declared Content-Length over
 // max_body_bytes is answered 413 before any of the body is read.
 //
+// With use_tls(), every connection speaks TLS (server/tls_transport.h). The handshake runs
+// on the reception thread, non-blocking and inside the header timeout, so a client that
+// connects and never says hello holds nothing but its socket; a client that speaks plain
+// HTTP to the TLS port is answered 400 in plain text. Reads and writes then go through
+// the same DeadlineStream limits as plain HTTP.
+//
 // The listening socket sets SO_REUSEADDR only (httplib's default adds SO_REUSEPORT, with
 // which a second server on the same port starts and silently shares its traffic), and
 // listens with a backlog of listen_backlog.
@@ -31,6 +37,7 @@
 #include <string>
 
 #include "server/deadline_stream.h"
+#include "server/tls_context.h"
 
 namespace ragd::server {
 
@@ -55,6 +62,10 @@ class ConnectionServer : public httplib::Server {
   // answered 503 / 408 / 431 there, for metrics.
   explicit ConnectionServer(ConnectionLimits limits, std::function<void(int)> on_refused = nullptr);
   ~ConnectionServer() override;
+
+  // Serves TLS on every connection from now on; call before listening.
+  void use_tls(std::shared_ptr<const TlsContext> tls) { tls_ = std::move(tls); }
+  bool uses_tls() const { return tls_ != nullptr; }
 
   // Sets the listen backlog on the bound socket; call after bind_to_port / bind_to_any_port.
   bool apply_backlog();
@@ -82,6 +93,7 @@ class ConnectionServer : public httplib::Server {
 
   ConnectionLimits limits_;
   std::function<void(int)> on_refused_;
+  std::shared_ptr<const TlsContext> tls_;
   std::unique_ptr<httplib::ThreadPool> workers_;
   std::unique_ptr<Reception> reception_;
   std::atomic<size_t> active_{0};

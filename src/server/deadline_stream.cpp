@@ -14,8 +14,9 @@ namespace ragd::server {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-DeadlineStream::DeadlineStream(int fd, std::string buffered, milliseconds read_timeout, milliseconds write_timeout)
-    : fd_(fd), buffered_(std::move(buffered)), read_timeout_(read_timeout), write_timeout_(write_timeout) {}
+DeadlineStream::DeadlineStream(Transport& io, std::string buffered, milliseconds read_timeout,
+                               milliseconds write_timeout)
+    : io_(io), buffered_(std::move(buffered)), read_timeout_(read_timeout), write_timeout_(write_timeout) {}
 
 void DeadlineStream::begin_body(Clock::time_point deadline, size_t max_bytes) {
   deadline_ = deadline;
@@ -34,7 +35,7 @@ bool DeadlineStream::wait_for(short events, milliseconds limit) const {
   while (true) {
     auto left = duration_cast<milliseconds>(end - Clock::now()).count();
     if (left < 0) left = 0;
-    pollfd p{fd_, events, 0};
+    pollfd p{io_.fd(), events, 0};
     int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1 << 30)));
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return false;
@@ -46,7 +47,7 @@ bool DeadlineStream::wait_for(short events, milliseconds limit) const {
 }
 
 bool DeadlineStream::is_readable() const {
-  return has_buffered() || wait_for(POLLIN, milliseconds(0));
+  return has_buffered() || io_.has_pending() || wait_for(POLLIN, milliseconds(0));
 }
 
 bool DeadlineStream::is_writable() const { return wait_for(POLLOUT, write_timeout_); }
@@ -67,24 +68,27 @@ ssize_t DeadlineStream::read(char* ptr, size_t size) {
   }
   size = std::min(size, body_budget_);
   while (true) {
-    auto now = Clock::now();
     auto limit = read_timeout_;
-    if (deadline_ != Clock::time_point::max()) limit = std::min(limit, duration_cast<milliseconds>(deadline_ - now));
-    if (limit.count() < 0 || !wait_for(POLLIN, limit)) {
+    if (deadline_ != Clock::time_point::max()) {
+      limit = std::min(limit, duration_cast<milliseconds>(deadline_ - Clock::now()));
+    }
+    if (limit.count() < 0) {
       failure_ = Failure::Timeout;
       return -1;
     }
-    ssize_t n = ::recv(fd_, ptr, size, MSG_DONTWAIT);
-    if (n > 0) {
-      if (body_budget_ != static_cast<size_t>(-1)) body_budget_ -= static_cast<size_t>(n);
-      return n;
+    // Received first, waited for after: a TLS transport may hold decrypted bytes that
+    // poll() cannot see.
+    Transport::Io r = io_.recv(ptr, size);
+    if (r.n > 0) {
+      if (body_budget_ != static_cast<size_t>(-1)) body_budget_ -= static_cast<size_t>(r.n);
+      return r.n;
     }
-    if (n == 0) {
+    if (r.n == 0 || r.wait == 0) {
       failure_ = Failure::Closed;
-      return 0;
+      return r.n == 0 ? 0 : -1;
     }
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-      failure_ = Failure::Closed;
+    if (!wait_for(r.wait, limit)) {
+      failure_ = Failure::Timeout;
       return -1;
     }
   }
@@ -93,21 +97,23 @@ ssize_t DeadlineStream::read(char* ptr, size_t size) {
 ssize_t DeadlineStream::write(const char* ptr, size_t size) {
   size_t done = 0;
   while (done < size) {
-    ssize_t n = ::send(fd_, ptr + done, size - done, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      done += static_cast<size_t>(n);
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      if (!wait_for(POLLOUT, write_timeout_)) return -1;
-    } else {
+    Transport::Io r = io_.send(ptr + done, size - done);
+    if (r.n > 0) {
+      done += static_cast<size_t>(r.n);
+    } else if (r.wait == 0 || !wait_for(r.wait, write_timeout_)) {
       return -1;
     }
   }
   return static_cast<ssize_t>(done);
 }
 
-void DeadlineStream::get_remote_ip_and_port(std::string& ip, int& port) const { socket_address(fd_, true, ip, port); }
+void DeadlineStream::get_remote_ip_and_port(std::string& ip, int& port) const {
+  socket_address(io_.fd(), true, ip, port);
+}
 
-void DeadlineStream::get_local_ip_and_port(std::string& ip, int& port) const { socket_address(fd_, false, ip, port); }
+void DeadlineStream::get_local_ip_and_port(std::string& ip, int& port) const {
+  socket_address(io_.fd(), false, ip, port);
+}
 
 void socket_address(int fd, bool remote, std::string& ip, int& port) {
   sockaddr_storage addr{};

@@ -5,8 +5,9 @@
 // seconds never trips it and holds its thread forever. This stream adds the bounds that
 // hold a slow client to account: reads fail once the request's deadline has passed (the
 // body deadline, set when the headers are complete), or after `read_timeout` of silence,
-// and a body (chunked framing included) may not exceed a byte budget. The socket is
-// non-blocking; every wait is a poll() with the time left.
+// and a body (chunked framing included) may not exceed a byte budget. The bytes move
+// through a Transport (plain socket or TLS, server/transport.h), which never blocks;
+// every wait is a poll() with the time left, so the limits are the same for both.
 //
 // Bytes already received (the request headers, which the connection server collects
 // before a thread is spent on the connection) are served first from `buffered`.
@@ -17,6 +18,8 @@
 #include <chrono>
 #include <string>
 
+#include "server/transport.h"
+
 namespace ragd::server {
 
 class DeadlineStream : public httplib::Stream {
@@ -25,7 +28,8 @@ class DeadlineStream : public httplib::Stream {
 
   enum class Failure { None, Timeout, BodyTooLarge, Closed };
 
-  DeadlineStream(int fd, std::string buffered, std::chrono::milliseconds read_timeout,
+  // `io` outlives the stream.
+  DeadlineStream(Transport& io, std::string buffered, std::chrono::milliseconds read_timeout,
                  std::chrono::milliseconds write_timeout);
 
   // Reads fail once `deadline` has passed (set to the header deadline first).
@@ -48,14 +52,14 @@ class DeadlineStream : public httplib::Stream {
   ssize_t write(const char* ptr, size_t size) override;
   void get_remote_ip_and_port(std::string& ip, int& port) const override;
   void get_local_ip_and_port(std::string& ip, int& port) const override;
-  ::socket_t socket() const override { return fd_; }
+  ::socket_t socket() const override { return io_.fd(); }
 
  private:
   // Waits until the socket is ready for `events` or the time left runs out; false on
   // timeout or a socket error.
   bool wait_for(short events, std::chrono::milliseconds limit) const;
 
-  int fd_;
+  Transport& io_;
   std::string buffered_;
   size_t pos_ = 0;
   std::chrono::milliseconds read_timeout_, write_timeout_;

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <fstream>
 
-#include "rag/ingest.h"
-#include "rag/document_reader.h"
-#include "rag/embed_chunks.h"
-#include "rag/temp_dir.h"
+#include "rag/ingest/ingest.h"
+#include "rag/ingest/document_reader.h"
+#include "rag/ingest/embed_chunks.h"
+#include "rag/ingest/temp_dir.h"
 #include "util/error.h"
 #include "util/timing.h"
 

@@ -16,9 +16,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rag/chunker.h"
-#include "rag/document.h"
-#include "rag/model_embedder.h"
+#include "rag/ingest/chunker.h"
+#include "rag/ingest/document.h"
+#include "rag/search/model_embedder.h"
 #include "server/store_access.h"
 
 namespace ragd::server {

@@ -19,8 +19,8 @@
 #include <cstdint>
 #include <filesystem>
 
-#include "rag/document_reader.h"
-#include "rag/schema.h"
+#include "rag/ingest/document_reader.h"
+#include "rag/store/schema.h"
 #include "server/api_error.h"
 #include "server/document_ingest.h"
 #include "server/routes.h"

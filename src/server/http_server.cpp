@@ -66,6 +66,7 @@ HttpServer::HttpServer(ServerOptions options, MetricsRegistry& metrics)
         metrics_.inc("ragd_http_requests_total", {{"endpoint", "other"}, {"status", std::to_string(status)}});
       })) {
   svr_->set_tcp_nodelay(true);
+  if (options_.tls) svr_->use_tls(options_.tls);
   metrics_.counter("ragd_http_requests_total", "HTTP requests by endpoint and status code");
   metrics_.histogram("ragd_http_request_duration_seconds",
                      "HTTP request handling time (for streams: until the last byte was written)",

@@ -56,6 +56,7 @@ struct ServerOptions {
   double rate_limit_per_minute = 0;   // per API key (or client address); 0: unlimited
   bool log_requests = true;           // one info line per request
   CorsPolicy cors;                    // browser origins allowed to call the API (server/cors.h); none by default
+  std::shared_ptr<const TlsContext> tls;  // HTTPS on every connection; null: plain HTTP
 };
 
 // What a handler knows about the caller.

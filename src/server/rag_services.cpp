@@ -9,6 +9,7 @@ rag::ServiceDeps service_deps(ServerContext& ctx) {
   d.registry = &ctx.registry;
   d.store = ctx.store.get();
   d.result_cache = &ctx.result_cache;
+  d.sentence_rerank = ctx.options.sentence_rerank;
   d.acquire = [&ctx](const std::string& name, engine::ModelKind kind) { return ctx.acquire(name, kind); };
   return d;
 }

@@ -24,7 +24,7 @@
 #include "engine/generator.h"
 #include "engine/json_schema.h"
 #include "model/chat_template.h"
-#include "rag/retriever.h"
+#include "rag/search/retriever.h"
 
 namespace ragd::server {
 

@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "rag/model_embedder.h"
+#include "rag/search/model_embedder.h"
 #include "rag/search/sentence_reranker.h"
 #include "server/api_error.h"
 #include "server/generation.h"

@@ -10,10 +10,10 @@
 
 #include "engine/embedding_cache.h"
 #include "engine/model_registry.h"
-#include "rag/answer_cache.h"
-#include "rag/chunker.h"
-#include "rag/prompt_builder.h"
-#include "rag/result_cache.h"
+#include "rag/answer/answer_cache.h"
+#include "rag/ingest/chunker.h"
+#include "rag/answer/prompt_builder.h"
+#include "rag/search/result_cache.h"
 #include "server/active_users.h"
 #include "server/ingest_jobs.h"
 #include "server/metrics.h"
@@ -26,6 +26,7 @@ struct ServeOptions {
   GenerationDefaults generation;
   std::string default_collection = "default";
   rag::PromptOptions prompt;            // RAG prompt layout and source budget
+  bool sentence_rerank = false;         // the sentence reranker in RAG retrieval (--rerank sentence)
   rag::ChunkerOptions chunker;          // for documents uploaded through the API
   size_t max_batch_requests = 64;       // /v1/batch
   std::vector<std::string> warmup;      // models loaded at start (and required by /ready)

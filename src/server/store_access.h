@@ -2,7 +2,7 @@
 // moved down a layer so that the answer service in rag/ can use it too.
 #pragma once
 
-#include "rag/store_access.h"
+#include "rag/store/store_access.h"
 
 namespace ragd::server {
 using StoreAccess = rag::StoreAccess;

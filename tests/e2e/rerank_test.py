@@ -58,7 +58,30 @@ def main():
         check(status == 400, (status, body))
         status, body = rerank(srv, {"model": "no-such-model", "query": "q", "documents": DOCS})
         check(status == 404, (status, body))
-    print("ok")
+    check_rerank_stage(ragd, models)
+    print("ok: /v1/rerank, and the --rerank sentence stage of /v1/search")
+
+
+def check_rerank_stage(ragd, models):
+    """`ragd serve --rerank sentence`: /v1/search (and RAG retrieval, the same service) runs
+    the rerank stage only when configured, and keeps the answering chunk first."""
+    docs = [{"id": "noise", "text": "Towers and towers: the tower list names every tower, tower by tower, "
+                                    "with tower heights and tower photos of each tower."},
+            {"id": "answer", "text": "Paris has many sights. The Eiffel Tower was completed in 1889 for the "
+                                     "World's Fair. Its restaurants are popular."}]
+    for flags, reranked in (((), False), (("--rerank", "sentence"), True)):
+        with Server(ragd, models, *flags) as srv:
+            status, body = srv.request("POST", "/v1/collections", {"name": "kb"})[:2]
+            check(status == 201, (status, body))
+            status, body = srv.request("POST", "/v1/collections/kb/documents", {"documents": docs})[:2]
+            check(status == 200, (status, body))
+            status, body = srv.request("POST", "/v1/search", {"query": "When was the Eiffel tower finished?",
+                                                               "collection": "kb", "mode": "bm25"})[:2]
+            check(status == 200, (status, body))
+            print(flags, "rerank ms:", body["timings"]["rerank"], "top:", body["data"][0]["id"])
+            check((body["timings"]["rerank"] > 0) == reranked, (flags, body["timings"]))
+            if reranked:
+                check(body["data"][0]["id"] == "answer", body["data"])
 
 
 if __name__ == "__main__":

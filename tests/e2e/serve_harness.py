@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -33,9 +34,11 @@ def args():
 
 
 class Server:
-    """A running `ragd serve`; use as a context manager. Extra flags go to the command line."""
+    """A running `ragd serve`; use as a context manager. Extra flags go to the command line.
+    With --tls-cert/--tls-key among them, `cafile` is the CA that request() verifies with."""
 
-    def __init__(self, ragd, models, *extra, embedder=True, ready_timeout=120):
+    def __init__(self, ragd, models, *extra, embedder=True, ready_timeout=120, cafile=None):
+        self.ssl = ssl.create_default_context(cafile=cafile) if cafile else None
         self.tmp = tempfile.TemporaryDirectory(prefix="ragd-e2e-")
         self.log_path = os.path.join(self.tmp.name, "server.log")
         cmd = [ragd, "--log-level", "info", "serve", "--port", "0", "--db", os.path.join(self.tmp.name, "db"),
@@ -49,12 +52,13 @@ class Server:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True, cwd=self.tmp.name,
                                      env=env)
         line = self.proc.stdout.readline()
-        m = re.search(r"listening on (http://[\d.]+:(\d+))", line)
+        m = re.search(r"listening on ((https?)://[\d.]+:(\d+))", line)
         if not m:
             self.proc.wait(timeout=10)
             raise RuntimeError(f"server did not start: {line!r}\n{self.logs()}")
         self.url = m.group(1)
-        self.port = int(m.group(2))
+        self.scheme = m.group(2)
+        self.port = int(m.group(3))
         deadline = time.time() + ready_timeout
         while True:
             status, _, _ = self.request("GET", "/ready")
@@ -76,7 +80,7 @@ class Server:
         h.update(headers or {})
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=h)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.ssl) as r:
                 status, text, hdrs = r.status, r.read().decode(), dict(r.headers)
         except urllib.error.HTTPError as e:
             status, text, hdrs = e.code, e.read().decode(), dict(e.headers)

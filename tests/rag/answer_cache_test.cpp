@@ -1,4 +1,4 @@
-#include "rag/answer_cache.h"
+#include "rag/answer/answer_cache.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>

@@ -1,8 +1,8 @@
-#include "rag/beir.h"
+#include "rag/eval/beir.h"
 
 #include <gtest/gtest.h>
 
-#include "rag/temp_dir.h"
+#include "rag/ingest/temp_dir.h"
 #include "test_util.h"
 #include "util/error.h"
 

@@ -1,6 +1,6 @@
 // The in-memory BM25 index against FTS5's bm25(): same top-k chunk ids in the same order,
 // same scores, and in step with the collection after documents are replaced or removed.
-#include "rag/bm25_index.h"
+#include "rag/search/bm25_index.h"
 
 #include <gtest/gtest.h>
 
@@ -10,11 +10,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rag/bm25_index_cache.h"
-#include "rag/bm25_search.h"
-#include "rag/fts5_tokenizer.h"
-#include "rag/synthetic_corpus.h"
-#include "rag/temp_dir.h"
+#include "rag/search/bm25_index_cache.h"
+#include "rag/search/bm25_search.h"
+#include "rag/store/fts5_tokenizer.h"
+#include "rag/ingest/synthetic_corpus.h"
+#include "rag/ingest/temp_dir.h"
 #include "util/error.h"
 
 namespace ragd::rag {

@@ -1,4 +1,4 @@
-#include "rag/bounded_child.h"
+#include "rag/ingest/bounded_child.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

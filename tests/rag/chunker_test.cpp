@@ -1,9 +1,9 @@
-#include "rag/chunker.h"
+#include "rag/ingest/chunker.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "rag/token_counter.h"
+#include "rag/ingest/token_counter.h"
 #include "util/error.h"
 
 namespace ragd::rag {

@@ -1,9 +1,9 @@
 // Store::content_version and the schema migration that added it.
 #include <gtest/gtest.h>
 
-#include "rag/schema.h"
-#include "rag/store.h"
-#include "rag/temp_dir.h"
+#include "rag/store/schema.h"
+#include "rag/store/store.h"
+#include "rag/ingest/temp_dir.h"
 
 namespace ragd::rag {
 namespace {

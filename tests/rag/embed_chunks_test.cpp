@@ -1,9 +1,9 @@
-#include "rag/embed_chunks.h"
+#include "rag/ingest/embed_chunks.h"
 
 #include <gtest/gtest.h>
 
-#include "rag/ingest.h"
-#include "rag/temp_dir.h"
+#include "rag/ingest/ingest.h"
+#include "rag/ingest/temp_dir.h"
 #include "test_util.h"
 #include "util/error.h"
 

@@ -1,4 +1,4 @@
-#include "rag/eval_metrics.h"
+#include "rag/eval/eval_metrics.h"
 
 #include <gtest/gtest.h>
 

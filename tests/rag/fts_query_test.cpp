@@ -1,10 +1,10 @@
-#include "rag/fts_query.h"
+#include "rag/search/fts_query.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "rag/bm25_search.h"
-#include "rag/temp_dir.h"
+#include "rag/search/bm25_search.h"
+#include "rag/ingest/temp_dir.h"
 
 namespace ragd::rag {
 namespace {

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <random>
 
-#include "rag/collection_vectors.h"
-#include "rag/temp_dir.h"
+#include "rag/search/collection_vectors.h"
+#include "rag/ingest/temp_dir.h"
 #include "util/error.h"
 
 namespace ragd::rag {

@@ -1,4 +1,4 @@
-#include "rag/ingest.h"
+#include "rag/ingest/ingest.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -8,10 +8,10 @@
 
 #include <fstream>
 
-#include "rag/bm25_search.h"
-#include "rag/schema.h"
-#include "rag/synthetic_corpus.h"
-#include "rag/temp_dir.h"
+#include "rag/search/bm25_search.h"
+#include "rag/store/schema.h"
+#include "rag/ingest/synthetic_corpus.h"
+#include "rag/ingest/temp_dir.h"
 #include "test_util.h"
 #include "util/error.h"
 

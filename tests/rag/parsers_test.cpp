@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "rag/document_reader.h"
-#include "rag/temp_dir.h"
-#include "rag/text_parsers.h"
+#include "rag/ingest/document_reader.h"
+#include "rag/ingest/temp_dir.h"
+#include "rag/ingest/text_parsers.h"
 #include "test_util.h"
 #include "util/error.h"
 

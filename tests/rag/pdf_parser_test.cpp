@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "rag/document_reader.h"
-#include "rag/temp_dir.h"
-#include "rag/text_parsers.h"
+#include "rag/ingest/document_reader.h"
+#include "rag/ingest/temp_dir.h"
+#include "rag/ingest/text_parsers.h"
 #include "util/error.h"
 
 namespace ragd::rag {

@@ -1,4 +1,4 @@
-#include "rag/prompt_builder.h"
+#include "rag/answer/prompt_builder.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "rag/eval/qa_eval.h"
-#include "rag/eval_metrics.h"
+#include "rag/eval/eval_metrics.h"
 
 namespace ragd::rag {
 namespace {

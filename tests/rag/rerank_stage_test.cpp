@@ -4,9 +4,9 @@
 
 #include <map>
 
-#include "rag/ingest.h"
-#include "rag/retriever.h"
-#include "rag/temp_dir.h"
+#include "rag/ingest/ingest.h"
+#include "rag/search/retriever.h"
+#include "rag/ingest/temp_dir.h"
 #include "test_util.h"
 
 namespace ragd::rag {

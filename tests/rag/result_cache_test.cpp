@@ -1,4 +1,4 @@
-#include "rag/result_cache.h"
+#include "rag/search/result_cache.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>

@@ -1,12 +1,12 @@
-#include "rag/retriever.h"
+#include "rag/search/retriever.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <functional>
 
-#include "rag/ingest.h"
-#include "rag/temp_dir.h"
+#include "rag/ingest/ingest.h"
+#include "rag/ingest/temp_dir.h"
 #include "test_util.h"
 #include "util/error.h"
 

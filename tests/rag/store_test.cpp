@@ -1,10 +1,10 @@
-#include "rag/store.h"
+#include "rag/store/store.h"
 
 #include <gtest/gtest.h>
 
-#include "rag/bm25_search.h"
-#include "rag/schema.h"
-#include "rag/temp_dir.h"
+#include "rag/search/bm25_search.h"
+#include "rag/store/schema.h"
+#include "rag/ingest/temp_dir.h"
 #include "util/error.h"
 
 namespace ragd::rag {

@@ -6,10 +6,10 @@
 #include <random>
 #include <set>
 
-#include "rag/collection_vectors.h"
-#include "rag/exact_index.h"
-#include "rag/hnsw_index.h"
-#include "rag/temp_dir.h"
+#include "rag/search/collection_vectors.h"
+#include "rag/search/exact_index.h"
+#include "rag/search/hnsw_index.h"
+#include "rag/ingest/temp_dir.h"
 #include "util/error.h"
 
 namespace ragd::rag {

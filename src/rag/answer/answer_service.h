@@ -27,8 +27,8 @@
 #include "model/chat_template.h"
 #include "rag/answer/citations.h"
 #include "rag/answer/retrieval_service.h"
-#include "rag/answer_cache.h"
-#include "rag/prompt_builder.h"
+#include "rag/answer/answer_cache.h"
+#include "rag/answer/prompt_builder.h"
 #include "util/timing.h"
 
 namespace ragd::rag {

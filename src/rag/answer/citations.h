@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rag/prompt_builder.h"
+#include "rag/answer/prompt_builder.h"
 
 namespace ragd::rag {
 

@@ -3,8 +3,9 @@
 #include <algorithm>
 
 #include "rag/answer/service_error.h"
-#include "rag/embed_chunks.h"
-#include "rag/model_embedder.h"
+#include "rag/ingest/embed_chunks.h"
+#include "rag/search/model_embedder.h"
+#include "rag/search/sentence_reranker.h"
 #include "util/timing.h"
 
 namespace ragd::rag {
@@ -101,7 +102,8 @@ Retrieval RetrievalService::retrieve(const RetrievalRequest& r) const {
   const bool dense = opts.mode != SearchMode::Bm25;
 
   std::unique_ptr<ModelEmbedder> embedder;
-  if ((dense || r.embed_always) && deps_.registry->default_model(engine::ModelKind::Embedder)) {
+  const bool sentence_rerank = !deps_.reranker && deps_.sentence_rerank;
+  if ((dense || r.embed_always || sentence_rerank) && deps_.registry->default_model(engine::ModelKind::Embedder)) {
     embedder = std::make_unique<ModelEmbedder>(acquire("", engine::ModelKind::Embedder)->embedder);
     if (has_vectors) {
       try {
@@ -121,8 +123,11 @@ Retrieval RetrievalService::retrieve(const RetrievalRequest& r) const {
     throw ServiceError(ServiceErrorKind::Unavailable,
                        "mode \"" + std::string(search_mode_name(opts.mode)) + "\" needs an embedding model", "mode");
   }
+  std::optional<SentenceReranker> per_request;
+  if (sentence_rerank && embedder) per_request.emplace(*embedder);
+  Reranker* reranker = deps_.reranker ? deps_.reranker : per_request ? &*per_request : nullptr;
   ResultCacheKey key{out.collection.name, out.content_version, r.query, opts.mode, opts.top_k,
-                     search_options_key(opts) + "|rerank=" + (deps_.reranker ? deps_.reranker->name() : "")};
+                     search_options_key(opts) + "|rerank=" + (reranker ? reranker->name() : "")};
   const bool cache = r.use_cache && deps_.result_cache;
   if (cache) {
     if (auto hits = deps_.result_cache->get(key)) {
@@ -135,7 +140,7 @@ Retrieval RetrievalService::retrieve(const RetrievalRequest& r) const {
   out.hits = store.read([&](Store& s) {
     CollectionVectors* vectors = dense ? store.vectors(out.collection) : nullptr;
     PrecomputedQueryEmbedder fixed(embedder ? embedder->name() : "", out.query_embedding);
-    Retriever retriever(s, out.collection, embedder ? &fixed : nullptr, vectors, deps_.reranker);
+    Retriever retriever(s, out.collection, embedder ? &fixed : nullptr, vectors, reranker);
     return retriever.search(r.query, opts, &t);
   });
   out.retrieve_ms = std::max(0.0, t.total_ms - t.embed_ms - t.rerank_ms);

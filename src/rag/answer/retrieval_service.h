@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "engine/model_registry.h"
-#include "rag/reranker.h"
-#include "rag/result_cache.h"
-#include "rag/retriever.h"
-#include "rag/store_access.h"
+#include "rag/search/reranker.h"
+#include "rag/search/result_cache.h"
+#include "rag/search/retriever.h"
+#include "rag/store/store_access.h"
 
 namespace ragd::rag {
 
@@ -34,6 +34,10 @@ struct ServiceDeps {
   StoreAccess* store = nullptr;               // null: every request fails Unavailable
   ResultCache* result_cache = nullptr;        // optional
   Reranker* reranker = nullptr;               // optional: the Retriever's rerank stage
+  // Or, when `reranker` is null: the sentence reranker (rag/search/sentence_reranker.h) over
+  // the embedding model acquired for each retrieval, so that it never outlives a model the
+  // registry may unload (the server's way; the CLI owns its embedder and sets `reranker`).
+  bool sentence_rerank = false;
   ModelAcquirer acquire;                      // empty: registry->acquire
 };
 

@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rag/beir.h"
+#include "rag/eval/beir.h"
 #include "rag/eval/qa_metrics.h"
-#include "rag/eval_metrics.h"
+#include "rag/eval/eval_metrics.h"
 #include "util/error.h"
 
 namespace ragd::rag {

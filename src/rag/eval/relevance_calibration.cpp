@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "rag/eval_metrics.h"
+#include "rag/eval/eval_metrics.h"
 #include "util/error.h"
 
 namespace ragd::rag {

@@ -11,7 +11,7 @@
 #include <span>
 #include <vector>
 
-#include "rag/reranker.h"
+#include "rag/search/reranker.h"
 
 namespace ragd::rag {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "rag/embedder.h"
+#include "rag/search/embedder.h"
 #include "rag/search/scoring_reranker.h"
 
 namespace ragd::rag {

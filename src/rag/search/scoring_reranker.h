@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "rag/reranker.h"
+#include "rag/search/reranker.h"
 
 namespace ragd::rag {
 

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "rag/embedder.h"
+#include "rag/search/embedder.h"
 #include "rag/search/scoring_reranker.h"
 
 namespace ragd::rag {

@@ -1,0 +1,177 @@
+#include "rag/search/collection_vectors.h"
+
+#include <fstream>
+#include <mutex>
+
+#include "rag/ingest/content_hash.h"
+#include "rag/search/hnsw_index.h"
+#include "util/durable_file.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace ragd::rag {
+namespace {
+
+constexpr int kSidecarFormat = 1;
+
+std::filesystem::path sidecar_path(const std::filesystem::path& index_file) {
+  auto p = index_file;
+  p += ".json";
+  return p;
+}
+
+std::string file_hash(const std::filesystem::path& file) {
+  ContentHasher h;
+  h.update_file(file);
+  return h.hex();
+}
+
+const char* metric_name(Metric m) { return m == Metric::Cosine ? "cosine" : "ip"; }
+
+}  // namespace
+
+std::filesystem::path CollectionVectors::index_path(const std::filesystem::path& store_dir,
+                                                    const std::string& collection) {
+  return store_dir / "vectors" / (collection + ".hnsw");
+}
+
+std::unique_ptr<CollectionVectors> CollectionVectors::open(Store& store,
+                                                           const Collection& collection,
+                                                           const VectorIndexConfig& config) {
+  if (config.kind != "auto" && config.kind != "exact" && config.kind != "hnsw") {
+    fail("unknown vector index '{}' (use auto, exact or hnsw)", config.kind);
+  }
+  // Re-read: the caller's copy may predate the first embedding.
+  Collection current = store.find_collection(collection.name).value_or(collection);
+  std::unique_ptr<CollectionVectors> cv(new CollectionVectors(store, current, config));
+  if (current.embedding_dim == 0) return cv;  // nothing embedded yet
+  EmbeddingState state = store.embedding_state(current.id);
+  if (cv->choose_kind(state.count) == "hnsw" && cv->try_load(state)) return cv;
+  cv->rebuild(state);
+  return cv;
+}
+
+std::string CollectionVectors::choose_kind(int64_t count) const {
+  if (config_.kind != "auto") return config_.kind;
+  return count < static_cast<int64_t>(config_.exact_threshold) ? "exact" : "hnsw";
+}
+
+bool CollectionVectors::try_load(const EmbeddingState& state) {
+  auto file = index_path(store_.dir(), collection_.name);
+  if (!std::filesystem::exists(file)) {
+    log::info("vector index {} missing; building it from the store", file.string());
+    rebuilt_ = true;
+    return false;
+  }
+  std::string reason;
+  try {
+    std::ifstream in(sidecar_path(file));
+    auto meta = nlohmann::json::parse(in);
+    const auto& h = config_.hnsw;
+    bool same_build = meta.at("format") == kSidecarFormat &&
+                      meta.at("dim") == collection_.embedding_dim &&
+                      meta.at("metric") == metric_name(config_.metric) && meta.at("m") == h.m &&
+                      meta.at("ef_construction") == h.ef_construction;
+    bool same_data = meta.at("count") == state.count &&
+                     meta.at("id_checksum") == state.id_checksum &&
+                     meta.at("vector_version") == state.version;
+    if (!same_build) reason = "built with other parameters";
+    else if (!same_data) reason = "stale (the store's embeddings changed)";
+    else if (meta.at("file_hash") != file_hash(file)) reason = "corrupt (checksum mismatch)";
+    if (reason.empty()) {
+      index_ = HnswIndex::load(file, collection_.embedding_dim, config_.metric, config_.hnsw);
+      return true;
+    }
+  } catch (const std::exception& e) {
+    reason = fmt::format("unreadable ({})", e.what());
+  }
+  log::info("vector index {} is {}; rebuilding it from the store", file.string(), reason);
+  rebuilt_ = true;
+  return false;
+}
+
+void CollectionVectors::rebuild(const EmbeddingState& state) {
+  std::string kind = choose_kind(state.count);
+  if (kind == "hnsw") {
+    index_ = std::make_unique<HnswIndex>(collection_.embedding_dim, config_.metric, config_.hnsw,
+                                         static_cast<size_t>(state.count));
+  } else {
+    index_ = make_vector_index(kind, collection_.embedding_dim, config_.metric, config_.hnsw);
+  }
+  // In blocks, so that HNSW can insert each block with several threads while memory
+  // stays bounded.
+  constexpr size_t kBlock = 8192;
+  std::vector<int64_t> ids;
+  std::vector<float> rows;
+  auto flush = [&] {
+    index_->add_batch(ids, rows);
+    ids.clear();
+    rows.clear();
+  };
+  store_.for_each_embedding(collection_.id, [&](int64_t id, std::span<const float> v) {
+    if (v.size() != collection_.embedding_dim) {
+      fail("embedding of chunk {} has {} dimensions, collection '{}' has {}", id, v.size(),
+           collection_.name, collection_.embedding_dim);
+    }
+    ids.push_back(id);
+    rows.insert(rows.end(), v.begin(), v.end());
+    if (ids.size() == kBlock) flush();
+  });
+  flush();
+  save();
+}
+
+std::string CollectionVectors::kind() const {
+  std::shared_lock lock(mutex_);
+  return index_ ? index_->kind() : "none";
+}
+
+size_t CollectionVectors::size() const {
+  std::shared_lock lock(mutex_);
+  return index_ ? index_->size() : 0;
+}
+
+void CollectionVectors::upsert(Collection& collection, int64_t chunk_id,
+                               std::span<const float> vector, const std::string& model) {
+  std::unique_lock lock(mutex_);
+  store_.put_embedding(collection, chunk_id, vector, model);
+  collection_ = collection;
+  if (!index_) {
+    index_ = make_vector_index(choose_kind(1), vector.size(), config_.metric, config_.hnsw);
+  }
+  index_->add(chunk_id, vector);
+}
+
+void CollectionVectors::remove(int64_t chunk_id) {
+  std::unique_lock lock(mutex_);
+  if (index_) index_->remove(chunk_id);
+}
+
+void CollectionVectors::save() {
+  std::shared_lock lock(mutex_);
+  auto* hnsw = dynamic_cast<HnswIndex*>(index_.get());
+  if (!hnsw) return;
+  auto file = index_path(store_.dir(), collection_.name);
+  std::filesystem::create_directories(file.parent_path());
+  hnsw->save(file);
+  EmbeddingState state = store_.embedding_state(collection_.id);
+  nlohmann::json meta = {
+      {"format", kSidecarFormat},        {"dim", collection_.embedding_dim},
+      {"metric", metric_name(config_.metric)}, {"m", config_.hnsw.m},
+      {"ef_construction", config_.hnsw.ef_construction},
+      {"count", state.count},            {"id_checksum", state.id_checksum},
+      {"vector_version", state.version}, {"model", collection_.embedding_model},
+      {"file_hash", file_hash(file)}};
+  // Written after the index file: a crash between the two leaves a sidecar whose file_hash
+  // does not match, and open() rebuilds.
+  write_file_durably(sidecar_path(file), meta.dump(2) + "\n");
+}
+
+std::vector<VectorHit> CollectionVectors::search(std::span<const float> query, size_t k,
+                                                 const IdFilter& filter) const {
+  std::shared_lock lock(mutex_);
+  if (!index_) return {};
+  return index_->search(query, k, filter);
+}
+
+}  // namespace ragd::rag
