@@ -104,6 +104,16 @@ export async function getJson(path) {
   return (await send(path)).json();
 }
 
+// The collections a page offers: {collections, loadError}; a failure is shown, not thrown,
+// so that the page still renders (plain chat needs no collection).
+export async function loadCollections() {
+  try {
+    return { collections: (await getJson("/v1/collections")).data, loadError: null };
+  } catch (err) {
+    return { collections: [], loadError: err };
+  }
+}
+
 export async function postJson(path, body, method = "POST") {
   const res = await send(path, {
     method,

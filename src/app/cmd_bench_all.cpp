@@ -28,12 +28,15 @@
 namespace ragd::app {
 namespace {
 
-const std::vector<std::string> kBenchmarks = {"inference", "embed", "rag", "memory", "throughput"};
+const std::vector<std::string> kBenchmarks = {"inference", "embed", "rag", "retrieval", "memory", "throughput"};
+// bench retrieval's default data; without it (a fresh clone) that benchmark is skipped.
+constexpr const char* kDefaultQaData = "../shared/data/qa/squad-dev10";
 
 struct BenchAllOptions {
   std::string report;
   std::vector<std::string> models;  // LLM files for inference (the first also for serve/memory)
   std::string embedder;
+  std::string qa_data;  // empty: kDefaultQaData when present
   size_t threads = 0;
   std::vector<std::string> skip;
 };
@@ -174,6 +177,16 @@ nlohmann::json run_one(const std::string& name, const BenchAllOptions& o) {
   if (name == "rag") {
     return run_json({"bench", "rag", "--documents", "10,100,1000", "--queries", "50"});
   }
+  if (name == "retrieval") {
+    const std::string data = o.qa_data.empty() ? kDefaultQaData : o.qa_data;
+    if (o.qa_data.empty() && !std::filesystem::is_directory(data)) {
+      return {{"skipped", fmt::format("no QA data at {} (pass --qa-data DIR)", data)}};
+    }
+    std::vector<std::string> args = {"bench", "retrieval", "--data", data, "--questions", "50", "--sizes",
+                                     "25,50,100", "--threads", threads};
+    if (!o.embedder.empty()) args.insert(args.end(), {"--embed-model", o.embedder});
+    return run_json(args);
+  }
   if (name == "memory") {
     std::vector<std::string> args = {"bench", "memory", "-t", threads, "-n", "8", "--kv-mib", "64"};
     if (!o.models.empty()) args.insert(args.end(), {"-m", o.models.front()});
@@ -224,8 +237,10 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("-m,--model", o->models, "LLM GGUF file(s) (default: the default model); several "
                                            "quantizations fill the inference table");
   sub->add_option("--embed-model", o->embedder, "Embedder GGUF file (default: the default embedder)");
+  sub->add_option("--qa-data", o->qa_data, std::string("QA folder for bench retrieval (default: ") +
+                                              kDefaultQaData + " when present, else skipped)");
   sub->add_option("-t,--threads", o->threads, "Compute threads (0 = all cores)")->capture_default_str();
-  sub->add_option("--skip", o->skip, "Benchmarks to leave out: inference, embed, rag, memory, throughput")
+  sub->add_option("--skip", o->skip, "Benchmarks to leave out: inference, embed, rag, retrieval, memory, throughput")
       ->delimiter(',');
   return Command{sub, [o] { return run(*o); }};
 });

@@ -43,31 +43,40 @@ json completion_response(const std::string& id, int64_t created, const std::stri
           {"usage", usage_json(s)}};
 }
 
+// A whole (non-streamed) generation: the text, its summary (a failure has been thrown as
+// ApiError) and the model's name. `prompt_of` turns the acquired model into prompt ids.
+struct WholeGeneration {
+  std::string text;
+  engine::GenerationSummary summary;
+  std::string model_name;
+};
+
+template <typename PromptOf>
+WholeGeneration generate_whole(ServerContext& ctx, const GenerationParams& gen, const RequestInfo& info,
+                               const char* endpoint, PromptOf prompt_of) {
+  if (gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
+  auto model = ctx.acquire(gen.model, engine::ModelKind::Llm);
+  Generation g = start_generation(ctx, model, prompt_of(*model->llm), gen, info.user_for(gen.user), endpoint);
+  WholeGeneration out{g.stream->wait_all(), {}, g.model_name};
+  out.summary = finish_generation(ctx, g);
+  throw_if_failed(out.summary);
+  return out;
+}
+
 // A whole (non-streamed) chat reply; `body` is what `req` was parsed from.
 json chat_reply(ServerContext& ctx, const ChatRequest& req, const json& body, const RequestInfo& info) {
   if (req.gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
   if (is_rag_chat(body)) return run_rag_chat(ctx, body, info);
-  auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
-  auto prompt = chat_prompt_tokens(*model->llm, req.messages);
-  Generation g = start_generation(ctx, model, std::move(prompt), req.gen, info.user_for(req.gen.user),
-                                  "/v1/chat/completions");
-  std::string text = g.stream->wait_all();
-  auto s = finish_generation(ctx, g);
-  throw_if_failed(s);
-  return chat_response(random_id("chatcmpl-"), unix_time(), g.model_name, text, s);
+  auto w = generate_whole(ctx, req.gen, info, "/v1/chat/completions",
+                          [&](const engine::Llm& llm) { return chat_prompt_tokens(llm, req.messages); });
+  return chat_response(random_id("chatcmpl-"), unix_time(), w.model_name, w.text, w.summary);
 }
 
 json completion_reply(ServerContext& ctx, const CompletionRequest& req, const RequestInfo& info) {
-  if (req.gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
-  auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
-  auto prompt = completion_prompt_tokens(*model->llm, req.prompt);
-  Generation g = start_generation(ctx, model, std::move(prompt), req.gen, info.user_for(req.gen.user),
-                                  "/v1/completions");
-  std::string text = g.stream->wait_all();
-  auto s = finish_generation(ctx, g);
-  throw_if_failed(s);
-  if (req.echo) text = req.prompt + text;
-  return completion_response(random_id("cmpl-"), unix_time(), g.model_name, text, s);
+  auto w = generate_whole(ctx, req.gen, info, "/v1/completions",
+                          [&](const engine::Llm& llm) { return completion_prompt_tokens(llm, req.prompt); });
+  if (req.echo) w.text = req.prompt + w.text;
+  return completion_response(random_id("cmpl-"), unix_time(), w.model_name, w.text, w.summary);
 }
 
 void handle_chat(ServerContext& ctx, const httplib::Request& http, httplib::Response& res, const RequestInfo& info) {

@@ -5,9 +5,11 @@
 # Usage: bench_report_test.sh PATH-TO-RAGD REPO-ROOT (exit 77 = skipped).
 set -euo pipefail
 
-RAGD=$1
+RAGD=$(realpath "$1")  # absolute: one check runs from another folder
 ROOT=$2
 SMOL=$ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf
+EMBEDDER=$ROOT/models/all-MiniLM-L6-v2.F32.gguf
+QA=$ROOT/../shared/data/qa/squad-dev10
 command -v python3 >/dev/null || { echo "SKIP: python3 not found" >&2; exit 77; }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -83,13 +85,50 @@ else
   echo "note: $SMOL not found, bench inference part skipped" >&2
 fi
 
+# bench retrieval: quality and latency per mode at each corpus size (a tiny run: 5
+# questions, 20 documents in two steps, so both sizes and all three modes must appear).
+if [[ -d $QA && -f $EMBEDDER ]]; then
+  "$RAGD" bench retrieval --data "$QA" --embed-model "$EMBEDDER" --threads 2 --questions 5 --sizes 50,100 \
+    --max-documents 20 --report "$TMP/ret" >/dev/null 2>&1 || fail "bench retrieval --report exited with $?"
+  check_report "$TMP/ret" retrieval documents mode hit_at_1 hit_at_4 latency_ms_p50
+  python3 - "$TMP/ret/results.json" <<'PY' || fail "bench retrieval results are wrong"
+import json, sys
+b = json.load(open(sys.argv[1]))["benchmarks"]["retrieval"]
+rows = b["results"]
+assert sorted({r["documents"] for r in rows}) == [10, 20], rows
+assert sorted({r["mode"] for r in rows}) == ["bm25", "dense", "hybrid"], rows
+assert len(rows) == 6, len(rows)
+assert b["questions"] == 5 and b["gold_documents"] == 5, b
+for r in rows:
+    assert 0 <= r["hit_at_1"] <= r["hit_at_4"] <= 1, r
+    assert r["questions"] == 5 and r["chunks"] >= r["documents"], r
+# Every size holds the gold paragraphs, so on 20 documents BM25 finds most of them.
+assert max(r["hit_at_4"] for r in rows if r["mode"] == "bm25") >= 0.6, rows
+PY
+  grep -q "Retrieval quality against document count" "$TMP/ret/report.html" || fail "no quality chart"
+  grep -q "Retrieval latency (p50) against document count" "$TMP/ret/report.html" || fail "no latency chart"
+  if out=$("$RAGD" bench retrieval --data "$TMP/nowhere" 2>&1); then fail "bench retrieval without data succeeded"; fi
+  grep -q -- "--data: .* is not a folder" <<<"$out" || fail "unclear --data error: $out"
+  if out=$("$RAGD" bench retrieval --data "$QA" --sizes 0,100 --questions 2 2>&1); then fail "--sizes 0 accepted"; fi
+  grep -q -- "--sizes: 0 is not a percentage" <<<"$out" || fail "unclear --sizes error: $out"
+else
+  echo "note: $QA or $EMBEDDER not found, bench retrieval part skipped" >&2
+fi
+
 # bench all runs each benchmark as a child process and combines the results (only the
 # cheap, model-free one here; the full set takes minutes).
-"$RAGD" bench all --skip inference,embed,memory,throughput --report "$TMP/all-rag" >/dev/null 2>&1 \
+"$RAGD" bench all --skip inference,embed,retrieval,memory,throughput --report "$TMP/all-rag" >/dev/null 2>&1 \
   || fail "bench all --skip ... exited with $?"
 check_report "$TMP/all-rag" rag documents chunks exact_latency_ms_p50
 python3 -c "import json,sys; b=json.load(open(sys.argv[1]))['benchmarks']; assert list(b)==['rag'], list(b)" \
   "$TMP/all-rag/results.json" || fail "bench all ran skipped benchmarks"
+
+# Without its default QA data (run from a folder with no ../shared) bench retrieval is
+# skipped, said so in the report, and not counted as a failure.
+mkdir -p "$TMP/no-data/cwd"
+(cd "$TMP/no-data/cwd" && "$RAGD" bench all --skip inference,embed,rag,memory,throughput --report "$TMP/all-ret" >/dev/null 2>&1) \
+  || fail "bench all without QA data exited with $?"
+grep -q "Skipped: no QA data" "$TMP/all-ret/report.html" || fail "skipped bench retrieval not reported"
 
 # Errors a user can cause: a report path that is a file, an unknown benchmark to skip.
 touch "$TMP/file"

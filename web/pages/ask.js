@@ -1,7 +1,7 @@
 // Ask: chat over a collection (POST /v1/rag/query, streamed) with clickable [n] citations
 // and per-stage timings, or plain chat without documents (POST /v1/chat/completions,
 // streamed). Conversations are kept in localStorage.
-import { getJson, readEvents, send } from "../api.js";
+import { loadCollections, readEvents, send } from "../api.js";
 import { collectionSelect, el, errorBox, field, formatMs, formatNumber } from "../ui.js";
 import { loadConversations, newConversation, saveConversations } from "./conversations.js";
 
@@ -104,7 +104,8 @@ async function streamRag(msg, question, collection, topK, signal, update) {
   const res = await send("/v1/rag/query", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ question, collection, top_k: topK, stream: true }),
+    // No top_k unless one was typed: the server's default (two sources) applies.
+    body: JSON.stringify(topK ? { question, collection, top_k: topK, stream: true } : { question, collection, stream: true }),
     signal,
   });
   await readEvents(res, (name, data) => {
@@ -148,7 +149,7 @@ class AskPage {
     this.state = loadConversations();
     this.controller = null;
     this.collection = collectionSelect(collections, "ragd.ask.collection", [["", "No collection (plain chat)"]]);
-    this.topK = el("input", { type: "number", min: "1", max: "20", value: "4", inputmode: "numeric" });
+    this.topK = el("input", { type: "number", min: "1", max: "20", placeholder: "default", inputmode: "numeric" });
     this.convSelect = el("select", {});
     this.messages = el("ol", { class: "messages", "aria-live": "polite", "aria-label": "Conversation" });
     this.input = el("textarea", { rows: "2", placeholder: "Ask a question (Enter sends, Shift+Enter: new line)", required: true });
@@ -226,7 +227,7 @@ class AskPage {
     };
     try {
       if (this.collection.value) {
-        await streamRag(msg, question, this.collection.value, Number(this.topK.value) || 4, this.controller.signal, update);
+        await streamRag(msg, question, this.collection.value, Number(this.topK.value) || 0, this.controller.signal, update);
       } else {
         const history = conv.messages.filter((m) => m !== msg && !m.error).map((m) => ({ role: m.role, content: m.content }));
         await streamChat(msg, history, this.controller.signal, update);
@@ -273,13 +274,7 @@ class AskPage {
 }
 
 export async function render(page) {
-  let collections = [];
-  let loadError = null;
-  try {
-    collections = (await getJson("/v1/collections")).data;
-  } catch (err) {
-    loadError = err;
-  }
+  const { collections, loadError } = await loadCollections();
   const ask = new AskPage(collections);
   page.append(el("section", { class: "ask" }, ask.toolbar(), loadError ? errorBox(loadError) : null, ask.messages, ask.composer()));
   ask.fillConversations();

@@ -1,6 +1,6 @@
 // Search playground: one query against BM25, dense and hybrid retrieval side by side
 // (three POST /v1/search calls at once), with ranks, scores and each mode's timings.
-import { getJson, postJson } from "../api.js";
+import { loadCollections, postJson } from "../api.js";
 import { collectionSelect, el, errorBox, field, formatMs, formatNumber } from "../ui.js";
 
 const MODES = [["bm25", "BM25"], ["dense", "Dense"], ["hybrid", "Hybrid"]];
@@ -35,13 +35,7 @@ function resultColumn(mode, label, result, error) {
 }
 
 export async function render(page) {
-  let collections = [];
-  let loadError = null;
-  try {
-    collections = (await getJson("/v1/collections")).data;
-  } catch (err) {
-    loadError = err;
-  }
+  const { collections, loadError } = await loadCollections();
   const query = el("input", { type: "search", required: true, placeholder: "What are you looking for?" });
   const collection = collectionSelect(collections, "ragd.search.collection");
   const topK = el("input", { type: "number", min: "1", max: "100", value: "5", inputmode: "numeric" });

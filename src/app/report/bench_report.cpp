@@ -150,6 +150,39 @@ void memory_section(HtmlReport& r, const json& variants) {
   }
 }
 
+void retrieval_section(HtmlReport& r, const json& b) {
+  r.heading("Retrieval quality against document count (bench retrieval)");
+  r.paragraph(fmt::format("{} questions of {} · embedder {} · every size holds the gold paragraph of each "
+                          "question; the rest are distractors in corpus order. Latency excludes the "
+                          "query's embedding.",
+                          format_number(num(b, "questions")), str(b, "dataset"), str(b, "embedding_model")));
+  // One series per mode, in the order the modes first appear.
+  std::vector<Series> hit4, hit1, p50;
+  auto series_for = [](std::vector<Series>& v, const std::string& name) -> Series& {
+    for (auto& s : v) {
+      if (s.name == name) return s;
+    }
+    return v.emplace_back(Series{name, {}});
+  };
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& row : array_at(b, "results")) {
+    const double d = num(row, "documents");
+    const std::string mode = str(row, "mode");
+    series_for(hit4, mode + " hit@4").points.emplace_back(d, num(row, "hit_at_4"));
+    series_for(hit1, mode + " hit@1").points.emplace_back(d, num(row, "hit_at_1"));
+    series_for(p50, mode + " p50").points.emplace_back(d, num(row, "latency_ms_p50"));
+    rows.push_back({cell(d), cell(num(row, "chunks")), mode, cell(num(row, "hit_at_1")), cell(num(row, "hit_at_4")),
+                    cell(num(row, "mrr_at_10")), cell(num(row, "latency_ms_p50")), cell(num(row, "latency_ms_p95"))});
+  }
+  std::vector<Series> quality = hit4;
+  quality.insert(quality.end(), hit1.begin(), hit1.end());
+  r.svg(render_line_chart({"Retrieval quality against document count", "documents", "fraction of questions",
+                           quality, false}));
+  r.svg(render_line_chart({"Retrieval latency (p50) against document count", "documents", "ms per query", p50,
+                           false}));
+  r.table({"documents", "chunks", "mode", "hit@1", "hit@4", "MRR@10", "p50 ms", "p95 ms"}, rows);
+}
+
 std::string utc_now() {
   const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
@@ -172,6 +205,9 @@ std::string render_bench_report(const json& benchmarks) {
     if (j.is_object() && j.contains("error")) {  // bench all records a failed benchmark so
       r.heading(name);                            // the others still make a report
       r.paragraph("Failed: " + (j["error"].is_string() ? j["error"].get<std::string>() : j["error"].dump()));
+    } else if (j.is_object() && j.contains("skipped")) {  // e.g. its data is not installed
+      r.heading(name);
+      r.paragraph("Skipped: " + (j["skipped"].is_string() ? j["skipped"].get<std::string>() : j["skipped"].dump()));
     } else if (name == "throughput") {
       throughput_section(r, j);
     } else if (name == "inference") {
@@ -182,6 +218,8 @@ std::string render_bench_report(const json& benchmarks) {
       embed_section(r, j);
     } else if (name == "memory") {
       memory_section(r, j);
+    } else if (name == "retrieval") {
+      retrieval_section(r, j);
     } else {
       r.heading(name);
       r.paragraph(j.dump(2));
