@@ -8,6 +8,7 @@
 #include <numeric>
 #include <random>
 
+#include "engine/model_store.h"
 #include "model/kv_cache.h"
 #include "util/timing.h"
 
@@ -78,22 +79,12 @@ double peak_rss_mib() {
   return ru.ru_maxrss / 1024.0;  // Linux reports KiB
 }
 
-std::string dominant_weight_type(const model::GgufFile& file) {
-  std::map<std::string, uint64_t> bytes;
-  for (const auto& t : file.tensors()) {
-    if (t.dims.size() == 2) bytes[std::string(kernels::type_name(t.type))] += t.n_bytes;
-  }
-  auto it = std::max_element(bytes.begin(), bytes.end(),
-                             [](const auto& a, const auto& b) { return a.second < b.second; });
-  return it == bytes.end() ? "?" : it->first;
-}
-
 InferenceBenchResult run_inference_bench(Llm& llm, const std::string& label,
                                          const InferenceBenchOptions& o) {
   auto& m = *llm.model;
   InferenceBenchResult r;
   r.model = label;
-  r.type = dominant_weight_type(*llm.file);
+  r.type = quantization_name(*llm.file);
   for (const auto& t : llm.file->tensors()) r.model_mib += t.n_bytes / 1048576.0;
   r.threads = llm.pool->size();
   std::mt19937_64 rng(o.seed);

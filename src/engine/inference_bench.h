@@ -24,7 +24,7 @@ struct InferenceBenchOptions {
 
 struct InferenceBenchResult {
   std::string model;
-  std::string type;       // dominant weight type, e.g. "q4_1"
+  std::string type;       // quantization_name(): "q4_k_m", "q4_1", ...
   double model_mib = 0.0;  // tensor bytes
   size_t threads = 0;
   double pp_tokens_per_s = 0.0;  // mean over repetitions
@@ -44,9 +44,6 @@ struct InferenceBenchResult {
 
 InferenceBenchResult run_inference_bench(Llm& llm, const std::string& label,
                                          const InferenceBenchOptions& options);
-
-// The most common weight type among the 2-D tensors of a model file ("q4_1", ...).
-std::string dominant_weight_type(const model::GgufFile& file);
 
 // Peak resident set size of this process so far, in MiB.
 double peak_rss_mib();

@@ -236,13 +236,10 @@ struct ModelRegistry::Impl {
   }
 
   std::string quantization_of(const LoadedModel& m) const {
-    if (m.llm) return main_weight_type(*m.llm->file);
-    return dominant_weight_type_of_path(m.spec.path);
-  }
-  static std::string dominant_weight_type_of_path(const std::string& path) {
+    if (m.llm) return quantization_name(*m.llm->file);
     // EmbeddingService does not expose its GgufFile; a second mapping of the same file
     // costs no memory (the pages are shared) and only parses the header.
-    return main_weight_type(*model::GgufFile::open(path));
+    return quantization_name(*model::GgufFile::open(m.spec.path));
   }
 
   std::shared_ptr<LoadedModel> acquire(const std::string& name, std::optional<ModelKind> kind);

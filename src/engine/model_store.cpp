@@ -44,6 +44,11 @@ std::string main_weight_type(const model::GgufFile& file) {
   return std::string(kernels::type_name(static_cast<kernels::TensorType>(best->first)));
 }
 
+std::string quantization_name(const model::GgufFile& file) {
+  std::string name = file_type_name(file);
+  return name.empty() ? main_weight_type(file) : name;
+}
+
 InstalledModel describe_model_file(const std::string& path) {
   InstalledModel m;
   m.path = path;
@@ -57,8 +62,7 @@ InstalledModel describe_model_file(const std::string& path) {
   try {
     auto file = model::GgufFile::open(path);
     m.architecture = std::string(file->architecture());
-    m.quantization = file_type_name(*file);
-    if (m.quantization.empty()) m.quantization = main_weight_type(*file);
+    m.quantization = quantization_name(*file);
   } catch (const std::exception& e) {
     m.error = e.what();
   }

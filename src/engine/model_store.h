@@ -44,4 +44,9 @@ std::optional<std::string> find_installed_model(const std::string& dir, std::str
 // biases (1-D) are f32 in every file and would only blur the answer, so they are skipped.
 std::string main_weight_type(const model::GgufFile& file);
 
+// What a file is quantized as, as users name it: general.file_type's llama.cpp name
+// ("q4_k_m": a mixed file's own label says more than any one tensor type), else
+// main_weight_type(). ragd models, /v1/models and the benchmarks all show this one.
+std::string quantization_name(const model::GgufFile& file);
+
 }  // namespace ragd::engine
