@@ -37,11 +37,9 @@ LocalAnswerer open_answerer(const ModelOptions& model, const EmbedderChoice& emb
   rag::ServiceDeps deps;
   deps.registry = a.registry.get();
   deps.store = a.store.get();
-  if (rerank.spec != "none") {
-    a.rerank_embedder = answerer_embedder(a);
-    a.reranker = rerank.make(a.rerank_embedder.get(), model.threads);
-    deps.reranker = a.reranker.get();
-  }
+  if (rerank.spec != "none") a.rerank_embedder = answerer_embedder(a);
+  a.reranker = rerank.make(a.rerank_embedder.get(), model.threads);  // null for "none"
+  deps.reranker = a.reranker.get();
   a.service = std::make_unique<rag::AnswerService>(deps, std::move(options));
   return a;
 }

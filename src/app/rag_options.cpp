@@ -39,6 +39,7 @@ void RerankChoice::add_to(CLI::App* sub) {
 }
 
 std::unique_ptr<rag::ScoringReranker> RerankChoice::make(rag::Embedder* embedder, size_t threads) const {
+  if (spec == "none" && (depth || weight)) fail("--rerank-depth and --rerank-weight need a --rerank stage");
   rag::RerankerDeps deps;
   deps.embedder = embedder;
   deps.first_stage_weight = weight;
