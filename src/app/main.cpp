@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "app/commands.h"
+#include "pdf/poppler_pdf.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   // Past a file-size limit (ulimit -f) a write then fails with EFBIG, which is reported like
   // a full disk, instead of SIGXFSZ killing the process mid-write.
   signal(SIGXFSZ, SIG_IGN);
+  ragd::pdf::install_poppler_pdf();
 
   ragd::app::register_all(app);
 

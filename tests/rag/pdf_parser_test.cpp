@@ -7,13 +7,18 @@
 #include <string>
 #include <vector>
 
+#include "pdf/poppler_pdf.h"
 #include "rag/ingest/document_reader.h"
 #include "rag/ingest/temp_dir.h"
+#include "rag/ingest/pdf_text.h"
 #include "rag/ingest/text_parsers.h"
 #include "util/error.h"
 
 namespace ragd::rag {
 namespace {
+
+// These tests read PDFs as ragd does: with the poppler extractor installed.
+const bool kPopplerInstalled = (pdf::install_poppler_pdf(), true);
 
 // A minimal valid PDF: one page per entry of `pages`, each showing its text in the base-14
 // Helvetica font, with a correct cross-reference table (offsets computed as written).
@@ -259,6 +264,21 @@ TEST(Pdf, PageAndTextCapsAreClearErrors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("text exceeds 64 bytes"), std::string::npos) << e.what();
   }
+}
+
+TEST(Pdf, WithoutAnExtractorAPdfIsAClearError) {
+  ASSERT_TRUE(kPopplerInstalled);
+  const PdfExtractor installed = pdf_extractor();
+  set_pdf_extractor(nullptr);
+  try {
+    parse_pdf(make_pdf({"one"}, "T"), "x");
+    set_pdf_extractor(installed);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    set_pdf_extractor(installed);
+    EXPECT_NE(std::string(e.what()).find("cannot read PDF files"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(parse_pdf(make_pdf({"one"}, "T"), "x").sections.size(), 1u);
 }
 
 }  // namespace
