@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "app/commands.h"
@@ -19,13 +20,16 @@
 #include "app/model_options.h"
 #include "app/rag_options.h"
 #include "engine/model_registry.h"
+#include "engine/model_variants.h"
 #include "kernels/attention.h"
+#include "model/gguf.h"
 #include "server/http_server.h"
 #include "server/routes.h"
 #include "server/server_context.h"
 #include "util/config.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/memory_budget.h"
 
 namespace ragd::app {
 namespace {
@@ -64,6 +68,10 @@ constexpr KeyInfo kKeys[] = {
     {"models.keep_alive_seconds", "--keep-alive", "Unload a model idle this long (0: never)", "SECONDS"},
     {"models.max_instances", "--max-models", "Most models loaded at once", "N"},
     {"models.memory_budget", "--memory-budget", "Model memory budget, bytes or with MiB/GiB (0: none)", "SIZE"},
+    {"models.max_memory", "--max-memory",
+     "Memory the served models may take: a size (2G) or a share of RAM (40%); default $MAX_MEMORY_PERCENT. A language "
+     "model estimated over it is replaced by a smaller installed variant of it, else refused at start",
+     "SIZE|N%"},
     {"models.eviction", "--eviction", "Which idle model to unload first: lru or lfu", "POLICY"},
     {"models.threads", "--threads", "Compute threads per model (0: all cores)", "N"},
     {"models.warmup", "", ""},
@@ -229,11 +237,12 @@ Config load_config(ServeCmd& cmd) {
 
 // Every bound below is what the engine can run with; values outside are refused with the
 // key, where it was set and the range, rather than clamped or wrapped to a huge size_t.
-engine::RegistryOptions registry_options(const Config& config) {
+engine::RegistryOptions registry_options(const Config& config, const std::optional<MemoryBudget>& max_memory) {
   constexpr int64_t kMillion = 1000000;
   engine::RegistryOptions ro;
   ro.max_instances = static_cast<size_t>(config.get_int("models.max_instances", 4, 1, 1024));
-  ro.memory_budget_bytes = config.get_size("models.memory_budget", "0");
+  // --max-memory is also the eviction budget unless --memory-budget sets one of its own.
+  ro.memory_budget_bytes = config.get_size("models.memory_budget", max_memory ? std::to_string(max_memory->bytes) : "0");
   std::string eviction = config.get_string("models.eviction", "lru");
   if (eviction != "lru" && eviction != "lfu") fail("'models.eviction' must be lru or lfu, got '{}'", eviction);
   ro.policy = eviction == "lfu" ? engine::EvictionPolicy::Lfu : engine::EvictionPolicy::Lru;
@@ -306,9 +315,33 @@ bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
 
+// The memory an embedder takes when loaded: its file and a full vector cache (as the
+// registry counts it).
+uint64_t embedder_bytes(const std::string& path, size_t cache_capacity) {
+  auto f = model::GgufFile::open(path);
+  return f->file_size() + uint64_t{cache_capacity} * f->get_uint("bert.embedding_length", 0) * sizeof(float);
+}
+
+// With a memory budget, a language model whose estimate (with the default embedder) is over
+// it is replaced by the best installed variant of it that fits, or the start is refused.
+void fit_llm_to_budget(engine::ModelSpec& spec, bool named, const MemoryBudget& budget, uint64_t reserved,
+                       const engine::RegistryOptions& ro) {
+  const auto fit = engine::fit_to_budget(spec.path, default_model_dir(), budget.bytes, budget.describe(), reserved,
+                                         ro.scheduler);
+  if (!fit.substituted) {
+    log::info("memory budget {}: {} needs {}", budget.describe(), spec.name, fit.memory.describe());
+    return;
+  }
+  log::warn("memory budget {}: {} does not fit; serving its installed variant {} instead, which needs {}",
+            budget.describe(), fs::path(spec.path).stem().string(), fit.name, fit.memory.describe());
+  spec.path = fit.path;
+  if (!named) spec.name = fit.name;
+}
+
 // Registers the configured models; returns the defaults (loaded by --warmup, required by
 // GET /ready).
-std::vector<std::string> add_models(const Config& config, engine::ModelRegistry& registry) {
+std::vector<std::string> add_models(const Config& config, engine::ModelRegistry& registry,
+                                    const engine::RegistryOptions& ro, const std::optional<MemoryBudget>& budget) {
   double keep_alive = config.get_double("models.keep_alive_seconds", 300, 0, 1e9);
   auto llms = split_list(config.get_string("models.llm", ""));
   if (llms.empty()) {
@@ -323,15 +356,25 @@ std::vector<std::string> add_models(const Config& config, engine::ModelRegistry&
       log::warn("no embedding model ({} missing): /v1/embeddings and dense search are off", path.string());
     }
   }
-  auto add = [&](const std::vector<std::string>& list, engine::ModelKind kind) {
-    for (const auto& m : list) {
-      auto spec = model_spec(m, kind);
-      spec.keep_alive_seconds = keep_alive;
-      registry.add(spec);
-    }
-  };
-  add(llms, engine::ModelKind::Llm);
-  add(embedders, engine::ModelKind::Embedder);
+  std::vector<engine::ModelSpec> embedder_specs;
+  for (const auto& m : embedders) embedder_specs.push_back(model_spec(m, engine::ModelKind::Embedder));
+  // Every language model must fit beside the default embedder, which stays loaded with it.
+  uint64_t reserved = 0;
+  if (budget && !embedder_specs.empty()) {
+    const size_t capacity = ro.embedding.cache ? ro.embedding.cache->capacity() : ro.embedding.cache_capacity;
+    reserved = embedder_bytes(embedder_specs.front().path, capacity);
+  }
+  for (const auto& m : llms) {
+    auto spec = model_spec(m, engine::ModelKind::Llm);
+    const size_t eq = m.find('=');
+    if (budget) fit_llm_to_budget(spec, eq != std::string::npos && eq > 0, *budget, reserved, ro);
+    spec.keep_alive_seconds = keep_alive;
+    registry.add(spec);
+  }
+  for (auto& spec : embedder_specs) {
+    spec.keep_alive_seconds = keep_alive;
+    registry.add(spec);
+  }
   std::vector<std::string> warm = {*registry.default_model(engine::ModelKind::Llm)};
   if (auto e = registry.default_model(engine::ModelKind::Embedder)) warm.push_back(*e);
   return warm;
@@ -356,14 +399,16 @@ server::ServeOptions serve_options(const Config& config, size_t ctx_size, size_t
 
 int run_serve(ServeCmd& cmd) {
   Config config = load_config(cmd);
-  engine::RegistryOptions ro = registry_options(config);
+  const auto max_memory =
+      memory_budget_from(config.raw("models.max_memory"), "--max-memory", machine_memory_bytes());
+  engine::RegistryOptions ro = registry_options(config, max_memory);
   constexpr int64_t kBillion = 1000000000;
   auto embedding_cache = std::make_shared<engine::EmbeddingCache>(
       static_cast<size_t>(config.get_int("cache.embedding_capacity", 10000, 0, kBillion)));
   ro.embedding.cache = embedding_cache;
   ro.model_dir = default_model_dir();  // installed models are offered by name too
   engine::ModelRegistry registry(ro);
-  const std::vector<std::string> warm = add_models(config, registry);
+  const std::vector<std::string> warm = add_models(config, registry, ro, max_memory);
 
   server::ServeOptions opts = serve_options(config, ro.scheduler.ctx_size, ro.scheduler.priority_levels);
   const bool warmup = config.get_bool("models.warmup", false);

@@ -172,13 +172,10 @@ double Config::get_double(const std::string& key, double fallback, double min, d
   return v;
 }
 
-uint64_t Config::get_size(const std::string& key, const std::string& fallback, uint64_t min, uint64_t max) const {
-  const Entry* e = entry(key);
-  const std::string& text = e ? e->value : fallback;
-  const std::string origin = e ? e->origin : "default";
+std::optional<uint64_t> parse_byte_size(std::string_view text) {
   size_t i = 0;
   while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
-  std::string number = text.substr(0, i), unit = text.substr(i);
+  std::string number(text.substr(0, i)), unit(text.substr(i));
   for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   char* end = nullptr;
   double value = std::strtod(number.c_str(), &end);
@@ -186,15 +183,26 @@ uint64_t Config::get_size(const std::string& key, const std::string& fallback, u
       {"", 1},        {"b", 1},   {"k", 1024},        {"kb", 1e3}, {"kib", 1024},      {"m", 1 << 20},
       {"mb", 1e6},    {"mib", 1 << 20}, {"g", 1 << 30}, {"gb", 1e9}, {"gib", 1 << 30}};
   auto unit_it = units.find(unit);
-  if (number.empty() || end != number.c_str() + number.size() || unit_it == units.end()) {
+  if (number.empty() || end != number.c_str() + number.size() || unit_it == units.end()) return std::nullopt;
+  const double bytes = std::floor(value * unit_it->second);
+  // 2^63 is far beyond any memory or file; above it the conversion would be undefined.
+  if (!(bytes < 9.2e18)) return std::nullopt;
+  return static_cast<uint64_t>(bytes);
+}
+
+uint64_t Config::get_size(const std::string& key, const std::string& fallback, uint64_t min, uint64_t max) const {
+  const Entry* e = entry(key);
+  const std::string& text = e ? e->value : fallback;
+  const std::string origin = e ? e->origin : "default";
+  const auto bytes = parse_byte_size(text);
+  if (!bytes) {
     fail("{}: '{}' must be a size like 268435456, 256MiB or 1GiB (at least {} bytes), got '{}'", origin, key, min,
          text);
   }
-  const double bytes = std::floor(value * unit_it->second);
-  if (!(bytes >= static_cast<double>(min) && bytes <= static_cast<double>(max))) {
+  if (*bytes < min || *bytes > max) {
     fail("{}: '{}' must be between {} and {} bytes, got '{}'", origin, key, min, max, text);
   }
-  return static_cast<uint64_t>(bytes);
+  return *bytes;
 }
 
 std::string Config::closest(const std::string& key, const std::vector<std::string>& known) {

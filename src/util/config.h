@@ -14,9 +14,14 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ragd {
+
+// A byte size as Config::get_size reads it: "512", "64MiB", "1.5GiB", "256M", "2GB" (K/M/G
+// and KiB/MiB/GiB binary, KB/MB/GB decimal, case-insensitive); nullopt when malformed.
+std::optional<uint64_t> parse_byte_size(std::string_view text);
 
 class Config {
  public:
