@@ -3,7 +3,7 @@ BUILD ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: run test build setup models embedder clean tsan bench fuzz asan
+.PHONY: run test build setup models embedder clean tsan bench fuzz asan install
 
 run: setup build embedder
 	./scripts/run-main $(BUILD)/bin/ragd
@@ -25,6 +25,16 @@ embedder: build
 build:
 	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: builds ragd in $(BUILD) (the default build type,
+# -O3 with debug info) and installs it stripped, with its default settings, bash completion
+# and systemd unit (cmake/RagdInstall.cmake lists the paths). Only the ragd target is built:
+# the tests are not needed to install.
+PREFIX ?= /usr/local
+install:
+	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS) --target ragd
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)" --strip
 
 # Concurrency code (thread pool, threaded matmuls, embedding service and cache, KV block
 # manager, scheduler, model registry, and the server's metrics registry, rate limiter,
