@@ -12,9 +12,11 @@
 namespace ragd::rag {
 namespace {
 
-// A failed write to the store (e.g. a full disk). Unlike an unreadable file it stops the
-// run: SQLite may have rolled the open transaction back, and writing on would store the
-// following files outside any transaction, leaving half-written documents behind.
+// A failed write to the store (e.g. a full disk), or a failed read (an I/O error). Unlike
+// an unreadable file it stops the run: SQLite may have rolled the open transaction back,
+// and writing on would store the following files outside any transaction, leaving
+// half-written documents behind. Every store call of the ingest goes through store_write,
+// reads included, so that no store failure is mistaken for a bad input file.
 struct StoreWriteError : Error {
   using Error::Error;
 };
@@ -164,14 +166,14 @@ void Ingestor::ingest_file(const fs::path& file, FileKind kind) {
   std::string path = file.string();
   // Everything that shapes the stored documents: the bytes, the chunking, --meta values.
   std::string hash = source_hash(file, chunker_.options().signature() + options_.extra_metadata.dump());
-  auto existing = store_.find_source(collection_.id, path);
+  auto existing = store_write([&] { return store_.find_source(collection_.id, path); });
   if (existing && existing->content_hash == hash) {
     ++stats_.files_unchanged;
     return;
   }
   std::error_code ec;
   auto size = static_cast<int64_t>(fs::file_size(file, ec));
-  if (!tx_) tx_.emplace(store_.db());
+  begin_transaction();
   // "pending" until the file is complete: an interrupted file never looks unchanged.
   const int64_t source_id =
       store_write([&] { return store_.upsert_source(collection_.id, path, "pending", size); });
@@ -185,14 +187,15 @@ void Ingestor::ingest_file(const fs::path& file, FileKind kind) {
     maybe_commit(false);
   }
   stats_.errors += reader->errors();
-  if (!tx_) tx_.emplace(store_.db());
+  begin_transaction();
   if (reader->errors() > 0) {
     // Some records were unreadable: keep what the file had before for them, and leave the
     // source "pending" so that the next run reads the file again.
     return;
   }
   std::unordered_set<std::string> present(seen_.begin(), seen_.end());
-  for (const auto& [doc_id, external_id] : store_.documents_of_source(source_id)) {
+  for (const auto& [doc_id, external_id] :
+       store_write([&] { return store_.documents_of_source(source_id); })) {
     if (!present.count(external_id)) {
       store_write([&] { store_.remove_document(collection_, doc_id); });
       ++stats_.documents_removed;
@@ -206,8 +209,9 @@ void Ingestor::ingest_document(Document& doc, int64_t source_id) {
   seen_.push_back(doc.external_id);
   ++progress_.documents;
   std::string hash = document_hash(doc, chunker_.options().signature());
-  if (!tx_) tx_.emplace(store_.db());
-  auto existing = store_.find_document(collection_.id, doc.external_id);
+  begin_transaction();
+  auto existing =
+      store_write([&] { return store_.find_document(collection_.id, doc.external_id); });
   if (existing && existing->content_hash == hash) {
     ++stats_.documents_unchanged;
     return;
@@ -218,6 +222,10 @@ void Ingestor::ingest_document(Document& doc, int64_t source_id) {
   stats_.chunks_written += input.chunks.size();
   progress_.chunks += input.chunks.size();
   ++pending_documents_;
+}
+
+void Ingestor::begin_transaction() {
+  if (!tx_) store_write([&] { tx_.emplace(store_.db()); });
 }
 
 void Ingestor::maybe_commit(bool force) {

@@ -78,6 +78,7 @@ class Ingestor {
  private:
   void ingest_file(const std::filesystem::path& file, FileKind kind);
   void ingest_document(Document& doc, int64_t source_id);
+  void begin_transaction();  // opens tx_ unless open; a failure stops the run
   void maybe_commit(bool force);
   void report();
 

@@ -118,7 +118,15 @@ void CollectionVectors::rebuild(const EmbeddingState& state) {
     if (ids.size() == kBlock) flush();
   });
   flush();
-  save();
+  // The saved copy only spares the next open a rebuild: failing to write it (a full disk)
+  // must not fail the search or ingest that needed the index, which is complete in memory.
+  // A failed save leaves the previous pair, which the next open finds stale and rebuilds.
+  try {
+    save();
+  } catch (const std::exception& e) {  // ragd::Error, or filesystem_error from the directory
+    log::warn("vector index of '{}' not saved, it will be rebuilt next time: {}",
+              collection_.name, e.what());
+  }
 }
 
 std::string CollectionVectors::kind() const {

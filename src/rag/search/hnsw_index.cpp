@@ -1,5 +1,6 @@
 #include "rag/search/hnsw_index.h"
 
+#include <fmt/format.h>
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
@@ -95,13 +96,49 @@ std::unique_ptr<HnswIndex> HnswIndex::load(const std::filesystem::path& file, si
   return index;
 }
 
+namespace {
+
+// The bytes hnswlib's saveIndex writes for `g`, field by field as it writes them. saveIndex
+// does not check its std::ofstream, so a failed write (a full disk) is only visible as a
+// file shorter than this.
+size_t saved_size(const hnswlib::HierarchicalNSW<float>& g) {
+  size_t n = sizeof(g.offsetLevel0_) + sizeof(g.max_elements_) + sizeof(g.cur_element_count) +
+             sizeof(g.size_data_per_element_) + sizeof(g.label_offset_) + sizeof(g.offsetData_) +
+             sizeof(g.maxlevel_) + sizeof(g.enterpoint_node_) + sizeof(g.maxM_) +
+             sizeof(g.maxM0_) + sizeof(g.M_) + sizeof(g.mult_) + sizeof(g.ef_construction_);
+  const size_t count = g.cur_element_count;
+  n += count * g.size_data_per_element_;
+  for (size_t i = 0; i < count; ++i) {
+    const int level = g.element_levels_[i];
+    n += sizeof(unsigned int) + (level > 0 ? g.size_links_per_element_ * level : 0);
+  }
+  return n;
+}
+
+}  // namespace
+
 void HnswIndex::save(const std::filesystem::path& file) const {
   std::filesystem::path tmp = file;
   tmp += ".tmp";
+  std::string err;
   try {
     impl_->graph->saveIndex(tmp.string());
+    std::error_code ec;
+    const auto written = std::filesystem::file_size(tmp, ec);
+    const size_t expected = saved_size(*impl_->graph);
+    if (ec) {
+      err = ec.message();
+    } else if (written != expected) {
+      err = fmt::format("wrote {} of {} bytes (disk full?)", written, expected);
+    }
   } catch (const std::exception& e) {
-    fail("cannot write vector index {}: {}", tmp.string(), e.what());
+    err = e.what();
+  }
+  if (!err.empty()) {
+    // Never let a short file replace the previous index.
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    fail("cannot write vector index {}: {}", file.string(), err);
   }
   commit_file_durably(tmp, file);  // fsync + rename: a crash leaves the old file or the new
 }

@@ -8,12 +8,25 @@
 #include "util/log.h"
 
 namespace ragd::rag {
+namespace {
 
-Db Db::open(const std::filesystem::path& file) {
+// SQLite's message for a failed call, with the result code's own text added when the
+// message hides it: a read error inside FTS5's table constructor reads only "vtable
+// constructor failed: fts_1", although the code says "disk I/O error".
+std::string error_text(sqlite3* db, int rc) {
+  std::string msg = sqlite3_errmsg(db);
+  const std::string code = sqlite3_errstr(rc);
+  if ((rc & 0xff) != SQLITE_ERROR && msg.find(code) == std::string::npos) msg += " (" + code + ")";
+  return msg;
+}
+
+}  // namespace
+
+Db Db::open(const std::filesystem::path& file, const std::string& vfs) {
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(file.c_str(), &raw,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+                           vfs.empty() ? nullptr : vfs.c_str());
   if (rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
     sqlite3_close(raw);
@@ -48,9 +61,9 @@ Db::~Db() {
 void Db::exec(std::string_view sql) {
   char* err = nullptr;
   std::string s(sql);
-  if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : sqlite3_errmsg(db_);
-    sqlite3_free(err);
+  if (int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err); rc != SQLITE_OK) {
+    sqlite3_free(err);  // the same text as sqlite3_errmsg
+    std::string msg = error_text(db_, rc);
     fail("database error in {}: {} (while running: {:.120})", path_.string(), msg, s);
   }
 }
@@ -61,7 +74,7 @@ Stmt Db::prepare(std::string_view sql) {
                               SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) {
     fail("database error in {}: {} (while preparing: {:.120})", path_.string(),
-         sqlite3_errmsg(db_), sql);
+         error_text(db_, rc), sql);
   }
   return Stmt(stmt, db_);
 }
@@ -123,7 +136,7 @@ bool Stmt::step() {
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   // Reset so that the statement can be reused after the caller handles the error.
-  std::string msg = sqlite3_errmsg(db_);
+  std::string msg = error_text(db_, rc);
   const char* sql = sqlite3_sql(stmt_);
   std::string text = sql ? sql : "?";
   sqlite3_reset(stmt_);

@@ -27,7 +27,9 @@ class Db {
   // timeout so that concurrent readers and writers wait instead of failing, foreign keys,
   // and a page cache of up to 64 MiB (FTS5 index merges re-read pages: ingest runs ~25%
   // faster and BM25 queries ~20% faster than with the 2 MiB default).
-  static Db open(const std::filesystem::path& file);
+  // `vfs` names a registered SQLite VFS to open the file with; empty means SQLite's default.
+  // Only tests pass one (tests/rag/failing_vfs.h injects I/O errors through it).
+  static Db open(const std::filesystem::path& file, const std::string& vfs = {});
 
   Db(Db&& other) noexcept;
   Db& operator=(Db&& other) noexcept;

@@ -32,11 +32,11 @@ Collection read_collection(Stmt& s) {
 
 }  // namespace
 
-std::unique_ptr<Store> Store::open(const std::filesystem::path& dir) {
+std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, const std::string& vfs) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) fail("cannot create data directory {}: {}", dir.string(), ec.message());
-  Db db = Db::open(dir / kDbFileName);
+  Db db = Db::open(dir / kDbFileName, vfs);
   migrate(db);
   return std::unique_ptr<Store>(new Store(std::move(db), dir));
 }

@@ -84,7 +84,8 @@ class Store {
   static constexpr const char* kDbFileName = "ragd.db";
 
   // Creates `dir` if needed, opens or creates dir/ragd.db and migrates its schema.
-  static std::unique_ptr<Store> open(const std::filesystem::path& dir);
+  // `vfs`: a registered SQLite VFS name, empty for the default (see Db::open).
+  static std::unique_ptr<Store> open(const std::filesystem::path& dir, const std::string& vfs = {});
 
   Db& db() { return db_; }
   const std::filesystem::path& dir() const { return dir_; }
