@@ -81,6 +81,9 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
                                      const GenerationOptions& options,
                                      const std::function<bool(std::string_view)>& on_text) {
   if (prompt.empty()) fail("the prompt is empty");
+  if (options.logprobs > static_cast<int32_t>(kMaxTopLogprobs)) {
+    fail("logprobs: at most {} alternatives per token", kMaxTopLogprobs);
+  }
   if (prompt.size() >= ctx_size_) {
     fail("the prompt has {} tokens; the context holds {}", prompt.size(), ctx_size_);
   }
@@ -105,13 +108,17 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
   result.finish = FinishReason::Length;
   for (size_t i = 0; i < options.max_tokens; ++i) {
     Stopwatch step;
-    const int32_t id = sampler.sample(logits, history);
+    TokenLogprobs lp;
+    const int32_t id = options.logprobs < 0
+                           ? sampler.sample(logits, history)
+                           : sampler.sample(logits, history, static_cast<size_t>(options.logprobs), lp);
     history.push_back(id);
     result.tokens.push_back(id);
     if (ends_generation(options, tokenizer_, id)) {
       result.finish = FinishReason::Stop;
       break;
     }
+    if (options.logprobs >= 0) result.logprobs.push_back(std::move(lp));
     if (!emit(stops.push(detok.push(id)))) {
       result.finish = FinishReason::Cancelled;
       break;

@@ -30,6 +30,11 @@ struct GenerationOptions {
   // Structured output: when set, the output is constrained to JSON this grammar accepts
   // (engine/json_constraint.h) and generation ends as soon as the document is complete.
   std::shared_ptr<const JsonSchemaGrammar> json_constraint;
+  // Log-probabilities of the generated tokens (engine/sampler.h: the model's raw
+  // distribution): < 0 none (no cost); k >= 0 each token's logprob and its k
+  // (<= kMaxTopLogprobs) most likely alternatives. Reported for the tokens of the text, not
+  // for a final end-of-generation / stop_token_ids token (it adds no text).
+  int32_t logprobs = -1;
 };
 
 // The sampler for one generation: options.sampling, constrained by options.json_constraint
@@ -57,6 +62,7 @@ struct GenerationResult {
   double prefill_seconds = 0.0;
   double decode_seconds = 0.0;
   std::vector<double> token_seconds;  // wall time of each decode step
+  std::vector<TokenLogprobs> logprobs;  // options.logprobs >= 0: one per token of `text`
 };
 
 class Generator {

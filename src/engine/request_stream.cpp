@@ -6,9 +6,19 @@
 
 namespace ragd::engine {
 
-bool RequestStream::next(std::string& text, std::chrono::milliseconds timeout) {
+namespace {
+void move_logprobs(std::vector<TokenLogprobs>& from, std::vector<TokenLogprobs>* to) {
+  if (!to) return;
+  for (auto& lp : from) to->push_back(std::move(lp));
+  from.clear();
+}
+}  // namespace
+
+bool RequestStream::next(std::string& text, std::chrono::milliseconds timeout,
+                         std::vector<TokenLogprobs>* logprobs) {
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, timeout, [&] { return !pending_.empty() || done_; });
+  move_logprobs(pending_logprobs_, logprobs);
   if (!pending_.empty()) {
     text += pending_;
     pending_.clear();
@@ -17,9 +27,10 @@ bool RequestStream::next(std::string& text, std::chrono::milliseconds timeout) {
   return !done_;
 }
 
-std::string RequestStream::wait_all() {
+std::string RequestStream::wait_all(std::vector<TokenLogprobs>* logprobs) {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return done_; });
+  move_logprobs(pending_logprobs_, logprobs);
   return std::exchange(pending_, {});
 }
 
@@ -35,13 +46,14 @@ GenerationSummary RequestStream::summary() const {
   return summary_;
 }
 
-void RequestStream::push(std::string_view text) {
-  if (text.empty()) return;
+void RequestStream::push(std::string_view text, TokenLogprobs* logprobs) {
+  if (text.empty() && !logprobs) return;
   {
     std::lock_guard lock(mu_);
     pending_ += text;
+    if (logprobs) pending_logprobs_.push_back(std::move(*logprobs));
   }
-  cv_.notify_all();
+  if (!text.empty()) cv_.notify_all();  // logprobs alone wait for their text (or the end)
 }
 
 void RequestStream::update(const GenerationSummary& summary) {

@@ -23,6 +23,50 @@ int32_t argmax(std::span<const float> logits) {
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
+TokenLogprobs token_logprobs(std::span<const float> logits, int32_t chosen, size_t k) {
+  if (logits.empty()) fail("token_logprobs: empty logits");
+  if (chosen < 0 || static_cast<size_t>(chosen) >= logits.size()) fail("token_logprobs: token {} is outside the row", chosen);
+  k = std::min({k, kMaxTopLogprobs, logits.size()});
+  const float max_logit = *std::max_element(logits.begin(), logits.end());
+  TokenLogprobs out;
+  out.id = chosen;
+  if (!(max_logit > -std::numeric_limits<float>::infinity()) || std::isnan(max_logit)) {
+    // No finite logit (or a NaN from a broken forward pass): no distribution to speak of.
+    fail("token_logprobs: the logits hold no finite maximum");
+  }
+  // Better = larger logit, then lower id: a strict total order, so the heap's result does
+  // not depend on the visiting order and ties match argmax (lowest index).
+  auto better = [](const TokenProb& a, const TokenProb& b) {
+    return a.logprob > b.logprob || (a.logprob == b.logprob && a.id < b.id);
+  };
+  std::vector<TokenProb>& top = out.top;
+  top.reserve(k);
+  double sum = 0.0;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    const float x = logits[i];
+    // Float exp (a few ns; double exp costs ~4x per vocabulary entry), summed in double so
+    // that 150k small terms lose nothing. exp(-inf) = 0: a banned token adds nothing.
+    sum += static_cast<double>(std::exp(x - max_logit));
+    if (k == 0) continue;
+    const TokenProb c{static_cast<int32_t>(i), x};
+    if (top.size() < k) {
+      top.push_back(c);
+      std::push_heap(top.begin(), top.end(), better);
+    } else if (better(c, top.front())) {
+      std::pop_heap(top.begin(), top.end(), better);
+      top.back() = c;
+      std::push_heap(top.begin(), top.end(), better);
+    }
+  }
+  std::sort_heap(top.begin(), top.end(), better);
+  // sum >= 1 (the maximum contributes exp(0)), so the log is finite and >= 0.
+  const double lse = static_cast<double>(max_logit) + std::log(sum);
+  auto logprob = [lse](float x) { return static_cast<float>(std::min(0.0, static_cast<double>(x) - lse)); };
+  for (auto& t : top) t.logprob = logprob(t.logprob);
+  out.logprob = logprob(logits[chosen]);
+  return out;
+}
+
 Sampler::Sampler(SamplingParams params) : Sampler(std::move(params), nullptr) {}
 
 Sampler::Sampler(SamplingParams params, std::unique_ptr<JsonConstraint> constraint)
@@ -67,6 +111,15 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
   constraint_->mask(logits, want);
   const int32_t id = draw(logits);
   constraint_->accept(id);
+  return id;
+}
+
+int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history, size_t top_k,
+                        TokenLogprobs& out) {
+  // The row is modified in place by sample(); the logprobs are of the row as it came.
+  raw_.assign(logits.begin(), logits.end());
+  const int32_t id = sample(logits, history);
+  out = token_logprobs(raw_, id, top_k);
   return id;
 }
 

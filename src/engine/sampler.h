@@ -5,6 +5,13 @@
 // top-p → min-p (these three on the untempered distribution) → temperature → draw.
 // temperature <= 0 is greedy (argmax after bias and penalties). A Sampler owns its
 // random generator, so a fixed seed reproduces a sequence of draws.
+//
+// Log-probabilities (OpenAI `logprobs` / `top_logprobs`), when asked for, are those of the
+// model's raw distribution: log-softmax of the logits as the model produced them, before
+// logit bias, penalties, a JSON constraint, truncation and temperature. This is what vLLM
+// reports by default and what OpenAI's numbers mean for a user: how likely the model found
+// a token, independent of this request's sampling settings. So a token that the sampler
+// drew may have a logprob below a top alternative (bias, penalties, temperature).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +39,28 @@ struct SamplingParams {
   void validate() const;
 };
 
+// Most alternatives a token's logprobs may list (OpenAI's top_logprobs limit).
+inline constexpr size_t kMaxTopLogprobs = 20;
+
+struct TokenProb {
+  int32_t id = 0;
+  float logprob = 0.0f;  // natural log; <= 0; -inf for a token the model rules out
+};
+
+// One sampled token: its logprob and the `k` most likely tokens of the same distribution,
+// most likely first (ties: lower id first), so the argmax is top[0].
+struct TokenLogprobs {
+  int32_t id = 0;
+  float logprob = 0.0f;
+  std::vector<TokenProb> top;
+};
+
+// Log-softmax of `logits` at `chosen`, plus its `k` (<= kMaxTopLogprobs, clamped to the
+// vocabulary) most likely tokens. Numerically stable: log-sum-exp around the largest
+// logit, accumulated in double. One pass for the maximum, one for the sum and the top-k
+// heap; nothing is allocated beyond `k` entries.
+TokenLogprobs token_logprobs(std::span<const float> logits, int32_t chosen, size_t k);
+
 class JsonConstraint;
 
 class Sampler {
@@ -48,6 +77,11 @@ class Sampler {
   // `logits` is modified in place (bias and penalties). `history` is the sequence so far
   // (prompt and generated tokens) for the penalties.
   int32_t sample(std::span<float> logits, std::span<const int32_t> history);
+  // As above; also fills `out` with the drawn token's logprobs and its `top_k`
+  // (<= kMaxTopLogprobs) alternatives under the model's raw distribution (see the file
+  // comment). Costs a copy of the row and a log-sum-exp pass; callers that did not ask for
+  // logprobs use the overload above and pay nothing.
+  int32_t sample(std::span<float> logits, std::span<const int32_t> history, size_t top_k, TokenLogprobs& out);
 
   const SamplingParams& params() const { return params_; }
   // A constraint's document is complete: nothing more may be generated.
@@ -66,6 +100,7 @@ class Sampler {
   std::unique_ptr<JsonConstraint> constraint_;
   std::mt19937_64 rng_;
   std::vector<Candidate> candidates_;
+  std::vector<float> raw_;  // the unmodified row, only while logprobs are requested
 };
 
 // Index of the largest logit (the lowest index on ties).

@@ -55,6 +55,7 @@ struct Scheduler::Impl {
     size_t row;  // in logits
     int32_t id;
     std::string error;  // why sampling failed (e.g. logit_bias banned every token)
+    TokenLogprobs logprobs;  // when the sequence asked for them (GenerationOptions::logprobs)
   };
   std::vector<Sampled> to_sample;  // process_outputs scratch
   SchedulerStats counters;  // steps, tokens, outcomes (published with each snapshot)
@@ -76,7 +77,7 @@ struct Scheduler::Impl {
   void preempt(std::unique_ptr<Sequence> s);
   bool run_forward(const std::vector<ScheduledChunk>& plan);
   void process_outputs(const std::vector<ScheduledChunk>& plan);
-  void stream_sampled(Sequence& s, int32_t id);
+  void stream_sampled(Sequence& s, int32_t id, TokenLogprobs* logprobs);
   void remove_done();
 
   // Ending a sequence.
@@ -162,6 +163,9 @@ Admission Scheduler::submit(GenerationRequest request) {
     }
   }
   if (invalid.empty() && request.options.max_tokens == 0) invalid = "max_tokens must be at least 1";
+  if (invalid.empty() && request.options.logprobs > static_cast<int32_t>(kMaxTopLogprobs)) {
+    invalid = fmt::format("logprobs: at most {} alternatives per token", kMaxTopLogprobs);
+  }
   if (invalid.empty()) {
     try {
       request.options.sampling.validate();
@@ -493,14 +497,16 @@ void Scheduler::Impl::process_outputs(const std::vector<ScheduledChunk>& plan) {
     s.n_computed += plan[row].n_tokens;
     if (!plan[row].decode) counters.prompt_tokens += plan[row].n_tokens;
     blocks.register_full_blocks(s.tokens, s.n_computed, s.blocks);
-    if (s.pending() == 0) to_sample.push_back({&s, row, 0, {}});
+    if (s.pending() == 0) to_sample.push_back({&s, row, 0, {}, {}});
   }
   // Pool tasks must not throw: a failure ends only its own sequence.
   auto sample = [&](size_t i, size_t) {
     Sampled& x = to_sample[i];
     try {
-      x.id = x.seq->sampler.sample(std::span(logits).subspan(x.row * n_vocab, n_vocab),
-                                   x.seq->tokens);
+      const auto row = std::span(logits).subspan(x.row * n_vocab, n_vocab);
+      const int32_t want = x.seq->options.logprobs;
+      x.id = want < 0 ? x.seq->sampler.sample(row, x.seq->tokens)
+                      : x.seq->sampler.sample(row, x.seq->tokens, static_cast<size_t>(want), x.logprobs);
     } catch (const std::exception& e) {
       x.error = e.what();
     }
@@ -510,9 +516,9 @@ void Scheduler::Impl::process_outputs(const std::vector<ScheduledChunk>& plan) {
   } else if (!to_sample.empty()) {
     sample(0, 0);
   }
-  for (const Sampled& x : to_sample) {
+  for (Sampled& x : to_sample) {
     if (x.error.empty()) {
-      stream_sampled(*x.seq, x.id);
+      stream_sampled(*x.seq, x.id, x.seq->options.logprobs < 0 ? nullptr : &x.logprobs);
     } else {
       finish(*x.seq, FinishReason::Error, x.error);
     }
@@ -520,7 +526,7 @@ void Scheduler::Impl::process_outputs(const std::vector<ScheduledChunk>& plan) {
 }
 
 // Exactly Generator::generate's per-token rules, so both give the same text.
-void Scheduler::Impl::stream_sampled(Sequence& s, int32_t id) {
+void Scheduler::Impl::stream_sampled(Sequence& s, int32_t id, TokenLogprobs* logprobs) {
   s.tokens.push_back(id);
   ++counters.generated_tokens;
   if (!s.first_token) {
@@ -530,7 +536,7 @@ void Scheduler::Impl::stream_sampled(Sequence& s, int32_t id) {
   if (ends_generation(s.options, *llm.tokenizer, id)) {
     return finish(s, FinishReason::Stop);
   }
-  s.stream->push(s.stops.push(s.detok.push(id)));
+  s.stream->push(s.stops.push(s.detok.push(id)), logprobs);  // with its text, in one hand-off
   if (s.stops.stopped() || s.sampler.constraint_done()) return finish(s, FinishReason::Stop);
   // Like the generator, stop while the sampled token still has a position to go to.
   if (s.generated() >= s.options.max_tokens || s.tokens.size() >= opt.ctx_size) {

@@ -98,14 +98,19 @@ struct GenerationSummary {
   double decode_seconds = 0;         // first token -> finish
 };
 
-// The client's end of one request: text pieces in order, then a summary.
+// The client's end of one request: text pieces in order, then a summary. With
+// GenerationOptions::logprobs, each token's logprobs are queued with the text it produced
+// (under one lock, so a caller never sees a token's text before its logprobs); a token whose
+// text a stop string still holds back has its logprobs ahead of its text.
 class RequestStream {
  public:
-  // Waits up to `timeout` for more text. Appends what arrived to `text`; returns false once
-  // the request has finished and every piece has been taken.
-  bool next(std::string& text, std::chrono::milliseconds timeout);
-  // Blocks until finished; returns the whole remaining text.
-  std::string wait_all();
+  // Waits up to `timeout` for more text. Appends what arrived to `text` and, when
+  // `logprobs` is given, the logprobs queued so far (possibly without text); returns false
+  // once the request has finished and every piece has been taken.
+  bool next(std::string& text, std::chrono::milliseconds timeout, std::vector<TokenLogprobs>* logprobs = nullptr);
+  // Blocks until finished; returns the whole remaining text (and appends the remaining
+  // logprobs to `logprobs` when given).
+  std::string wait_all(std::vector<TokenLogprobs>* logprobs = nullptr);
   // Asks the scheduler to stop this request at its next step (client went away).
   void cancel();
   bool finished() const;
@@ -113,13 +118,14 @@ class RequestStream {
 
  private:
   friend class Scheduler;
-  void push(std::string_view text);                 // scheduler thread
+  void push(std::string_view text, TokenLogprobs* logprobs = nullptr);  // scheduler thread
   void finish(const GenerationSummary& summary);    // scheduler thread
   void update(const GenerationSummary& summary);    // scheduler thread
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string pending_;
+  std::vector<TokenLogprobs> pending_logprobs_;
   bool done_ = false;
   GenerationSummary summary_;
   std::atomic<bool> cancelled_{false};

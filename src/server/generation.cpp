@@ -63,6 +63,29 @@ Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedMo
   return g;
 }
 
+std::vector<std::shared_ptr<Generation>> start_generations(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
+                                                           const std::vector<int32_t>& prompt, const GenerationParams& params,
+                                                           const std::string& user, const std::string& endpoint) {
+  std::vector<std::shared_ptr<Generation>> out;
+  const size_t n = std::max<size_t>(params.n, 1);
+  out.reserve(n);
+  try {
+    for (size_t i = 0; i < n; ++i) {
+      GenerationParams choice = params;
+      choice.options.sampling.seed = choice_seed(params.options.sampling.seed, i);
+      out.push_back(std::make_shared<Generation>(start_generation(ctx, model, prompt, choice, user, endpoint)));
+    }
+  } catch (...) {
+    for (auto& g : out) {
+      g->stream->cancel();
+      g->stream->wait_all();  // retired at the scheduler's next step
+      finish_generation(ctx, *g);
+    }
+    throw;
+  }
+  return out;
+}
+
 engine::GenerationSummary finish_generation(ServerContext& ctx, const Generation& g) {
   auto s = g.stream->summary();
   Labels model = {{"model", g.model_name}, {"quantization", g.quantization}};
@@ -111,6 +134,18 @@ nlohmann::json usage_json(const engine::GenerationSummary& s) {
                       {"total_tokens", s.prompt_tokens + s.completion_tokens}};
   if (s.cached_prompt_tokens > 0) u["prompt_tokens_details"] = {{"cached_tokens", s.cached_prompt_tokens}};
   return u;
+}
+
+}  // namespace ragd::server
+
+namespace ragd::server {
+
+nlohmann::json usage_json(const std::vector<engine::GenerationSummary>& choices) {
+  if (choices.empty()) return usage_json(engine::GenerationSummary{});
+  engine::GenerationSummary total = choices.front();
+  total.completion_tokens = 0;
+  for (const auto& c : choices) total.completion_tokens += c.completion_tokens;
+  return usage_json(total);
 }
 
 }  // namespace ragd::server

@@ -33,6 +33,15 @@ Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedMo
                             std::vector<int32_t> prompt, const GenerationParams& params,
                             const std::string& user, const std::string& endpoint);
 
+// `params.n` independent choices of one prompt (OpenAI `n`), each its own sequence on the
+// scheduler with the seed choice_seed(seed, i). They are submitted together, so they are
+// prefilled in the same steps (the prefix cache shares only what an earlier request left).
+// All or nothing: when one is refused, the ones already admitted are cancelled (and their
+// metrics recorded) and the refusal is thrown as start_generation throws it.
+std::vector<std::shared_ptr<Generation>> start_generations(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
+                                                           const std::vector<int32_t>& prompt, const GenerationParams& params,
+                                                           const std::string& user, const std::string& endpoint);
+
 // Records latency, TTFT, inter-token latency and token counters of a finished generation
 // (call once, after the stream finished or was cancelled) and returns its summary.
 engine::GenerationSummary finish_generation(ServerContext& ctx, const Generation& g);
@@ -48,5 +57,8 @@ std::string random_id(const std::string& prefix);
 int64_t unix_time();
 
 nlohmann::json usage_json(const engine::GenerationSummary& s);
+// The usage of n choices of one prompt, as OpenAI counts it: the prompt once, the
+// completion tokens of every choice summed (cached tokens: the first choice's).
+nlohmann::json usage_json(const std::vector<engine::GenerationSummary>& choices);
 
 }  // namespace ragd::server

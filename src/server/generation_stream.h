@@ -1,5 +1,6 @@
-// Streaming one generation to the client, for any API: the chunk objects come from a
-// StreamShape (OpenAI chat / completions, Ollama chat / generate) and the framing from a
+// Streaming generations to the client, for any API: the chunk objects come from a
+// StreamShape (one generation: Ollama chat / generate) or a ChoiceStreamShape (OpenAI chat /
+// completions: n choices, per-token logprobs; the one pump both use) and the framing from a
 // StreamFormat — Server-Sent Events ending in `data: [DONE]` (OpenAI), or newline-delimited
 // JSON (Ollama, application/x-ndjson).
 //
@@ -16,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "server/api_error.h"
 #include "server/generation.h"
@@ -35,5 +37,28 @@ struct StreamShape {
 
 void stream_generation(httplib::Response& res, ServerContext& ctx, std::shared_ptr<Generation> g,
                        StreamShape shape, StreamFormat format);
+
+// Several choices of one request (OpenAI `n`) in one stream, and per-token logprobs: each
+// choice's first chunk, then its pieces as they come (choices interleaved, each chunk
+// naming its index), each choice's final chunk as soon as it finishes, then one usage
+// chunk over all of them. `logprobs` holds the logprobs that arrived with a piece (empty
+// unless the request asked for them); `rest`, those of tokens whose text never came (held
+// back by a stop string). A choice that fails ends the whole stream with the error object;
+// a client that goes away cancels every choice.
+struct ChoiceStreamShape {
+  std::function<nlohmann::json(size_t index)> first;  // may be empty or return null
+  std::function<nlohmann::json(size_t index, const std::string& text,
+                               const std::vector<engine::TokenLogprobs>& logprobs)>
+      delta;
+  std::function<nlohmann::json(size_t index, const engine::GenerationSummary&,
+                               const std::vector<engine::TokenLogprobs>& rest)>
+      final;
+  std::function<nlohmann::json(const std::vector<engine::GenerationSummary>&)> usage;  // optional
+  std::function<nlohmann::json(const ApiError&)> error;  // optional; default: e.body()
+  std::function<void(std::vector<std::shared_ptr<Generation>>&)> finished;  // optional
+};
+
+void stream_choices(httplib::Response& res, ServerContext& ctx, std::vector<std::shared_ptr<Generation>> choices,
+                    ChoiceStreamShape shape, StreamFormat format);
 
 }  // namespace ragd::server

@@ -1,11 +1,13 @@
 // The OpenAI-compatible endpoints (see docs/api.md): chat and text completions (streamed
-// as chat.completion.chunk / text_completion SSE chunks ending in data: [DONE]),
+// as chat.completion.chunk / text_completion SSE chunks ending in data: [DONE]; `n`
+// choices as n sequences, per-token `logprobs` from the sampler),
 // embeddings, and the model list. A chat with a `collection` is RAG (server/rag_chat.h).
 #include <cstring>
 #include <filesystem>
 
 #include "server/api_error.h"
 #include "server/generation.h"
+#include "server/generation_logprobs.h"
 #include "server/generation_stream.h"
 #include "server/rag_chat.h"
 #include "server/routes.h"
@@ -15,51 +17,82 @@ namespace {
 
 using nlohmann::json;
 
-json chat_response(const std::string& id, int64_t created, const std::string& model, const std::string& text,
-                   const engine::GenerationSummary& s) {
+// One choice of a whole (non-streamed) generation.
+struct Choice {
+  std::string text;
+  engine::GenerationSummary summary;
+  std::vector<engine::TokenLogprobs> logprobs;  // when the request asked for them
+};
+
+// A whole (non-streamed) generation: its choices (a failure has been thrown as ApiError),
+// the model (for the tokenizer that names logprob tokens) and the model's name.
+struct WholeGeneration {
+  std::vector<Choice> choices;
+  std::shared_ptr<engine::LoadedModel> model;
+  std::string model_name;
+
+  std::vector<engine::GenerationSummary> summaries() const {
+    std::vector<engine::GenerationSummary> out;
+    for (const auto& c : choices) out.push_back(c.summary);
+    return out;
+  }
+};
+
+json chat_response(const std::string& id, int64_t created, const WholeGeneration& w, bool logprobs) {
+  json choices = json::array();
+  for (size_t i = 0; i < w.choices.size(); ++i) {
+    const Choice& c = w.choices[i];
+    choices.push_back(
+        {{"index", i},
+         {"message", {{"role", "assistant"}, {"content", c.text}}},
+         {"logprobs", logprobs ? json{{"content", chat_logprobs_content(*w.model->llm->tokenizer, c.logprobs)}} : json()},
+         {"finish_reason", finish_reason_string(c.summary.finish)}});
+  }
   return {{"id", id},
           {"object", "chat.completion"},
           {"created", created},
-          {"model", model},
+          {"model", w.model_name},
           {"system_fingerprint", "ragd-0.1.0"},
-          {"choices", json::array({{{"index", 0},
-                                    {"message", {{"role", "assistant"}, {"content", text}}},
-                                    {"logprobs", nullptr},
-                                    {"finish_reason", finish_reason_string(s.finish)}}})},
-          {"usage", usage_json(s)}};
+          {"choices", std::move(choices)},
+          {"usage", usage_json(w.summaries())}};
 }
 
-json completion_response(const std::string& id, int64_t created, const std::string& model, const std::string& text,
-                         const engine::GenerationSummary& s) {
+json completion_response(const std::string& id, int64_t created, const WholeGeneration& w, const std::string& echo,
+                         bool logprobs) {
+  json choices = json::array();
+  for (size_t i = 0; i < w.choices.size(); ++i) {
+    const Choice& c = w.choices[i];
+    size_t offset = utf8_length(echo);
+    choices.push_back({{"index", i},
+                       {"text", echo + c.text},
+                       {"logprobs", logprobs ? completion_logprobs(*w.model->llm->tokenizer, c.logprobs, offset) : json()},
+                       {"finish_reason", finish_reason_string(c.summary.finish)}});
+  }
   return {{"id", id},
           {"object", "text_completion"},
           {"created", created},
-          {"model", model},
+          {"model", w.model_name},
           {"system_fingerprint", "ragd-0.1.0"},
-          {"choices", json::array({{{"index", 0},
-                                    {"text", text},
-                                    {"logprobs", nullptr},
-                                    {"finish_reason", finish_reason_string(s.finish)}}})},
-          {"usage", usage_json(s)}};
+          {"choices", std::move(choices)},
+          {"usage", usage_json(w.summaries())}};
 }
 
-// A whole (non-streamed) generation: the text, its summary (a failure has been thrown as
-// ApiError) and the model's name. `prompt_of` turns the acquired model into prompt ids.
-struct WholeGeneration {
-  std::string text;
-  engine::GenerationSummary summary;
-  std::string model_name;
-};
-
+// `prompt_of` turns the acquired model into prompt ids; gen.n choices are generated.
 template <typename PromptOf>
 WholeGeneration generate_whole(ServerContext& ctx, const GenerationParams& gen, const RequestInfo& info,
                                const char* endpoint, PromptOf prompt_of) {
   if (gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
-  auto model = ctx.acquire(gen.model, engine::ModelKind::Llm);
-  Generation g = start_generation(ctx, model, prompt_of(*model->llm), gen, info.user_for(gen.user), endpoint);
-  WholeGeneration out{g.stream->wait_all(), {}, g.model_name};
-  out.summary = finish_generation(ctx, g);
-  throw_if_failed(out.summary);
+  WholeGeneration out;
+  out.model = ctx.acquire(gen.model, engine::ModelKind::Llm);
+  auto gens = start_generations(ctx, out.model, prompt_of(*out.model->llm), gen, info.user_for(gen.user), endpoint);
+  out.model_name = gens.front()->model_name;
+  for (auto& g : gens) {
+    Choice c;
+    c.text = g->stream->wait_all(&c.logprobs);
+    c.summary = finish_generation(ctx, *g);
+    out.choices.push_back(std::move(c));
+  }
+  for (const auto& c : out.choices) throw_if_failed(c.summary);
   return out;
 }
 
@@ -69,14 +102,14 @@ json chat_reply(ServerContext& ctx, const ChatRequest& req, const json& body, co
   if (is_rag_chat(body)) return run_rag_chat(ctx, body, info);
   auto w = generate_whole(ctx, req.gen, info, "/v1/chat/completions",
                           [&](const engine::Llm& llm) { return chat_prompt_tokens(llm, req.messages); });
-  return chat_response(random_id("chatcmpl-"), unix_time(), w.model_name, w.text, w.summary);
+  return chat_response(random_id("chatcmpl-"), unix_time(), w, req.gen.options.logprobs >= 0);
 }
 
 json completion_reply(ServerContext& ctx, const CompletionRequest& req, const RequestInfo& info) {
   auto w = generate_whole(ctx, req.gen, info, "/v1/completions",
                           [&](const engine::Llm& llm) { return completion_prompt_tokens(llm, req.prompt); });
-  if (req.echo) w.text = req.prompt + w.text;
-  return completion_response(random_id("cmpl-"), unix_time(), w.model_name, w.text, w.summary);
+  return completion_response(random_id("cmpl-"), unix_time(), w, req.echo ? req.prompt : "",
+                             req.gen.options.logprobs >= 0);
 }
 
 void handle_chat(ServerContext& ctx, const httplib::Request& http, httplib::Response& res, const RequestInfo& info) {
@@ -91,33 +124,43 @@ void handle_chat(ServerContext& ctx, const httplib::Request& http, httplib::Resp
     return;
   }
   auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
-  auto prompt = chat_prompt_tokens(*model->llm, req.messages);
-  auto g = std::make_shared<Generation>(
-      start_generation(ctx, model, std::move(prompt), req.gen, info.user_for(req.gen.user), "/v1/chat/completions"));
+  auto gens = start_generations(ctx, model, chat_prompt_tokens(*model->llm, req.messages), req.gen,
+                                info.user_for(req.gen.user), "/v1/chat/completions");
   std::string id = random_id("chatcmpl-");
   int64_t created = unix_time();
-  std::string name = g->model_name;
-  auto chunk = [id, created, name](json delta, json finish) {
+  std::string name = gens.front()->model_name;
+  const bool want_logprobs = req.gen.options.logprobs >= 0;
+  auto chunk = [id, created, name](size_t index, json delta, json logprobs, json finish) {
     return json{{"id", id},
                 {"object", "chat.completion.chunk"},
                 {"created", created},
                 {"model", name},
                 {"system_fingerprint", "ragd-0.1.0"},
-                {"choices", json::array({{{"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", finish}}})}};
+                {"choices", json::array({{{"index", index},
+                                          {"delta", std::move(delta)},
+                                          {"logprobs", std::move(logprobs)},
+                                          {"finish_reason", std::move(finish)}}})}};
   };
-  StreamShape shape;
-  shape.first = [chunk] { return chunk({{"role", "assistant"}, {"content", ""}}, nullptr); };
-  shape.delta = [chunk](const std::string& text) { return chunk({{"content", text}}, nullptr); };
-  shape.final = [chunk](const engine::GenerationSummary& s) {
-    return chunk(json::object(), finish_reason_string(s.finish));
+  // A chunk's logprobs: those of its tokens when asked for (possibly none), else null.
+  auto logprobs_of = [model, want_logprobs](const std::vector<engine::TokenLogprobs>& lps) {
+    return want_logprobs ? json{{"content", chat_logprobs_content(*model->llm->tokenizer, lps)}} : json();
+  };
+  ChoiceStreamShape shape;
+  shape.first = [chunk](size_t i) { return chunk(i, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr); };
+  shape.delta = [chunk, logprobs_of](size_t i, const std::string& text, const std::vector<engine::TokenLogprobs>& lps) {
+    return chunk(i, {{"content", text}}, logprobs_of(lps), nullptr);
+  };
+  shape.final = [chunk, logprobs_of](size_t i, const engine::GenerationSummary& s,
+                                     const std::vector<engine::TokenLogprobs>& rest) {
+    return chunk(i, json::object(), rest.empty() ? json() : logprobs_of(rest), finish_reason_string(s.finish));
   };
   if (req.gen.include_usage) {
-    shape.usage = [id, created, name](const engine::GenerationSummary& s) {
+    shape.usage = [id, created, name](const std::vector<engine::GenerationSummary>& s) {
       return json{{"id", id},       {"object", "chat.completion.chunk"}, {"created", created},
                   {"model", name},  {"choices", json::array()},          {"usage", usage_json(s)}};
     };
   }
-  stream_generation(res, ctx, g, shape, StreamFormat::Sse);
+  stream_choices(res, ctx, std::move(gens), std::move(shape), StreamFormat::Sse);
 }
 
 void handle_completion(ServerContext& ctx, const httplib::Request& http, httplib::Response& res,
@@ -129,31 +172,44 @@ void handle_completion(ServerContext& ctx, const httplib::Request& http, httplib
     return;
   }
   auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
-  auto prompt = completion_prompt_tokens(*model->llm, req.prompt);
-  auto g = std::make_shared<Generation>(
-      start_generation(ctx, model, std::move(prompt), req.gen, info.user_for(req.gen.user), "/v1/completions"));
+  auto gens = start_generations(ctx, model, completion_prompt_tokens(*model->llm, req.prompt), req.gen,
+                                info.user_for(req.gen.user), "/v1/completions");
   std::string id = random_id("cmpl-");
   int64_t created = unix_time();
-  std::string name = g->model_name;
-  auto chunk = [id, created, name](const std::string& text, json finish) {
+  std::string name = gens.front()->model_name;
+  const bool want_logprobs = req.gen.options.logprobs >= 0;
+  auto chunk = [id, created, name](size_t index, const std::string& text, json logprobs, json finish) {
     return json{{"id", id},
                 {"object", "text_completion"},
                 {"created", created},
                 {"model", name},
-                {"choices", json::array({{{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish}}})}};
+                {"choices", json::array({{{"index", index},
+                                          {"text", text},
+                                          {"logprobs", std::move(logprobs)},
+                                          {"finish_reason", std::move(finish)}}})}};
   };
-  StreamShape shape;
   std::string echo = req.echo ? req.prompt : "";
-  shape.first = [chunk, echo] { return echo.empty() ? json() : chunk(echo, nullptr); };
-  shape.delta = [chunk](const std::string& text) { return chunk(text, nullptr); };
-  shape.final = [chunk](const engine::GenerationSummary& s) { return chunk("", finish_reason_string(s.finish)); };
+  // Each choice's text_offset continues across its chunks, from the echoed prompt's end.
+  auto offsets = std::make_shared<std::vector<size_t>>(gens.size(), utf8_length(echo));
+  auto logprobs_of = [model, want_logprobs, offsets](size_t i, const std::vector<engine::TokenLogprobs>& lps) {
+    return want_logprobs ? completion_logprobs(*model->llm->tokenizer, lps, (*offsets)[i]) : json();
+  };
+  ChoiceStreamShape shape;
+  shape.first = [chunk, echo](size_t i) { return echo.empty() ? json() : chunk(i, echo, nullptr, nullptr); };
+  shape.delta = [chunk, logprobs_of](size_t i, const std::string& text, const std::vector<engine::TokenLogprobs>& lps) {
+    return chunk(i, text, logprobs_of(i, lps), nullptr);
+  };
+  shape.final = [chunk, logprobs_of](size_t i, const engine::GenerationSummary& s,
+                                     const std::vector<engine::TokenLogprobs>& rest) {
+    return chunk(i, "", rest.empty() ? json() : logprobs_of(i, rest), finish_reason_string(s.finish));
+  };
   if (req.gen.include_usage) {
-    shape.usage = [id, created, name](const engine::GenerationSummary& s) {
+    shape.usage = [id, created, name](const std::vector<engine::GenerationSummary>& s) {
       return json{{"id", id}, {"object", "text_completion"}, {"created", created},
                   {"model", name}, {"choices", json::array()}, {"usage", usage_json(s)}};
     };
   }
-  stream_generation(res, ctx, g, shape, StreamFormat::Sse);
+  stream_choices(res, ctx, std::move(gens), std::move(shape), StreamFormat::Sse);
 }
 
 void handle_embeddings(ServerContext& ctx, const httplib::Request& http, httplib::Response& res, const RequestInfo&) {

@@ -21,12 +21,12 @@ constexpr std::string_view kGenerationFields[] = {
     "temperature",   "top_p",        "min_p",                 "top_k",       "presence_penalty",
     "frequency_penalty", "repetition_penalty", "seed",         "logit_bias",  "n",
     "priority",      "user",         "stream",                "stream_options"};
-// `logprobs`, `tools`, `tool_choice` and `store` only at their no-op values
-// (parse_chat_request); `response_format` as parse_response_format reads it.
-constexpr std::string_view kChatFields[] = {"messages", "collection", "rag", "logprobs", "tools",
-                                            "tool_choice", "response_format", "store"};
+// `tools`, `tool_choice` and `store` only at their no-op values (parse_chat_request);
+// `response_format` as parse_response_format reads it.
+constexpr std::string_view kChatFields[] = {"messages",    "collection",      "rag",  "logprobs", "top_logprobs",
+                                            "tools",       "tool_choice",     "response_format", "store"};
 constexpr std::string_view kMessageFields[] = {"role", "content"};
-constexpr std::string_view kCompletionFields[] = {"prompt", "echo", "best_of", "response_format"};
+constexpr std::string_view kCompletionFields[] = {"prompt", "echo", "best_of", "response_format", "logprobs"};
 constexpr std::string_view kResponseFormatFields[] = {"type", "json_schema"};
 constexpr std::string_view kJsonSchemaFields[] = {"name", "description", "schema", "strict"};
 constexpr std::string_view kEmbeddingFields[] = {"model", "input", "encoding_format", "user"};
@@ -305,9 +305,7 @@ GenerationParams parse_generation_params(const json& body, const GenerationDefau
   } catch (const Error& e) {
     throw bad_request(e.what());
   }
-  if (auto n = get_int(body, "n", 0, 1 << 20); n && *n != 1) {
-    throw bad_request("only n = 1 is supported", "n");
-  }
+  if (auto n = get_int(body, "n", 1, static_cast<int64_t>(kMaxChoices))) p.n = static_cast<size_t>(*n);
   if (auto v = get_int(body, "priority", 0, static_cast<int64_t>(d.priority_levels) - 1)) {
     p.priority = static_cast<size_t>(*v);
   }
@@ -321,9 +319,16 @@ GenerationParams parse_generation_params(const json& body, const GenerationDefau
   return p;
 }
 
+uint64_t choice_seed(uint64_t seed, size_t index) {
+  if (index == 0) return seed;
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(index);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 ChatRequest parse_chat_request(const json& body, const GenerationDefaults& d, std::string_view raw_body) {
   refuse_unknown_fields(body, {kGenerationFields, kChatFields}, "/v1/chat/completions");
-  require_value(body, "logprobs", false);
   require_value(body, "tools", json::array());
   require_value(body, "tool_choice", "none");
   require_value(body, "store", false);
@@ -332,6 +337,17 @@ ChatRequest parse_chat_request(const json& body, const GenerationDefaults& d, st
   }
   ChatRequest r;
   r.gen = parse_generation_params(body, d);
+  // OpenAI: `logprobs: true` asks for the chosen tokens' logprobs, `top_logprobs` (0..20)
+  // for that many alternatives each, and only together with `logprobs: true`.
+  const bool logprobs = get_bool(body, "logprobs", false);
+  const auto top = get_int(body, "top_logprobs", 0, static_cast<int64_t>(engine::kMaxTopLogprobs));
+  if (top && !logprobs) throw bad_request("'top_logprobs' requires 'logprobs': true", "top_logprobs");
+  if (logprobs) r.gen.options.logprobs = static_cast<int32_t>(top.value_or(0));
+  if (field(body, "collection")) {
+    // A RAG answer is one text with citations (server/rag_chat.h): one choice, no logprobs.
+    if (r.gen.n != 1) throw bad_request("'n' > 1 is not supported with a 'collection' (RAG answers)", "n");
+    if (logprobs) throw bad_request("'logprobs' is not supported with a 'collection' (RAG answers)", "logprobs");
+  }
   r.gen.options.json_constraint = parse_response_format(body, raw_body);
   if (r.gen.options.json_constraint && field(body, "collection")) {
     throw bad_request("'response_format' is not supported with a 'collection': RAG answers are text with citations",
@@ -360,6 +376,8 @@ CompletionRequest parse_completion_request(const json& body, const GenerationDef
   require_value(body, "best_of", 1);
   CompletionRequest r;
   r.gen = parse_generation_params(body, d);
+  // The legacy API: `logprobs` is the number of alternatives (0..5) per token, null for none.
+  if (auto k = get_int(body, "logprobs", 0, kMaxCompletionLogprobs)) r.gen.options.logprobs = static_cast<int32_t>(*k);
   r.gen.options.json_constraint = parse_response_format(body, raw_body);
   const json* prompt = field(body, "prompt");
   if (!prompt) throw bad_request("'prompt' is required", "prompt");
@@ -410,6 +428,7 @@ RagQueryRequest parse_rag_query(const json& body, const GenerationDefaults& d) {
   refuse_unknown_fields(body, {kGenerationFields, kRagQueryFields}, "/v1/rag/query");
   RagQueryRequest r;
   r.gen = parse_generation_params(body, d);
+  if (r.gen.n != 1) throw bad_request("'n' > 1 is not supported by /v1/rag/query (one answer with citations)", "n");
   r.question = get_string(body, "question");
   if (r.question.empty()) r.question = get_string(body, "query");
   if (r.question.find_first_not_of(" \t\r\n") == std::string::npos) {

@@ -4,8 +4,8 @@
 // naming the offending field ("'messages' must be a non-empty array"). Nothing is looked up
 // (models, collections): that happens in the routes, which answer 404 for unknown names.
 // A field an endpoint does not implement is refused with a 400 naming it, never ignored
-// (server/known_fields.h); fields harmless at their no-op value (`logprobs: false`,
-// `tools: []`, `n: 1`) are accepted with that value only.
+// (server/known_fields.h); fields harmless at their no-op value (`tools: []`,
+// `tool_choice: "none"`) are accepted with that value only.
 //
 // Sampling defaults are ragd's (engine/sampler.h: temperature 0.8, top_k 40, top_p 0.95,
 // min_p 0.05) rather than OpenAI's 1.0 / off, because small local models ramble without
@@ -40,7 +40,19 @@ struct GenerationParams {
   std::string user;                    // OpenAI `user`, a fairness key
   bool stream = false;
   bool include_usage = false;          // stream_options.include_usage
+  // OpenAI `n`: independent choices for the same prompt (1..kMaxChoices); choice i > 0
+  // samples with choice_seed(seed, i). Log-probabilities are options.logprobs (chat:
+  // `logprobs` + `top_logprobs`, completions: the integer `logprobs`).
+  size_t n = 1;
 };
+
+inline constexpr size_t kMaxChoices = 16;      // `n` above this is refused by name
+inline constexpr int64_t kMaxCompletionLogprobs = 5;  // /v1/completions `logprobs` (OpenAI's limit)
+
+// The seed of choice `index` of a request seeded `seed`: the seed itself for choice 0 (so
+// n = 1 behaves as before), a well-mixed derivative (splitmix64) for the others, so the
+// choices differ and the same request reproduces all of them.
+uint64_t choice_seed(uint64_t seed, size_t index);
 
 struct ChatRequest {
   GenerationParams gen;

@@ -51,7 +51,7 @@ def main():
         expect_error(srv, "POST", chat, 400, body={"messages": "hi"}, needle="messages")
         expect_error(srv, "POST", chat, 400, body={"messages": [{"role": "user", "content": "x"}], "max_tokens": "9"},
                      needle="max_tokens")
-        expect_error(srv, "POST", chat, 400, body={"messages": [{"role": "user", "content": "x"}], "n": 3}, needle="n = 1")
+        expect_error(srv, "POST", chat, 400, body={"messages": [{"role": "user", "content": "x"}], "n": 17}, needle="'n' must be between 1 and 16")
         expect_error(srv, "POST", chat, 400, body={"messages": [{"role": "user", "content": "x"}], "temperature": -2},
                      needle="temperature")
         err = expect_error(srv, "POST", chat, 404, body={"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]},

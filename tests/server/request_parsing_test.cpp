@@ -153,7 +153,7 @@ TEST(ParseChat, RejectsMalformedFields) {
   expect_400(chat({{"stop", 5}}), "'stop'");
   expect_400(chat({{"stop", {"a", 1}}}), "'stop'");
   expect_400(chat({{"stop", {""}}}), "empty");
-  expect_400(chat({{"n", 2}}), "n = 1");
+  expect_400(chat({{"n", 17}}), "'n' must be between 1 and 16");
   expect_400(chat({{"stream", "yes"}}), "'stream' must be true or false");
   expect_400(chat({{"stream_options", 1}}), "stream_options");
   expect_400(chat({{"logit_bias", {{"abc", 1}}}}), "not a token id");
@@ -234,8 +234,6 @@ TEST(KnownFields, ChatRefusesWhatItDoesNotImplement) {
            {"tools", {tool}},
            {"tool_choice", "auto"},
            {"grammar", "root ::= \"x\""},
-           {"logprobs", true},
-           {"top_logprobs", 3},
            {"functions", {tool}},
            {"function_call", "auto"},
            {"parallel_tool_calls", false},
@@ -271,7 +269,6 @@ TEST(KnownFields, NoOpValuesAndNullsAreAccepted) {
 }
 
 TEST(KnownFields, OtherEndpointsRefuseUnknownFields) {
-  expect_refused([] { parse_completion_request({{"prompt", "p"}, {"logprobs", 2}}); }, "logprobs");
   expect_refused([] { parse_completion_request({{"prompt", "p"}, {"suffix", "end"}}); }, "suffix");
   expect_refused([] { parse_completion_request({{"prompt", "p"}, {"best_of", 3}}); }, "best_of");
   expect_refused([] { parse_completion_request({{"prompt", "p"}, {"messages", json::array()}}); }, "messages",
