@@ -12,18 +12,23 @@ namespace ragd::app {
 namespace fs = std::filesystem;
 
 LocalAnswerer open_answerer(const ModelOptions& model, const EmbedderChoice& embed, const std::string& db_dir,
-                            rag::AnswerOptions options, const RerankChoice& rerank) {
+                            rag::AnswerOptions options, const RerankChoice& rerank, const std::string& profile) {
   LocalAnswerer a;
   engine::RegistryOptions ro;
   ro.threads = model.threads;
   ro.embedding = embed.service;
   ro.embedding.threads = model.threads;
   ro.scheduler.ctx_size = model.ctx_size;
+  // Without --model the installed models are offered too, so that the profile can pick one.
+  if (model.model.empty()) ro.model_dir = default_model_dir();
   a.registry = std::make_unique<engine::ModelRegistry>(ro);
   const std::string llm_path = model.resolve();
   if (!fs::exists(llm_path)) fail("model file {} does not exist", llm_path);
   a.llm = fs::path(llm_path).stem().string();
   a.registry->add({a.llm, llm_path, engine::ModelKind::Llm});
+  if (model.model.empty()) {
+    if (std::string chosen = rag::profile_model(profile, *a.registry); !chosen.empty()) a.llm = chosen;
+  }
   if (!embed.no_embed) {
     std::string path = embed.model.empty() ? (fs::path(default_model_dir()) / kDefaultEmbedder).string() : embed.model;
     if (fs::exists(path)) {

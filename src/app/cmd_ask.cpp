@@ -34,8 +34,9 @@ int run_ask(const AskOptions& o) {
     fail("no document store in {}: ingest documents first (ragd ingest PATH --db {})", o.where.db_dir,
          o.where.db_dir);
   }
-  LocalAnswerer a = open_answerer(o.model, o.embed, o.where.db_dir, {}, o.rerank);
+  LocalAnswerer a = open_answerer(o.model, o.embed, o.where.db_dir, {}, o.rerank, o.profile);
   rag::AnswerRequest req;
+  req.model = a.llm;
   req.retrieval.query = o.question;
   req.retrieval.collection = o.where.collection;
   req.retrieval.top_k = o.top_k;
@@ -72,7 +73,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
   auto* sub = app.add_subcommand("ask", "Answer a question from your documents, with citations");
   sub->add_option("question", o->question, "The question")->required();
   add_store_options(sub, o->where);
-  sub->add_option("--profile", o->profile, "Retrieval profile: fast, default or quality")->capture_default_str();
+  sub->add_option("--profile", o->profile, "Profile: fast, default or quality (candidate counts, rerank depth, and without -m the profile's model)")->capture_default_str();
   sub->add_option("--mode", o->mode, "bm25, dense or hybrid (default: hybrid when the collection has vectors)");
   sub->add_option("--chunks", o->top_k, "Sources given to the model (--top-k is the sampler's)")->capture_default_str();
   sub->add_option("-n,--max-tokens", o->max_tokens, "Most tokens in the answer (default: the service's)");

@@ -46,6 +46,7 @@ struct EvalQaOptions {
   bool no_example = false;
   bool raw_citations = false;
   std::string system;
+  std::string example_answer;
   std::vector<std::string> stop;
   size_t skip = 0;
   RerankChoice rerank;
@@ -98,7 +99,7 @@ nlohmann::json report_json(const EvalQaOptions& o, const LocalAnswerer& a, const
   nlohmann::json latency = nlohmann::json::object();
   for (const auto& s : r.latency) latency[s.stage] = {{"p50_ms", s.p50}, {"p95_ms", s.p95}};
   return {{"dataset", o.data},       {"model", a.llm},
-          {"embedding_model", a.embedder}, {"profile", o.profile},
+          {"embedding_model", a.embedder}, {"profile", o.profile}, {"skip", o.skip},
           {"sources", o.top_k},        {"rerank", o.rerank.spec},
           {"questions", r.questions},  {"exact_match", r.exact_match},
           {"f1", r.f1},                {"contains_answer", r.contains},
@@ -153,6 +154,7 @@ int run_eval_qa(const EvalQaOptions& o) {
   aopts.verify_citations = !o.raw_citations;
   if (o.placement == "system") aopts.prompt.system_prompt = std::string(rag::kLegacyRagSystemPrompt);
   if (!o.system.empty()) aopts.prompt.system_prompt = o.system;
+  if (!o.example_answer.empty()) aopts.prompt.example_answer = o.example_answer;
   LocalAnswerer a = [&] {
     std::string db = o.db;
     if (db.empty()) {
@@ -160,11 +162,12 @@ int run_eval_qa(const EvalQaOptions& o) {
       db = default_db(o.data, emb).string();
       fs::create_directories(db);
     }
-    return open_answerer(o.model, o.embed, db, aopts, o.rerank);
+    return open_answerer(o.model, o.embed, db, aopts, o.rerank, o.profile);
   }();
   ingest_corpus(a, data.corpus, o.json);
 
   rag::AnswerRequest req;
+  req.model = a.llm;
   req.retrieval.collection = "qa";
   req.retrieval.top_k = o.top_k;
   req.retrieval.profile = o.profile;
@@ -179,7 +182,7 @@ int run_eval_qa(const EvalQaOptions& o) {
   if (o.calibrate) return run_calibration(o, data, a, req.retrieval);
 
   std::vector<rag::QaResult> all;
-  auto results = rag::run_qa(data, o.n, *a.service, req, [&](const rag::QaResult& r, size_t done, size_t total) {
+  auto results = rag::run_qa(data, o.skip, o.n, *a.service, req, [&](const rag::QaResult& r, size_t done, size_t total) {
     all.push_back(r);
     draw_progress(r, done, total, all);
   });
@@ -210,7 +213,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
       "qa", "Answer quality (exact match, F1, citations, hit@k, latency) on a QA dataset");
   sub->add_option("--data", o->data, "Folder with corpus.jsonl, answers.jsonl (and qrels/test.tsv)")->required();
   sub->add_option("--n", o->n, "Ask the first N questions in file order (0 = all)")->capture_default_str();
-  sub->add_option("--profile", o->profile, "Retrieval profile: fast, default or quality")->capture_default_str();
+  sub->add_option("--profile", o->profile, "Profile: fast, default or quality (candidate counts, rerank depth, and without -m the profile's model)")->capture_default_str();
   sub->add_option("--mode", o->mode, "bm25, dense or hybrid (default: hybrid with an embedder)");
   sub->add_option("--chunks", o->top_k, "Sources retrieved per question (--top-k is the sampler's)")->capture_default_str();
   sub->add_option("--db", o->db, "Store folder to ingest into and reuse (default: a cache folder per dataset)");
@@ -224,6 +227,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_flag("--no-example", o->no_example, "Leave the worked example out of the prompt");
   sub->add_flag("--raw-citations", o->raw_citations, "Keep the model's [n] markers as written (no verification)");
   sub->add_option("--system", o->system, "Replace the prompt's instructions (to compare wordings)");
+  sub->add_option("--example-answer", o->example_answer, "Replace the worked example's answer (to compare styles)");
   sub->add_option("--stop", o->stop, "Stop strings (default: a blank line; 'none': no stop)");
   sub->add_option("--dump", o->dump, "Write each question's answer and scores to this JSONL file");
   o->rerank.add_to(sub);
@@ -235,7 +239,8 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_flag("--json", o->json, "Print the report as JSON");
   sub->add_flag("--calibrate", o->calibrate,
                 "Instead of answering: calibrate the relevance threshold on questions --skip .. --skip+N");
-  sub->add_option("--skip", o->skip, "With --calibrate: the first question used")->capture_default_str();
+  sub->add_option("--skip", o->skip, "Start at this question (0-based, file order): ask --skip .. --skip+N")
+      ->capture_default_str();
   return Command{sub, [o] { return run_eval_qa(*o); }};
 });
 

@@ -1,9 +1,11 @@
 #include "rag/answer/answer_service.h"
 
+
 #include <fmt/format.h>
 
 #include <algorithm>
 
+#include "engine/model_catalog.h"
 #include "rag/answer/service_error.h"
 
 namespace ragd::rag {
@@ -47,6 +49,13 @@ ServiceError admission_error(const engine::Admission& a) {
 
 }  // namespace
 
+std::string profile_model(std::string_view profile, const engine::ModelRegistry& registry) {
+  if (profile == "default") return "";
+  const engine::CatalogModel* m = engine::ModelCatalog::builtin().find(profile);
+  if (!m || !registry.contains(m->name)) return "";
+  return m->name;
+}
+
 std::string answer_settings_key(const AnswerRequest& r, const Retrieval& retrieval, const std::string& model_name) {
   const auto& g = r.generation;
   const auto& s = g.sampling;
@@ -79,6 +88,7 @@ AnswerPlan AnswerService::plan(AnswerRequest request) const {
   RetrievalRequest rr = p.request.retrieval;
   rr.embed_always = options_.answer_cache != nullptr;  // the semantic cache compares questions
   p.retrieval = retrieval_.retrieve(rr);
+  if (p.request.model.empty()) p.request.model = profile_model(p.request.retrieval.profile, *retrieval_.deps().registry);
   p.llm = retrieval_.acquire(p.request.model, engine::ModelKind::Llm);
   const auto best = best_dense_score(p.retrieval.hits);
   p.not_relevant = p.retrieval.hits.empty() || (best && *best < options_.min_relevance);

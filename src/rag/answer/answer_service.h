@@ -60,7 +60,7 @@ struct AnswerOptions {
 
 struct AnswerRequest {
   RetrievalRequest retrieval;            // retrieval.query is the question
-  std::string model;                     // "" : the default LLM
+  std::string model;                     // "" : the profile's model (profile_model())
   engine::GenerationOptions generation;  // max_tokens, stop, sampling
   std::string system;                    // replaces the default system prompt if set
   size_t priority = 1;
@@ -127,6 +127,12 @@ inline constexpr size_t kAnswerSources = 2;
 inline constexpr std::string_view kAnswerStop = "\n\n";
 inline constexpr std::string_view kAnswerEnd = "].";
 void apply_answer_defaults(engine::GenerationOptions& generation, bool max_tokens_given, bool stop_given);
+
+// The model a request that names none answers with: for the "fast" and "quality" profiles
+// the catalog model of that name (engine/model_catalog.h; "fast" is the small, quick one)
+// when the registry offers it, installed or added; otherwise, and always for "default",
+// "" (the registry's default LLM, the one the server or CLI was started with).
+std::string profile_model(std::string_view profile, const engine::ModelRegistry& registry);
 
 // The answer-cache settings part of a plan (everything but collection and question).
 std::string answer_settings_key(const AnswerRequest& request, const Retrieval& retrieval,

@@ -84,7 +84,7 @@ RagPrompt build_rag_prompt(std::string_view question, const std::vector<SearchHi
   out.messages.push_back({"system", options.system_prompt});
   if (options.worked_example) {
     out.messages.push_back({"user", std::string(kExampleQuestion)});
-    out.messages.push_back({"assistant", std::string(kExampleAnswer)});
+    out.messages.push_back({"assistant", options.example_answer});
   }
   if (out.sources.empty()) {
     out.messages.push_back({"user", std::string(question)});

@@ -55,6 +55,7 @@ struct PromptOptions {
   std::string system_prompt = std::string(kRagSystemPrompt);
   SourcePlacement placement = SourcePlacement::BeforeQuestion;
   bool worked_example = true;
+  std::string example_answer = std::string(kExampleAnswer);  // the worked example's answer
   size_t max_source_tokens = 1500;
   size_t min_source_tokens = 32;  // a cut chunk keeps at least this much, or is dropped
 };

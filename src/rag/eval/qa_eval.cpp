@@ -129,13 +129,15 @@ QaReport summarize_qa(const std::vector<QaResult>& results) {
   return r;
 }
 
-std::vector<QaResult> run_qa(const QaData& data, size_t n, const AnswerService& service, const AnswerRequest& request,
+std::vector<QaResult> run_qa(const QaData& data, size_t skip, size_t n, const AnswerService& service,
+                             const AnswerRequest& request,
                              const std::function<void(const QaResult&, size_t, size_t)>& on_result) {
-  const size_t total = n ? std::min(n, data.examples.size()) : data.examples.size();
+  const size_t available = data.examples.size() - std::min(skip, data.examples.size());
+  const size_t total = n ? std::min(n, available) : available;
   std::vector<QaResult> out;
   out.reserve(total);
   for (size_t i = 0; i < total; ++i) {
-    const QaExample& e = data.examples[i];
+    const QaExample& e = data.examples[skip + i];
     AnswerRequest req = request;
     req.retrieval.query = e.question;
     AnswerPlan plan = service.plan(std::move(req));

@@ -76,9 +76,11 @@ struct QaReport {
 
 QaReport summarize_qa(const std::vector<QaResult>& results);
 
-// Asks the first n examples (all when n is 0) in order through `service`; `request` is the
-// template of every request (its query is replaced). on_result is called after each.
-std::vector<QaResult> run_qa(const QaData& data, size_t n, const AnswerService& service, const AnswerRequest& request,
+// Asks examples skip .. skip+n-1 (all from skip when n is 0) in order through `service`;
+// `request` is the template of every request (its query is replaced). on_result is called
+// after each.
+std::vector<QaResult> run_qa(const QaData& data, size_t skip, size_t n, const AnswerService& service,
+                             const AnswerRequest& request,
                              const std::function<void(const QaResult&, size_t done, size_t total)>& on_result = {});
 
 }  // namespace ragd::rag
