@@ -16,24 +16,19 @@
 #include "engine/model_variants.h"
 #include "model/quantize_model.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace ragd::app {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // The family's pinned variants, best quality first.
 std::vector<const engine::CatalogModel*> family_of(const engine::ModelCatalog& catalog,
                                                    const engine::CatalogModel& model) {
   std::vector<const engine::CatalogModel*> out;
   for (const auto& m : catalog.models()) {
-    if (lower(m.family) == lower(model.family)) out.push_back(&m);
+    if (ascii_lower(m.family) == ascii_lower(model.family)) out.push_back(&m);
   }
   std::stable_sort(out.begin(), out.end(), [](const auto* a, const auto* b) {
     return engine::quant_quality_rank(a->quantization) < engine::quant_quality_rank(b->quantization);
@@ -68,7 +63,7 @@ bool made_before(const fs::path& out, const model::GgufFile& source, const model
   if (!fs::is_regular_file(out, ec)) return false;
   try {
     auto f = model::GgufFile::open(out.string());
-    return lower(engine::quantization_name(*f)) == target.name && f->architecture() == source.architecture() &&
+    return ascii_lower(engine::quantization_name(*f)) == target.name && f->architecture() == source.architecture() &&
            f->tensors().size() == source.tensors().size();
   } catch (const Error&) {
     return false;  // unreadable: made again
@@ -126,7 +121,7 @@ std::string pull_within_budget(const engine::ModelCatalog& catalog, const engine
   for (const auto* m : family) {
     engine::MemoryEstimate e = shared;
     e.weights_bytes = m->bytes;
-    candidates.push_back({m->name, lower(m->quantization), false, e});
+    candidates.push_back({m->name, ascii_lower(m->quantization), false, e});
   }
   const std::string stem = engine::variant_stem(source.name);
   const auto targets = engine::requant_targets_below(source.quantization);

@@ -8,15 +8,10 @@
 #include <map>
 
 #include "util/error.h"
+#include "util/text.h"
 
 namespace ragd::engine {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -107,7 +102,7 @@ ModelCatalog ModelCatalog::parse(std::string_view tsv, std::string_view label) {
       std::vector<std::string> keys = {m.name};
       keys.insert(keys.end(), m.aliases.begin(), m.aliases.end());
       for (const auto& k : keys) {
-        auto [it, fresh] = owner.emplace(lower(k), m.name);
+        auto [it, fresh] = owner.emplace(ascii_lower(k), m.name);
         if (!fresh) row.error(fmt::format("name '{}' is already used by model {}", k, it->second));
       }
       catalog.models_.push_back(std::move(m));
@@ -133,15 +128,15 @@ const ModelCatalog& ModelCatalog::builtin() {
 }
 
 const CatalogModel* ModelCatalog::find(std::string_view name) const {
-  const std::string key = lower(name);
+  const std::string key = ascii_lower(name);
   for (const auto& m : models_) {
-    if (lower(m.name) == key) return &m;
+    if (ascii_lower(m.name) == key) return &m;
     for (const auto& a : m.aliases) {
-      if (lower(a) == key) return &m;
+      if (ascii_lower(a) == key) return &m;
     }
   }
   for (const auto& m : models_) {
-    if (lower(m.family) == key) return &m;
+    if (ascii_lower(m.family) == key) return &m;
   }
   return nullptr;
 }

@@ -11,15 +11,10 @@
 #include "model/llama_config.h"
 #include "util/error.h"
 #include "util/memory_budget.h"
+#include "util/text.h"
 
 namespace ragd::engine {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Best first (see the header). Entries on one line rank equal.
 constexpr std::array<std::array<std::string_view, 2>, 16> kQualityOrder = {{
@@ -51,7 +46,7 @@ std::optional<Shape> shape_of(const model::GgufFile& f) {
 }  // namespace
 
 int quant_quality_rank(std::string_view quantization) {
-  const std::string q = lower(quantization);
+  const std::string q = ascii_lower(quantization);
   for (size_t i = 0; i < kQualityOrder.size(); ++i) {
     for (auto name : kQualityOrder[i]) {
       if (!name.empty() && q == name) return static_cast<int>(i);
@@ -63,7 +58,7 @@ int quant_quality_rank(std::string_view quantization) {
 std::string variant_stem(std::string_view name) {
   const size_t dot = name.rfind('.');
   if (dot == std::string_view::npos || dot == 0) return std::string(name);
-  const std::string suffix = lower(name.substr(dot + 1));
+  const std::string suffix = ascii_lower(name.substr(dot + 1));
   const bool is_quant = quant_quality_rank(suffix) < static_cast<int>(kQualityOrder.size()) ||
                         (suffix.size() > 2 && (suffix[0] == 'q' || suffix.rfind("iq", 0) == 0) &&
                          std::isdigit(static_cast<unsigned char>(suffix[suffix[0] == 'q' ? 1 : 2])));
@@ -115,17 +110,17 @@ std::vector<VariantCandidate> installed_variants(const std::string& path, const 
   auto self = model::GgufFile::open(path);
   const auto shape = shape_of(*self);
   const std::string self_name = fs::path(path).stem().string();
-  const std::string stem = lower(variant_stem(self_name));
+  const std::string stem = ascii_lower(variant_stem(self_name));
   std::vector<VariantCandidate> out;
   auto add = [&](const model::GgufFile& f, const std::string& name, const std::string& file_path) {
-    out.push_back({name, lower(quantization_name(f)), false, estimate_model_memory(f, options)});
+    out.push_back({name, ascii_lower(quantization_name(f)), false, estimate_model_memory(f, options)});
     if (paths) paths->push_back(file_path);
   };
   add(*self, self_name, path);
   if (!shape) return out;
   std::error_code ec;
   for (const auto& m : list_installed_models(model_dir)) {
-    if (!m.error.empty() || lower(variant_stem(m.name)) != stem) continue;
+    if (!m.error.empty() || ascii_lower(variant_stem(m.name)) != stem) continue;
     if (fs::equivalent(m.path, path, ec)) continue;
     try {
       auto f = model::GgufFile::open(m.path);

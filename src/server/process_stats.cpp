@@ -1,4 +1,5 @@
 #include "server/process_stats.h"
+#include "util/text.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -10,13 +11,6 @@
 
 namespace ragd::server {
 namespace {
-
-std::string read_text(const char* path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // The value of a "Name:   123 kB" line of /proc/meminfo, in bytes.
 uint64_t meminfo_bytes(const std::string& meminfo, const std::string& name) {
@@ -33,7 +27,7 @@ uint64_t meminfo_bytes(const std::string& meminfo, const std::string& name) {
 
 // Boot time (Unix seconds): the "btime" line of /proc/stat.
 double boot_time() {
-  std::istringstream in(read_text("/proc/stat"));
+  std::istringstream in(read_text_file("/proc/stat"));
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("btime ", 0) == 0) return std::stod(line.substr(6));
   }
@@ -53,7 +47,7 @@ ProcessStats read_process_stats() {
   ProcessStats p;
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  std::istringstream fields(stat_fields_after_command(read_text("/proc/self/stat")));
+  std::istringstream fields(stat_fields_after_command(read_text_file("/proc/self/stat")));
   std::vector<std::string> f;  // f[0] is field 3 (state) of proc(5)
   for (std::string w; fields >> w;) f.push_back(w);
   if (f.size() >= 22 && ticks > 0) {
@@ -74,7 +68,7 @@ ProcessStats read_process_stats() {
   }
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0) p.max_fds = static_cast<uint64_t>(limit.rlim_cur);
-  p.machine_memory_bytes = meminfo_bytes(read_text("/proc/meminfo"), "MemTotal");
+  p.machine_memory_bytes = meminfo_bytes(read_text_file("/proc/meminfo"), "MemTotal");
   return p;
 }
 

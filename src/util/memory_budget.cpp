@@ -10,16 +10,10 @@
 
 #include "util/config.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace ragd {
 namespace {
-
-std::string read_text(const char* path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -29,7 +23,7 @@ std::string_view trim(std::string_view s) {
 
 // The cgroup v2 path of this process ("0::/user.slice/..."), or "" without cgroup v2.
 std::string cgroup_path() {
-  std::istringstream in(read_text("/proc/self/cgroup"));
+  std::istringstream in(read_text_file("/proc/self/cgroup"));
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("0::", 0) == 0) return line.substr(3);
   }
@@ -39,7 +33,7 @@ std::string cgroup_path() {
 uint64_t cgroup_limit_bytes() {
   const std::string path = cgroup_path();
   if (path.empty()) return 0;
-  const std::string text(trim(read_text(("/sys/fs/cgroup" + path + "/memory.max").c_str())));
+  const std::string text(trim(read_text_file(("/sys/fs/cgroup" + path + "/memory.max").c_str())));
   uint64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   // "max" (no limit) or an unreadable file leave MemTotal as the figure.
@@ -123,7 +117,7 @@ uint64_t meminfo_total_bytes(std::string_view meminfo) {
 }
 
 uint64_t machine_memory_bytes() {
-  uint64_t total = meminfo_total_bytes(read_text("/proc/meminfo"));
+  uint64_t total = meminfo_total_bytes(read_text_file("/proc/meminfo"));
   const uint64_t limit = cgroup_limit_bytes();
   if (limit > 0 && (total == 0 || limit < total)) total = limit;
   return total;

@@ -7,15 +7,10 @@
 
 #include "rag/ingest/section_builder.h"
 #include "rag/ingest/text_parsers.h"
+#include "util/text.h"
 
 namespace ragd::rag {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool one_of(std::string_view name, std::initializer_list<std::string_view> names) {
   return std::find(names.begin(), names.end(), name) != names.end();
@@ -129,7 +124,7 @@ void HtmlScanner::skip_element(std::string_view tag, size_t& i) {
   // Case-insensitive search for "</tag" without copying the rest of the document.
   for (size_t at = html_.find("</", i); at != std::string_view::npos; at = html_.find("</", at + 2)) {
     std::string_view name = html_.substr(at + 2, tag.size());
-    if (lower(name) == tag) {
+    if (ascii_lower(name) == tag) {
       size_t end = html_.find('>', at);
       i = end == std::string_view::npos ? html_.size() : end + 1;
       return;
@@ -204,7 +199,7 @@ Document HtmlScanner::run(std::string fallback_title) {
     while (name_len < inner.size() && std::isalnum(static_cast<unsigned char>(inner[name_len]))) {
       ++name_len;
     }
-    std::string tag = lower(inner.substr(0, name_len));
+    std::string tag = ascii_lower(inner.substr(0, name_len));
     if (tag.empty()) continue;  // <!DOCTYPE>, <?xml?>
     if (!closing && one_of(tag, {"script", "style", "template", "noscript", "svg"})) {
       skip_element(tag, i);
