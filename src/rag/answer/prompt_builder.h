@@ -47,7 +47,10 @@ inline constexpr std::string_view kExampleQuestion =
     "Sources:\n\n[1] Mount Etna\nMount Etna is an active volcano on the east coast of Sicily. "
     "It is 3,357 metres tall and erupts often.\n\n[2] Green tea\nGreen tea is made from leaves "
     "that have not been oxidised.\n\nQuestion: How tall is Mount Etna?";
-inline constexpr std::string_view kExampleAnswer = "Mount Etna is 3,357 metres tall [1].";
+// The answer refers to the question's subject instead of restating it: on squad-dev10
+// questions 300-399 this kept the answers as often right (contains 0.68 vs 0.67) and cut
+// them from 22 to 18 tokens, raising token F1 from 0.29 to 0.39 (docs/retrieval.md).
+inline constexpr std::string_view kExampleAnswer = "It is 3,357 metres tall [1].";
 
 enum class SourcePlacement { BeforeQuestion, System };
 
