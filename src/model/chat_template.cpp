@@ -133,6 +133,69 @@ void render_chatml(Builder& out, const std::vector<ChatMessage>& messages,
   }
 }
 
+// Qwen2.5's template with tools: the system turn (the request's, else the default) gets the
+// tool block; assistant turns with calls write them as <tool_call> blocks; runs of `tool`
+// messages become one user turn of <tool_response> blocks. Without tools the system turn is
+// plain ChatML's; calls and tool turns are rendered this way whether or not tools are given,
+// as the Jinja template does.
+void render_hermes(Builder& out, const std::vector<ChatMessage>& messages, const std::string& default_system,
+                   const std::vector<std::string>& tools) {
+  size_t first = 0;
+  const bool has_system = !messages.empty() && messages.front().role == "system";
+  if (!tools.empty()) {
+    // The instructions are the template's literal text, doubled braces included (Qwen's
+    // Jinja writes "{{" inside a string literal, so the model was trained on them).
+    out.tpl("<|im_start|>system\n");
+    if (has_system) {
+      out.msg(messages.front().content);
+      first = 1;
+    } else {
+      out.tpl(default_system);
+    }
+    out.tpl("\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+            "You are provided with function signatures within <tools></tools> XML tags:\n<tools>");
+    for (const auto& tool : tools) {
+      out.tpl("\n");
+      out.msg(tool);
+    }
+    out.tpl("\n</tools>\n\nFor each function call, return a json object with function name and arguments "
+            "within <tool_call></tool_call> XML tags:\n<tool_call>\n{{\"name\": <function-name>, "
+            "\"arguments\": <args-json-object>}}\n</tool_call><|im_end|>\n");
+  } else if (!default_system.empty() && !has_system) {
+    out.tpl("<|im_start|>system\n" + default_system + "<|im_end|>\n");
+  }
+  for (size_t i = first; i < messages.size(); ++i) {
+    const ChatMessage& m = messages[i];
+    if (m.role == "assistant" && !m.tool_calls.empty()) {
+      out.tpl("<|im_start|>assistant");
+      if (!m.content.empty()) {
+        out.tpl("\n");
+        out.msg(m.content);
+      }
+      for (const auto& call : m.tool_calls) {
+        out.tpl("\n<tool_call>\n{\"name\": \"");
+        out.msg(call.name);
+        out.tpl("\", \"arguments\": ");
+        out.msg(call.arguments);
+        out.tpl("}\n</tool_call>");
+      }
+      out.tpl("<|im_end|>\n");
+    } else if (m.role == "tool") {
+      if (i == 0 || messages[i - 1].role != "tool") out.tpl("<|im_start|>user");
+      out.tpl("\n<tool_response>\n");
+      out.msg(m.content);
+      out.tpl("\n</tool_response>");
+      if (i + 1 == messages.size() || messages[i + 1].role != "tool") out.tpl("<|im_end|>\n");
+    } else {
+      out.tpl("<|im_start|>");
+      out.role(m.role);
+      out.tpl("\n");
+      out.msg(m.content);
+      out.tpl("<|im_end|>\n");
+    }
+  }
+}
+
 void render_llama3(Builder& out, const std::vector<ChatMessage>& messages,
                    const std::string& knowledge, const std::string& today) {
   const auto header = [&](std::string_view role) {
@@ -309,6 +372,7 @@ ChatTemplate::ChatTemplate(std::string_view tmpl) : kind_(detect_chat_template(t
   switch (kind_) {
     case ChatTemplateKind::ChatML:
       default_system_ = find_default_system(tmpl);
+      if (contains(tmpl, "<tool_call>")) tool_format_ = ToolFormat::Hermes;
       break;
     case ChatTemplateKind::Llama3:
       find_llama3_dates(tmpl, knowledge_date_, today_date_);
@@ -330,12 +394,16 @@ ChatTemplate::ChatTemplate(std::string_view tmpl) : kind_(detect_chat_template(t
 }
 
 std::vector<ChatSegment> ChatTemplate::render(const std::vector<ChatMessage>& messages,
-                                              bool add_generation_prompt) const {
+                                              bool add_generation_prompt, const std::vector<std::string>& tools) const {
   Builder out;
   switch (kind_) {
     case ChatTemplateKind::ChatML:
     case ChatTemplateKind::Unknown:
-      render_chatml(out, messages, default_system_);
+      if (tool_format_ == ToolFormat::Hermes) {
+        render_hermes(out, messages, default_system_, tools);
+      } else {
+        render_chatml(out, messages, default_system_);
+      }
       if (add_generation_prompt) out.tpl("<|im_start|>assistant\n");
       break;
     case ChatTemplateKind::Llama3:
@@ -364,16 +432,17 @@ std::vector<ChatSegment> ChatTemplate::render(const std::vector<ChatMessage>& me
 }
 
 std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages,
-                                bool add_generation_prompt) const {
+                                bool add_generation_prompt, const std::vector<std::string>& tools) const {
   std::string out;
-  for (const auto& segment : render(messages, add_generation_prompt)) out += segment.text;
+  for (const auto& segment : render(messages, add_generation_prompt, tools)) out += segment.text;
   return out;
 }
 
 std::vector<int32_t> ChatTemplate::tokenize(const Tokenizer& tokenizer,
                                             const std::vector<ChatMessage>& messages,
-                                            bool add_generation_prompt) const {
-  const auto segments = render(messages, add_generation_prompt);
+                                            bool add_generation_prompt,
+                                            const std::vector<std::string>& tools) const {
+  const auto segments = render(messages, add_generation_prompt, tools);
   std::vector<Tokenizer::Piece> pieces;
   pieces.reserve(segments.size());
   for (const auto& s : segments) pieces.push_back({s.text, /*parse_special=*/!s.from_message});

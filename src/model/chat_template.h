@@ -17,6 +17,14 @@
 // Gemma trim message content; families without a system role fold the system message into the
 // first user turn. An unknown template falls back to ChatML with a warning.
 //
+// Tools (function calling): a template whose Jinja source carries a tool format renders the
+// declared tools and the tool turns natively too. Supported: the Hermes format of Qwen2.5's
+// ChatML template (recognised by "<tool_call>" in the source): the tools as JSON lines in
+// <tools></tools> appended to the system turn, assistant calls as
+// "<tool_call>\n{"name": ..., "arguments": ...}\n</tool_call>", and consecutive `tool`
+// messages as <tool_response> blocks of one user turn. Other templates have no tool format
+// (tool_format() is None); callers refuse tools for them rather than invent one.
+//
 // The rendered text never starts with the BOS token even where the Jinja template writes
 // `bos_token` first; tokenize() adds BOS as the vocabulary says.
 //
@@ -34,9 +42,17 @@
 
 namespace ragd::model {
 
+// A function call an assistant turn made (OpenAI `tool_calls`), as the template writes it
+// back: the function's name and its arguments as JSON text.
+struct ChatToolCall {
+  std::string name;
+  std::string arguments;  // a JSON object's text, inserted verbatim
+};
+
 struct ChatMessage {
-  std::string role;  // "system", "user", "assistant" (others are passed through)
+  std::string role;  // "system", "user", "assistant", "tool" (others are passed through)
   std::string content;
+  std::vector<ChatToolCall> tool_calls = {};  // assistant turns that called functions
 };
 
 class Tokenizer;
@@ -47,6 +63,9 @@ struct ChatSegment {
   std::string text;
   bool from_message;
 };
+
+// How a template writes tools and tool calls (see above).
+enum class ToolFormat { None, Hermes };
 
 enum class ChatTemplateKind { ChatML, Llama3, Llama2, Mistral, MistralV3, Phi3, Gemma, Unknown };
 
@@ -65,19 +84,26 @@ class ChatTemplate {
   ChatTemplateKind kind() const { return kind_; }  // Unknown when it fell back to ChatML
   // The system prompt the template inserts when the conversation has none ("" if none).
   const std::string& default_system_prompt() const { return default_system_; }
+  ToolFormat tool_format() const { return tool_format_; }
 
-  // add_generation_prompt appends the header that starts the assistant's reply.
-  std::vector<ChatSegment> render(const std::vector<ChatMessage>& messages,
-                                  bool add_generation_prompt) const;
+  // add_generation_prompt appends the header that starts the assistant's reply. `tools`: the
+  // declared tools, each one JSON text as the template's `tool | tojson` writes it
+  // ({"type": "function", "function": {...}}); rendered only by a template with a tool
+  // format (callers check tool_format(); a template without one ignores them, and renders
+  // tool_calls and `tool` turns as plain turns).
+  std::vector<ChatSegment> render(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                                  const std::vector<std::string>& tools = {}) const;
   // The concatenated text of render(), for display and tests; never tokenize it with
   // parse_special (that would let messages forge turns): use tokenize().
-  std::string apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
+  std::string apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                    const std::vector<std::string>& tools = {}) const;
   // The prompt's token ids, BOS included where the vocabulary asks for it.
   std::vector<int32_t> tokenize(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages,
-                                bool add_generation_prompt) const;
+                                bool add_generation_prompt, const std::vector<std::string>& tools = {}) const;
 
  private:
   ChatTemplateKind kind_;
+  ToolFormat tool_format_ = ToolFormat::None;
   std::string default_system_;   // chatml
   std::string knowledge_date_;   // llama3 (3.1+): e.g. "December 2023"; "" for Llama-3.0
   std::string today_date_;       // llama3 (3.1+): the template's default date string

@@ -16,6 +16,19 @@ std::vector<int32_t> chat_prompt_tokens(const engine::Llm& llm, const std::vecto
   return model::tokenize_chat(*llm.tokenizer, tmpl, messages, /*add_generation_prompt=*/true);
 }
 
+std::vector<int32_t> chat_request_prompt_tokens(const engine::Llm& llm, const ChatRequest& req, const std::string& model_name) {
+  const model::ChatTemplate tmpl(llm.file->get_string("tokenizer.chat_template", ""));
+  if ((req.tools.active() || req.tool_turns) && tmpl.tool_format() == model::ToolFormat::None) {
+    // No invented fallback format: a model never trained on one would answer unreliably.
+    const char* what = req.tools.active() ? "tools" : "messages";
+    throw bad_request(fmt::format("'{}': model '{}' does not support tools: its chat template ({}) has no "
+                                  "tool-call format (supported: Qwen2.5-style <tool_call> templates)",
+                                  what, model_name, model::chat_template_name(tmpl.kind())),
+                      what);
+  }
+  return tmpl.tokenize(*llm.tokenizer, req.messages, /*add_generation_prompt=*/true, req.tools.prompt_tools());
+}
+
 std::vector<int32_t> completion_prompt_tokens(const engine::Llm& llm, const std::string& prompt) {
   return llm.tokenizer->encode(prompt, /*add_special=*/true, /*parse_special=*/false);
 }

@@ -24,6 +24,10 @@ struct Generation {
 
 // The chat prompt as token ids: the model's chat template, with the assistant header.
 std::vector<int32_t> chat_prompt_tokens(const engine::Llm& llm, const std::vector<model::ChatMessage>& messages);
+// A chat request's prompt, its tools included (server/tool_calls.h). Throws ApiError(400)
+// naming `model_name` when the request uses tools (tool_choice other than "none", `tool`
+// messages, assistant tool_calls) and the model's chat template has no tool format.
+std::vector<int32_t> chat_request_prompt_tokens(const engine::Llm& llm, const ChatRequest& req, const std::string& model_name);
 // A raw completion prompt: BOS as the vocabulary asks, special markers not parsed.
 std::vector<int32_t> completion_prompt_tokens(const engine::Llm& llm, const std::string& prompt);
 

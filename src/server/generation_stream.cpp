@@ -33,6 +33,16 @@ class ChunkWriter {
   bool ok_ = true;
 };
 
+// A shape's answer: one chunk, an array of chunks (possibly none), or null (none).
+bool send(ChunkWriter& out, const json& payload) {
+  if (payload.is_null()) return true;
+  if (!payload.is_array()) return out.chunk(payload);
+  for (const auto& chunk : payload) {
+    if (!out.chunk(chunk)) return false;
+  }
+  return true;
+}
+
 // The state of one choice while its stream is pumped.
 struct ChoiceState {
   bool open = true;       // text may still come
@@ -70,14 +80,17 @@ bool write_choices(ServerContext& ctx, std::vector<std::shared_ptr<Generation>>&
   auto last_write = std::chrono::steady_clock::now();
   const milliseconds wait(n == 1 ? 50 : 10);
   while (remaining > 0) {
-    bool wrote = false;
+    bool wrote = false;  // text arrived this round
+    bool sent = false;   // and bytes went out (a shape may hold text back: tool calls)
     for (size_t i = 0; i < n && alive; ++i) {
       ChoiceState& c = st[i];
       if (!c.open) continue;
       std::string text;
       const bool more = gens[i]->stream->next(text, wrote ? milliseconds(0) : wait, &c.held);
       if (!text.empty()) {
-        alive = out.chunk(shape.delta(i, text, c.held));
+        json delta = shape.delta(i, text, c.held);
+        sent = sent || !(delta.is_null() || (delta.is_array() && delta.empty()));
+        alive = send(out, delta);
         c.held.clear();
         wrote = true;
       }
@@ -100,13 +113,14 @@ bool write_choices(ServerContext& ctx, std::vector<std::shared_ptr<Generation>>&
         out.chunk(shape.error ? shape.error(e) : e.body());
         return true;
       }
-      alive = out.chunk(shape.final(i, summaries[i], c.held));
+      alive = send(out, shape.final(i, summaries[i], c.held));
       c.held.clear();
-      wrote = true;
+      wrote = sent = true;
     }
     if (!alive) return abandon();
     const auto now = std::chrono::steady_clock::now();
-    if (wrote) {
+    // Keep-alives also while text is held back, so a long held call still probes the client.
+    if (sent) {
       last_write = now;
     } else if (remaining > 0 && now - last_write >= milliseconds(1000)) {
       if (!out.idle()) return abandon();

@@ -44,7 +44,9 @@ void stream_generation(httplib::Response& res, ServerContext& ctx, std::shared_p
 // chunk over all of them. `logprobs` holds the logprobs that arrived with a piece (empty
 // unless the request asked for them); `rest`, those of tokens whose text never came (held
 // back by a stop string). A choice that fails ends the whole stream with the error object;
-// a client that goes away cancels every choice.
+// a client that goes away cancels every choice. `delta` and `final` may return one chunk, an
+// array of chunks (written in order; empty: none) or null (nothing), so a shape can hold text
+// back and release it later (tool calls: server/tool_calls.h).
 struct ChoiceStreamShape {
   std::function<nlohmann::json(size_t index)> first;  // may be empty or return null
   std::function<nlohmann::json(size_t index, const std::string& text,

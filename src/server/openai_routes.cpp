@@ -2,6 +2,9 @@
 // as chat.completion.chunk / text_completion SSE chunks ending in data: [DONE]; `n`
 // choices as n sequences, per-token `logprobs` from the sampler),
 // embeddings, and the model list. A chat with a `collection` is RAG (server/rag_chat.h).
+// Chat with `tools` returns calls as `tool_calls` (whole, or streamed as tool_calls deltas:
+// each call's id and name first, then its arguments), finish_reason "tool_calls"
+// (server/tool_calls.h).
 #include <cstring>
 #include <filesystem>
 
@@ -11,6 +14,7 @@
 #include "server/generation_stream.h"
 #include "server/rag_chat.h"
 #include "server/routes.h"
+#include "server/tool_calls.h"
 
 namespace ragd::server {
 namespace {
@@ -38,15 +42,34 @@ struct WholeGeneration {
   }
 };
 
-json chat_response(const std::string& id, int64_t created, const WholeGeneration& w, bool logprobs) {
+json tool_calls_json(const std::vector<ToolCall>& calls) {
+  json out = json::array();
+  for (const auto& c : calls) {
+    out.push_back({{"id", c.id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+  }
+  return out;
+}
+
+json chat_response(const std::string& id, int64_t created, const WholeGeneration& w, bool logprobs,
+                   const ToolRequest& tools) {
   json choices = json::array();
   for (size_t i = 0; i < w.choices.size(); ++i) {
     const Choice& c = w.choices[i];
+    json message = {{"role", "assistant"}, {"content", c.text}};
+    std::string finish = finish_reason_string(c.summary.finish);
+    if (tools.active()) {
+      ParsedReply reply = parse_reply(tools, c.text);
+      message["content"] = reply.content ? json(*reply.content) : json();
+      if (!reply.calls.empty()) {
+        message["tool_calls"] = tool_calls_json(reply.calls);
+        finish = "tool_calls";
+      }
+    }
     choices.push_back(
         {{"index", i},
-         {"message", {{"role", "assistant"}, {"content", c.text}}},
+         {"message", std::move(message)},
          {"logprobs", logprobs ? json{{"content", chat_logprobs_content(*w.model->llm->tokenizer, c.logprobs)}} : json()},
-         {"finish_reason", finish_reason_string(c.summary.finish)}});
+         {"finish_reason", std::move(finish)}});
   }
   return {{"id", id},
           {"object", "chat.completion"},
@@ -84,7 +107,7 @@ WholeGeneration generate_whole(ServerContext& ctx, const GenerationParams& gen, 
   if (gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
   WholeGeneration out;
   out.model = ctx.acquire(gen.model, engine::ModelKind::Llm);
-  auto gens = start_generations(ctx, out.model, prompt_of(*out.model->llm), gen, info.user_for(gen.user), endpoint);
+  auto gens = start_generations(ctx, out.model, prompt_of(*out.model), gen, info.user_for(gen.user), endpoint);
   out.model_name = gens.front()->model_name;
   for (auto& g : gens) {
     Choice c;
@@ -101,15 +124,56 @@ json chat_reply(ServerContext& ctx, const ChatRequest& req, const json& body, co
   if (req.gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
   if (is_rag_chat(body)) return run_rag_chat(ctx, body, info);
   auto w = generate_whole(ctx, req.gen, info, "/v1/chat/completions",
-                          [&](const engine::Llm& llm) { return chat_prompt_tokens(llm, req.messages); });
-  return chat_response(random_id("chatcmpl-"), unix_time(), w, req.gen.options.logprobs >= 0);
+                          [&](const engine::LoadedModel& m) { return chat_request_prompt_tokens(*m.llm, req, m.spec.name); });
+  return chat_response(random_id("chatcmpl-"), unix_time(), w, req.gen.options.logprobs >= 0, req.tools);
 }
 
 json completion_reply(ServerContext& ctx, const CompletionRequest& req, const RequestInfo& info) {
   auto w = generate_whole(ctx, req.gen, info, "/v1/completions",
-                          [&](const engine::Llm& llm) { return completion_prompt_tokens(llm, req.prompt); });
+                          [&](const engine::LoadedModel& m) { return completion_prompt_tokens(*m.llm, req.prompt); });
   return completion_response(random_id("cmpl-"), unix_time(), w, req.echo ? req.prompt : "",
                              req.gen.options.logprobs >= 0);
+}
+
+// Streams with tools: each choice's text goes through a ToolCallSplitter, so markup is held
+// back and each call is sent once complete: a delta with its index, id, type and name (empty
+// arguments), then one with its arguments; the final chunk says "tool_calls" when a call was
+// made. `chunk(index, delta, logprobs, finish)` builds one chunk.
+template <typename Chunk>
+void add_tool_calls(ChoiceStreamShape& shape, Chunk chunk, const ToolRequest& tools, size_t n) {
+  struct State {
+    std::vector<ToolCallSplitter> splitters;
+    std::vector<size_t> sent;  // calls sent per choice: the next call's index
+  };
+  auto st = std::make_shared<State>();
+  for (size_t i = 0; i < n; ++i) st->splitters.emplace_back(tools.constrained(), tools.allowed_names(), tools.parallel);
+  st->sent.assign(n, 0);
+  auto chunks_of = [st, chunk](size_t i, const std::vector<ToolCallSplitter::Event>& events) {
+    json out = json::array();
+    for (const auto& e : events) {
+      if (!e.is_call) {
+        out.push_back(chunk(i, {{"content", e.text}}, nullptr, nullptr));
+        continue;
+      }
+      const size_t index = st->sent[i]++;
+      json head = {{"index", index}, {"id", e.call.id}, {"type", "function"},
+                   {"function", {{"name", e.call.name}, {"arguments", ""}}}};
+      out.push_back(chunk(i, {{"tool_calls", json::array({head})}}, nullptr, nullptr));
+      json args = {{"index", index}, {"function", {{"arguments", e.call.arguments}}}};
+      out.push_back(chunk(i, {{"tool_calls", json::array({args})}}, nullptr, nullptr));
+    }
+    return out;
+  };
+  shape.delta = [st, chunks_of](size_t i, const std::string& text, const std::vector<engine::TokenLogprobs>&) {
+    return chunks_of(i, st->splitters[i].feed(text));
+  };
+  shape.final = [st, chunk, chunks_of](size_t i, const engine::GenerationSummary& s,
+                                       const std::vector<engine::TokenLogprobs>&) {
+    json out = chunks_of(i, st->splitters[i].finish());
+    const std::string finish = st->sent[i] > 0 ? std::string("tool_calls") : finish_reason_string(s.finish);
+    out.push_back(chunk(i, json::object(), nullptr, finish));
+    return out;
+  };
 }
 
 void handle_chat(ServerContext& ctx, const httplib::Request& http, httplib::Response& res, const RequestInfo& info) {
@@ -124,7 +188,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& http, httplib::Resp
     return;
   }
   auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
-  auto gens = start_generations(ctx, model, chat_prompt_tokens(*model->llm, req.messages), req.gen,
+  auto gens = start_generations(ctx, model, chat_request_prompt_tokens(*model->llm, req, model->spec.name), req.gen,
                                 info.user_for(req.gen.user), "/v1/chat/completions");
   std::string id = random_id("chatcmpl-");
   int64_t created = unix_time();
@@ -154,6 +218,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& http, httplib::Resp
                                      const std::vector<engine::TokenLogprobs>& rest) {
     return chunk(i, json::object(), rest.empty() ? json() : logprobs_of(rest), finish_reason_string(s.finish));
   };
+  if (req.tools.active()) add_tool_calls(shape, chunk, req.tools, gens.size());
   if (req.gen.include_usage) {
     shape.usage = [id, created, name](const std::vector<engine::GenerationSummary>& s) {
       return json{{"id", id},       {"object", "chat.completion.chunk"}, {"created", created},

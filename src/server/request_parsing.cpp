@@ -21,11 +21,12 @@ constexpr std::string_view kGenerationFields[] = {
     "temperature",   "top_p",        "min_p",                 "top_k",       "presence_penalty",
     "frequency_penalty", "repetition_penalty", "seed",         "logit_bias",  "n",
     "priority",      "user",         "stream",                "stream_options"};
-// `tools`, `tool_choice` and `store` only at their no-op values (parse_chat_request);
-// `response_format` as parse_response_format reads it.
+// `store` only at its no-op value (parse_chat_request); `response_format` as
+// parse_response_format reads it; the tool fields as server/tool_calls.h reads them.
 constexpr std::string_view kChatFields[] = {"messages",    "collection",      "rag",  "logprobs", "top_logprobs",
-                                            "tools",       "tool_choice",     "response_format", "store"};
-constexpr std::string_view kMessageFields[] = {"role", "content"};
+                                            "tools",       "tool_choice",     "parallel_tool_calls",
+                                            "response_format", "store"};
+constexpr std::string_view kMessageFields[] = {"role", "content", "tool_calls", "tool_call_id"};
 constexpr std::string_view kCompletionFields[] = {"prompt", "echo", "best_of", "response_format", "logprobs"};
 constexpr std::string_view kResponseFormatFields[] = {"type", "json_schema"};
 constexpr std::string_view kJsonSchemaFields[] = {"name", "description", "schema", "strict"};
@@ -329,9 +330,22 @@ uint64_t choice_seed(uint64_t seed, size_t index) {
 
 ChatRequest parse_chat_request(const json& body, const GenerationDefaults& d, std::string_view raw_body) {
   refuse_unknown_fields(body, {kGenerationFields, kChatFields}, "/v1/chat/completions");
-  require_value(body, "tools", json::array());
-  require_value(body, "tool_choice", "none");
   require_value(body, "store", false);
+  if (field(body, "collection")) {
+    // A RAG answer is one text with citations (server/rag_chat.h): no function calling; only
+    // the no-op values `tools: []` and `tool_choice: "none"` are accepted.
+    const json* tools = field(body, "tools");
+    const json* choice = field(body, "tool_choice");
+    for (auto [name, set] : {std::pair{"tools", tools && *tools != json::array()},
+                             std::pair{"tool_choice", choice && *choice != "none"},
+                             std::pair{"parallel_tool_calls", field(body, "parallel_tool_calls") != nullptr}}) {
+      if (set) {
+        throw bad_request(fmt::format("'{}' is not supported with a 'collection': RAG answers are text with citations",
+                                      name),
+                          name);
+      }
+    }
+  }
   if (field(body, "rag") && !field(body, "collection")) {
     throw bad_request("'rag' (retrieval options) needs a 'collection' to retrieve from", "rag");
   }
@@ -353,6 +367,17 @@ ChatRequest parse_chat_request(const json& body, const GenerationDefaults& d, st
     throw bad_request("'response_format' is not supported with a 'collection': RAG answers are text with citations",
                       "response_format");
   }
+  r.tools = parse_tool_request(body, raw_body);
+  if (r.tools.active()) {
+    // Both would constrain (or parse) the same output; the call's own schema is the format.
+    if (r.gen.options.json_constraint) {
+      throw bad_request("'response_format' cannot be combined with 'tools' (unless tool_choice is \"none\")",
+                        "response_format");
+    }
+    // Calls are cut out of the text, so per-token logprobs would not line up with it.
+    if (logprobs) throw bad_request("'logprobs' is not supported together with 'tools'", "logprobs");
+    r.gen.options.json_constraint = r.tools.grammar;  // required / named: one call, always
+  }
   const json* messages = field(body, "messages");
   if (!messages) throw bad_request("'messages' is required: a non-empty array of {role, content}", "messages");
   if (!messages->is_array() || messages->empty()) throw bad_request("'messages' must be a non-empty array", "messages");
@@ -366,12 +391,30 @@ ChatRequest parse_chat_request(const json& body, const GenerationDefaults& d, st
     }
     std::string name = role->get<std::string>();
     if (name == "developer") name = "system";  // OpenAI's newer name for the system role
-    r.messages.push_back({name, message_content(m, i)});
+    model::ChatMessage message{name, message_content(m, i)};
+    if (field(m, "tool_calls")) {
+      if (name != "assistant") throw bad_request(fmt::format("messages[{}].tool_calls needs role \"assistant\"", i), "messages");
+      message.tool_calls = parse_message_tool_calls(m, i);
+      r.tool_turns = r.tool_turns || !message.tool_calls.empty();
+    }
+    if (const json* id = field(m, "tool_call_id")) {
+      if (name != "tool") throw bad_request(fmt::format("messages[{}].tool_call_id needs role \"tool\"", i), "messages");
+      if (!id->is_string()) throw bad_request(fmt::format("messages[{}].tool_call_id must be a string", i), "messages");
+    }
+    if (name == "tool") r.tool_turns = true;
+    r.messages.push_back(std::move(message));
   }
   return r;
 }
 
 CompletionRequest parse_completion_request(const json& body, const GenerationDefaults& d, std::string_view raw_body) {
+  for (const char* name : {"tools", "tool_choice", "parallel_tool_calls"}) {
+    if (field(body, name)) {
+      throw bad_request(fmt::format("'{}' is not supported by /v1/completions: function calling needs "
+                                    "/v1/chat/completions", name),
+                        name);
+    }
+  }
   refuse_unknown_fields(body, {kGenerationFields, kCompletionFields}, "/v1/completions");
   require_value(body, "best_of", 1);
   CompletionRequest r;

@@ -4,8 +4,9 @@
 // naming the offending field ("'messages' must be a non-empty array"). Nothing is looked up
 // (models, collections): that happens in the routes, which answer 404 for unknown names.
 // A field an endpoint does not implement is refused with a 400 naming it, never ignored
-// (server/known_fields.h); fields harmless at their no-op value (`tools: []`,
-// `tool_choice: "none"`) are accepted with that value only.
+// (server/known_fields.h); fields harmless at their no-op value (`store: false`) are accepted
+// with that value only. Chat tools (`tools`, `tool_choice`, `parallel_tool_calls`, `tool`
+// messages and assistant `tool_calls`) are read by server/tool_calls.h.
 //
 // Sampling defaults are ragd's (engine/sampler.h: temperature 0.8, top_k 40, top_p 0.95,
 // min_p 0.05) rather than OpenAI's 1.0 / off, because small local models ramble without
@@ -25,6 +26,7 @@
 #include "engine/json_schema.h"
 #include "model/chat_template.h"
 #include "rag/search/retriever.h"
+#include "server/tool_calls.h"
 
 namespace ragd::server {
 
@@ -57,6 +59,10 @@ uint64_t choice_seed(uint64_t seed, size_t index);
 struct ChatRequest {
   GenerationParams gen;
   std::vector<model::ChatMessage> messages;
+  ToolRequest tools;  // function calling (server/tool_calls.h)
+  // Whether a message is a `tool` turn or an assistant turn with tool_calls: the model's
+  // template must then have a tool format.
+  bool tool_turns = false;
 };
 
 struct CompletionRequest {

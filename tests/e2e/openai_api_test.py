@@ -1,7 +1,7 @@
 """The OpenAI-compatible endpoints through the official `openai` client: model list, chat
 (plain and streamed, with usage), text completions, embeddings (base64 and float); fields
-ragd does not implement (tools, grammar) refused with a 400 naming them (logprobs and n:
-logprobs_choices_test.py)."""
+ragd does not implement (grammar; tools on SmolLM2, whose template has no tool format:
+tool_calls_test.py) refused with a 400 naming them (logprobs and n: logprobs_choices_test.py)."""
 import json
 import math
 import sys

@@ -231,21 +231,21 @@ json chat_with(json patch) {
 TEST(KnownFields, ChatRefusesWhatItDoesNotImplement) {
   json tool = {{"type", "function"}, {"function", {{"name", "f"}, {"parameters", json::object()}}}};
   for (auto [name, value] : std::vector<std::pair<std::string, json>>{
-           {"tools", {tool}},
-           {"tool_choice", "auto"},
            {"grammar", "root ::= \"x\""},
            {"functions", {tool}},
            {"function_call", "auto"},
-           {"parallel_tool_calls", false},
            {"store", true},
            {"audio", {{"voice", "x"}}}}) {
     json body = chat_with({{name, value}});
     expect_refused([&] { parse_chat_request(body); }, name);
   }
   expect_refused([] { parse_chat_request(chat_with({{"temprature", 0.5}})); }, "temprature", "unknown field");
-  // A message field ragd would drop (tool_calls) is refused too.
-  json tool_turn = {{"messages", {{{"role", "assistant"}, {"content", ""}, {"tool_calls", json::array({1})}}}}};
-  expect_refused([&] { parse_chat_request(tool_turn); }, "tool_calls");
+  // tool_choice without tools (server/tool_calls.h).
+  expect_refused([] { parse_chat_request(chat_with({{"tool_choice", "auto"}})); }, "tool_choice",
+                 "needs a non-empty 'tools'");
+  // A message field ragd would drop is refused too.
+  json named = {{"messages", {{{"role", "user"}, {"content", "x"}, {"name", "bob"}}}}};
+  expect_refused([&] { parse_chat_request(named); }, "name");
   expect_refused([] { parse_chat_request(chat_with({{"stream_options", {{"include_obfuscation", true}}}})); },
                  "include_obfuscation", "unknown field");
   expect_400([] { parse_chat_request(chat_with({{"rag", {{"top_k", 2}}}})); }, "needs a 'collection'");
