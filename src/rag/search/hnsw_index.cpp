@@ -1,6 +1,16 @@
 #include "rag/search/hnsw_index.h"
 
 #include <fmt/format.h>
+// hnswlib 0.6.2's searchBaseLayer prefetches the neighbour after the last one of a list
+// (`*(datal + j + 1)` under USE_SSE): a 4-byte read past the end of a full upper-level link
+// list, which AddressSanitizer reports as a heap-buffer-overflow. The value only feeds
+// _mm_prefetch and the read stays inside glibc's malloc chunk (a 69-byte list gets 72
+// usable bytes), so release builds keep the prefetches; under ASan they are compiled out
+// (NO_MANUAL_VECTORIZATION only drops the prefetches and hnswlib's own SIMD spaces, which
+// ragd does not use: distances come from DispatchedIpSpace below). docs/reliability.md.
+#if defined(__SANITIZE_ADDRESS__) && !defined(NO_MANUAL_VECTORIZATION)
+#define NO_MANUAL_VECTORIZATION
+#endif
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
