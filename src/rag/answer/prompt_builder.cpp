@@ -73,8 +73,13 @@ RagPrompt build_rag_prompt(std::string_view question, const std::vector<SearchHi
   out.source_tokens = used;
 
   std::string sources = "Sources:";
-  for (const auto& s : out.sources) {
+  auto add_source = [&](const PromptSource& s) {
     sources += "\n\n[" + std::to_string(s.number) + "] " + s.title + "\n" + s.text;
+  };
+  if (options.best_source_last && options.placement == SourcePlacement::BeforeQuestion) {
+    std::for_each(out.sources.rbegin(), out.sources.rend(), add_source);
+  } else {
+    std::for_each(out.sources.begin(), out.sources.end(), add_source);
   }
   if (options.placement == SourcePlacement::System) {
     out.messages.push_back({"system", options.system_prompt + "\n\n" + sources});

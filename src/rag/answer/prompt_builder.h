@@ -6,7 +6,8 @@
 //   user       } one worked example: sources and a question,
 //   assistant  } and a short answer that cites its source
 //   user       "Sources:", each retrieved chunk as "[n] title\ntext" numbered from 1 in
-//              retrieval order, then "Question: ..." last
+//              retrieval order and listed from the last to [1] (best_source_last), then
+//              "Question: ..." last
 // Small models follow an example far better than an instruction, and cite more reliably
 // when the numbered sources sit right before the question. Everything before the last
 // message is fixed, so the scheduler's prefix cache computes it once for all questions.
@@ -59,6 +60,10 @@ struct PromptOptions {
   SourcePlacement placement = SourcePlacement::BeforeQuestion;
   bool worked_example = true;
   std::string example_answer = std::string(kExampleAnswer);  // the worked example's answer
+  // BeforeQuestion placement: list the sources from the least to the most relevant, so
+  // that source [1] sits right before the question (numbers stay in retrieval order): on squad-dev10 questions
+  // 300-399 the 1.5B model then stated the answer in 71 answers instead of 68.
+  bool best_source_last = true;
   size_t max_source_tokens = 1500;
   size_t min_source_tokens = 32;  // a cut chunk keeps at least this much, or is dropped
 };
