@@ -47,7 +47,7 @@ struct EvalQaOptions {
   bool raw_citations = false;
   std::string system;
   std::string example_answer;
-  bool best_source_first = false;
+  bool best_source_last = false;
   std::vector<std::string> stop;
   size_t skip = 0;
   RerankChoice rerank;
@@ -156,7 +156,7 @@ int run_eval_qa(const EvalQaOptions& o) {
   if (o.placement == "system") aopts.prompt.system_prompt = std::string(rag::kLegacyRagSystemPrompt);
   if (!o.system.empty()) aopts.prompt.system_prompt = o.system;
   if (!o.example_answer.empty()) aopts.prompt.example_answer = o.example_answer;
-  if (o.best_source_first) aopts.prompt.best_source_last = false;
+  aopts.prompt.best_source_last = o.best_source_last;
   LocalAnswerer a = [&] {
     std::string db = o.db;
     if (db.empty()) {
@@ -230,8 +230,8 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_flag("--raw-citations", o->raw_citations, "Keep the model's [n] markers as written (no verification)");
   sub->add_option("--system", o->system, "Replace the prompt's instructions (to compare wordings)");
   sub->add_option("--example-answer", o->example_answer, "Replace the worked example's answer (to compare styles)");
-  sub->add_flag("--best-source-first", o->best_source_first,
-                "List the sources from most to least relevant (the default lists source [1] last, right before the question)");
+  sub->add_flag("--best-source-last", o->best_source_last,
+                "List the sources from least to most relevant (source [1] right before the question)");
   sub->add_option("--stop", o->stop, "Stop strings (default: a blank line; 'none': no stop)");
   sub->add_option("--dump", o->dump, "Write each question's answer and scores to this JSONL file");
   o->rerank.add_to(sub);

@@ -48,21 +48,21 @@ TEST(PromptBuilder, SourcesBeforeTheQuestionAfterAWorkedExample) {
   EXPECT_EQ(p.messages[2].role, "assistant");
   EXPECT_EQ(p.messages[2].content, std::string(kExampleAnswer));
   EXPECT_EQ(p.messages[3].role, "user");
-  // Numbered in retrieval order, listed best last: [1] sits right before the question.
-  EXPECT_EQ(p.messages[3].content,
-            "Sources:\n\n[2] Lyon — Geography\nLyon is a city.\n\n[1] Paris\nParis is the capital of France."
-            "\n\nQuestion: What is the capital of France?");
-  PromptOptions best_first;
-  best_first.best_source_last = false;
-  p = build_rag_prompt("What is the capital of France?", hits, words, best_first);
   EXPECT_EQ(p.messages[3].content,
             "Sources:\n\n[1] Paris\nParis is the capital of France.\n\n[2] Lyon — Geography\nLyon is a city."
+            "\n\nQuestion: What is the capital of France?");
+  // best_source_last: still numbered in retrieval order, listed so that [1] is last.
+  PromptOptions best_last;
+  best_last.best_source_last = true;
+  p = build_rag_prompt("What is the capital of France?", hits, words, best_last);
+  EXPECT_EQ(p.messages[3].content,
+            "Sources:\n\n[2] Lyon — Geography\nLyon is a city.\n\n[1] Paris\nParis is the capital of France."
             "\n\nQuestion: What is the capital of France?");
   PromptOptions no_example;
   no_example.worked_example = false;
   p = build_rag_prompt("What is the capital of France?", hits, words, no_example);
   ASSERT_EQ(p.messages.size(), 2u);
-  EXPECT_EQ(p.messages[1].content.rfind("Sources:\n\n[2] Lyon", 0), 0u);
+  EXPECT_EQ(p.messages[1].content.rfind("Sources:\n\n[1] Paris", 0), 0u);
 }
 
 TEST(PromptBuilder, SystemPlacementPutsSourcesInTheSystemMessage) {
@@ -96,7 +96,7 @@ TEST(PromptBuilder, SameChunksGiveTheSamePrefixForDifferentQuestions) {
   auto q = build_rag_prompt("a different one", hits, words);
   ASSERT_EQ(p.messages.size(), q.messages.size());
   for (size_t i = 0; i + 1 < p.messages.size(); ++i) EXPECT_EQ(p.messages[i].content, q.messages[i].content);
-  EXPECT_EQ(p.messages.back().content.rfind("Sources:\n\n[2] B\nbeta\n\n[1] A\nalpha\n\nQuestion: ", 0), 0u);
+  EXPECT_EQ(p.messages.back().content.rfind("Sources:\n\n[1] A\nalpha\n\n[2] B\nbeta\n\nQuestion: ", 0), 0u);
   EXPECT_NE(p.messages.back().content, q.messages.back().content);
 }
 
