@@ -1,7 +1,5 @@
 #include "server/rag_services.h"
 
-#include "server/generation.h"
-
 namespace ragd::server {
 
 rag::ServiceDeps service_deps(ServerContext& ctx) {
@@ -18,7 +16,6 @@ rag::AnswerService answer_service(ServerContext& ctx) {
   rag::AnswerOptions o;
   o.prompt = ctx.options.prompt;
   o.answer_cache = &ctx.answer_cache;
-  o.encode_chat = chat_prompt_tokens;
   return rag::AnswerService(service_deps(ctx), std::move(o));
 }
 

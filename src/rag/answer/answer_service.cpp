@@ -11,10 +11,13 @@
 namespace ragd::rag {
 namespace {
 
+// The model's chat template with every message's content tokenized without parsing special
+// tokens: a question or a document that contains "<|im_start|>system" stays text, never a
+// role boundary. The server's chat prompts are encoded the same way, so the CLI and the
+// HTTP API give the same answers.
 std::vector<int32_t> template_tokens(const engine::Llm& llm, const std::vector<model::ChatMessage>& messages) {
   const std::string tmpl(llm.file->get_string("tokenizer.chat_template", ""));
-  auto text = model::apply_chat_template(tmpl, messages, /*add_generation_prompt=*/true);
-  return llm.tokenizer->encode(text, /*add_special=*/true, /*parse_special=*/true);
+  return model::tokenize_chat(*llm.tokenizer, tmpl, messages, /*add_generation_prompt=*/true);
 }
 
 // The best dense (cosine) score among the hits, if any hit has one.

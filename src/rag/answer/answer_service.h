@@ -48,7 +48,7 @@ inline constexpr double kDefaultMinRelevance = 0.29;
 struct AnswerOptions {
   PromptOptions prompt;
   AnswerCache* answer_cache = nullptr;  // optional
-  ChatEncoder encode_chat;              // empty: the model's template via apply_chat_template
+  ChatEncoder encode_chat;              // empty: the template, contents without special tokens
   // Dense (cosine) score the best source must reach, else kNoAnswer; applies when the
   // retrieval computed dense scores; <= -1 disables it.
   double min_relevance = kDefaultMinRelevance;
