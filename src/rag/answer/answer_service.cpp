@@ -1,6 +1,5 @@
 #include "rag/answer/answer_service.h"
 
-
 #include <fmt/format.h>
 
 #include <algorithm>
