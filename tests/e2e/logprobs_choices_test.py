@@ -3,11 +3,10 @@ completions, whole and streamed. Checks the shapes, that logprobs are <= 0 and a
 sorted, that under greedy decoding the chosen token is the top alternative with the same
 logprob, that the tokens' bytes spell the text, that n seeded choices differ and reproduce,
 usage over n choices, interleaved streaming with indexes, and refusals by field name."""
-import os
 import sys
 from collections import defaultdict
 
-from serve_harness import LLM, SKIP, Server, check
+from serve_harness import LLM, SKIP, Server, args, check
 
 try:
     import openai
@@ -182,21 +181,8 @@ def refusals(client, srv):
     check(status == 400 and body["error"]["param"] == "n", (status, body))
 
 
-def args():
-    """RAGD_BINARY REPO_ROOT; only the LLM is needed (serve_harness.args wants the embedder too)."""
-    if len(sys.argv) != 3:
-        print(f"usage: {sys.argv[0]} RAGD_BINARY REPO_ROOT", file=sys.stderr)
-        sys.exit(2)
-    ragd, repo = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    models = os.path.abspath(os.environ.get("RAGD_MODEL_DIR", os.path.join(repo, "models")))
-    if not os.path.exists(os.path.join(models, LLM + ".gguf")):
-        print(f"skip: {LLM}.gguf not in {models} (run 'make models')")
-        sys.exit(SKIP)
-    return ragd, models
-
-
 def main():
-    ragd, models = args()
+    ragd, _, models = args(embedder=False)
     with Server(ragd, models, embedder=False) as srv:
         client = openai.OpenAI(base_url=srv.url + "/v1", api_key="unused", max_retries=0)
         entries, text = chat_logprobs(client)

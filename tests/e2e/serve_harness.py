@@ -20,13 +20,15 @@ LLM = "SmolLM2-135M-Instruct.Q4_1"
 EMBEDDER = "all-MiniLM-L6-v2.F32"
 
 
-def args():
+def args(embedder=True):
+    """(ragd, repo, models) from RAGD_BINARY REPO_ROOT; skips unless the LLM (and, with
+    embedder, the embedding model) is installed."""
     if len(sys.argv) != 3:
         print(f"usage: {sys.argv[0]} RAGD_BINARY REPO_ROOT", file=sys.stderr)
         sys.exit(2)
     ragd, repo = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     models = os.path.abspath(os.environ.get("RAGD_MODEL_DIR", os.path.join(repo, "models")))
-    for name in (LLM, EMBEDDER):
+    for name in (LLM, EMBEDDER) if embedder else (LLM,):
         if not os.path.exists(os.path.join(models, name + ".gguf")):
             print(f"skip: {name}.gguf not in {models} (run 'make models')")
             sys.exit(SKIP)
