@@ -12,7 +12,7 @@ constexpr const char* kMethods = "GET, POST, DELETE, OPTIONS";
 constexpr const char* kHeaders = "Authorization, Content-Type, X-API-Key";
 // Headers a browser may read besides the CORS-safelisted ones: the ingestion job's URL
 // (202 Accepted) and how long to wait after 429/503.
-constexpr const char* kExposed = "Location, Retry-After";
+constexpr const char* kExposed = "Location, Retry-After, X-Request-Id";
 constexpr const char* kMaxAge = "600";
 
 std::string lower(std::string s) {

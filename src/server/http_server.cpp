@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "server/api_error.h"
+#include "server/request_id.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/timing.h"
@@ -131,6 +132,8 @@ httplib::Server::Handler HttpServer::wrap(const std::string& endpoint, Handler h
     Stopwatch watch;
     RequestInfo info;
     info.client = req.remote_addr;
+    const std::string id = request_id(req.get_header_value("X-Request-Id"));
+    res.set_header("X-Request-Id", id);
     try {
       if (scope != Scope::Public) {
         try {
@@ -166,26 +169,27 @@ httplib::Server::Handler HttpServer::wrap(const std::string& endpoint, Handler h
       log::error("{} {}: {}", req.method, req.path, e.what());
       send_json(res, 500, error_body(500, "internal error (details in the server log)"));
     }
-    record_when_sent(req, res, endpoint, info.client, watch);
+    record_when_sent(req, res, endpoint, info.client, id, watch);
   };
 }
 
 void HttpServer::record(const std::string& method, const std::string& path, const std::string& endpoint,
-                        const std::string& client, int status, double seconds, bool complete) {
+                        const std::string& client, const std::string& request_id, int status, double seconds,
+                        bool complete) {
   metrics_.inc("ragd_http_requests_total", {{"endpoint", endpoint}, {"status", std::to_string(status)}});
   metrics_.observe("ragd_http_request_duration_seconds", {{"endpoint", endpoint}}, seconds);
   if (options_.log_requests) {
-    log::info("{} {} {} {:.1f} ms {}{}", method, path, status, seconds * 1000, client,
+    log::info("{} {} {} {:.1f} ms {} request_id={}{}", method, path, status, seconds * 1000, client, request_id,
               complete ? "" : " (client went away mid-stream)");
   }
 }
 
 void HttpServer::record_when_sent(const httplib::Request& req, httplib::Response& res, const std::string& endpoint,
-                                  const std::string& client, Stopwatch watch) {
+                                  const std::string& client, const std::string& request_id, Stopwatch watch) {
   // httplib sends 200 for a handler that set content but no status.
   const int status = res.status == -1 ? 200 : res.status;
   if (!res.content_provider_) {
-    record(req.method, req.path, endpoint, client, status, watch.seconds(), true);
+    record(req.method, req.path, endpoint, client, request_id, status, watch.seconds(), true);
     return;
   }
   // A streamed response is written after the handler returns; httplib calls the resource
@@ -193,9 +197,9 @@ void HttpServer::record_when_sent(const httplib::Request& req, httplib::Response
   // write.
   res.content_provider_resource_releaser_ =
       [this, inner = std::move(res.content_provider_resource_releaser_), method = req.method, path = req.path,
-       endpoint, client, status, watch](bool success) {
+       endpoint, client, request_id, status, watch](bool success) {
         if (inner) inner(success);
-        record(method, path, endpoint, client, status, watch.seconds(), success);
+        record(method, path, endpoint, client, request_id, status, watch.seconds(), success);
       };
 }
 

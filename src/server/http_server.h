@@ -6,7 +6,8 @@
 // ApiError, ragd::Error (a 400: the client named something that does not exist or is
 // invalid) and any other exception (a 500) into OpenAI-shaped error bodies; records
 // ragd_http_requests_total{endpoint,status} and ragd_http_request_duration_seconds; and
-// logs one line per request. Public routes (health, readiness) skip auth and rate
+// logs one line per request with its id (server/request_id.h: the client's X-Request-Id
+// when it is a plain token, else a new one; echoed in the response's X-Request-Id). Public routes (health, readiness) skip auth and rate
 // limiting so that probes need no key.
 //
 // Threads and limits (server/connection_server.h): a connection holds a worker thread only
@@ -95,9 +96,10 @@ class HttpServer {
   // Counts the request in metrics and the access log; for a streamed response, when its
   // last byte has been written (or the client went away).
   void record_when_sent(const httplib::Request& req, httplib::Response& res, const std::string& endpoint,
-                        const std::string& client, Stopwatch watch);
+                        const std::string& client, const std::string& request_id, Stopwatch watch);
   void record(const std::string& method, const std::string& path, const std::string& endpoint,
-              const std::string& client, int status, double seconds, bool complete);
+              const std::string& client, const std::string& request_id, int status, double seconds,
+              bool complete);
 
   ServerOptions options_;
   MetricsRegistry& metrics_;

@@ -3,11 +3,13 @@ model that cannot load fails a --warmup start, an exposed server without keys wa
 keys have scopes and collection limits, and /metrics (behind a key) passes promtool and
 carries the operator metrics (process_*, memory, KV usage, preemptions, active users)."""
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 from serve_harness import LLM, Server, args, check
 
@@ -96,6 +98,7 @@ def check_keys_and_metrics(ragd, models, tmp):
         with Server(ragd, models, "--api-key", ADMIN, "--api-key-file", key_file, embedder=False) as srv:
             check_scopes(srv)
             check_metrics(srv)
+            check_request_ids(srv)
     finally:
         del os.environ["RAGD_SERVER_QUERY_API_KEYS"]
 
@@ -198,6 +201,28 @@ def check_metrics(srv):
     check(values["ragd_active_users"] == 3, f"active users: {values['ragd_active_users']}")
     for secret in (ADMIN, QUERY, LIMITED, ENV_QUERY):
         check(secret not in text, "/metrics shows a key")
+
+
+def check_request_ids(srv):
+    """Every response names its request id (X-Request-Id), and the access log line too: a
+    plain token from the client (or nginx) is kept, anything else is replaced."""
+    hex32 = re.compile(r"^[0-9a-f]{32}$")
+    _, _, headers = srv.request("GET", "/health", headers={"X-Request-Id": "trace-42.a:b_c"})
+    check(headers.get("X-Request-Id") == "trace-42.a:b_c", f"client id not kept: {headers}")
+    _, _, headers = srv.request("GET", "/health", headers={"X-Request-Id": "two words;x"})
+    replaced = headers.get("X-Request-Id", "")
+    check(hex32.match(replaced), f"unsafe client id not replaced: {replaced!r}")
+    got, _, headers = srv.request("GET", "/metrics")  # an error response carries one too
+    first = headers.get("X-Request-Id", "")
+    check(got == 401 and hex32.match(first), f"no id on a 401: {got} {headers}")
+    _, _, headers = srv.request("GET", "/health")
+    check(hex32.match(headers.get("X-Request-Id", "")) and headers["X-Request-Id"] != first,
+          f"generated ids repeat: {first} {headers}")
+    deadline = time.time() + 10
+    while "request_id=trace-42.a:b_c" not in srv.logs() and time.time() < deadline:
+        time.sleep(0.1)
+    check("request_id=trace-42.a:b_c" in srv.logs(), "the access log does not name the request id")
+    check(f"request_id={replaced}" in srv.logs(), "the access log does not name a generated id")
 
 
 def main():
