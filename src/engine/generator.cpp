@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/gbnf_constraint.h"
 #include "engine/json_constraint.h"
 #include "engine/stop_matcher.h"
 #include "util/error.h"
@@ -10,11 +11,13 @@
 namespace ragd::engine {
 
 bool ends_generation(const GenerationOptions& options, const model::Tokenizer& tokenizer, int32_t id) {
-  if ((!options.ignore_eos || options.json_constraint) && tokenizer.is_end_of_generation(id)) return true;
+  const bool constrained = options.json_constraint || options.grammar;
+  if ((!options.ignore_eos || constrained) && tokenizer.is_end_of_generation(id)) return true;
   return std::ranges::find(options.stop_token_ids, id) != options.stop_token_ids.end();
 }
 
 Sampler make_sampler(const GenerationOptions& options, const model::Tokenizer& tokenizer) {
+  if (options.grammar) return Sampler(options.sampling, std::make_unique<GbnfConstraint>(options.grammar, tokenizer));
   if (!options.json_constraint) return Sampler(options.sampling);
   return Sampler(options.sampling, std::make_unique<JsonConstraint>(options.json_constraint, tokenizer));
 }

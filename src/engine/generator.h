@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/gbnf_grammar.h"
 #include "engine/json_schema.h"
 #include "engine/sampler.h"
 #include "model/kv_cache.h"
@@ -30,6 +31,10 @@ struct GenerationOptions {
   // Structured output: when set, the output is constrained to JSON this grammar accepts
   // (engine/json_constraint.h) and generation ends as soon as the document is complete.
   std::shared_ptr<const JsonSchemaGrammar> json_constraint;
+  // llama-server's `grammar`: when set, the output is constrained to sentences of this GBNF
+  // grammar (engine/gbnf_constraint.h), with the same rules as json_constraint. At most one
+  // of the two is set (request parsing refuses both).
+  std::shared_ptr<const GbnfGrammar> grammar;
   // Log-probabilities of the generated tokens (engine/sampler.h: the model's raw
   // distribution): < 0 none (no cost); k >= 0 each token's logprob and its k
   // (<= kMaxTopLogprobs) most likely alternatives. Reported for the tokens of the text, not
@@ -38,12 +43,13 @@ struct GenerationOptions {
 };
 
 // The sampler for one generation: options.sampling, constrained by options.json_constraint
-// over `tokenizer`'s vocabulary when set. The generator and the scheduler both use it.
+// or options.grammar over `tokenizer`'s vocabulary when set. The generator and the
+// scheduler both use it.
 Sampler make_sampler(const GenerationOptions& options, const model::Tokenizer& tokenizer);
 
 // Whether sampling `id` ends generation with FinishReason::Stop: the vocabulary's
-// end-of-generation tokens (unless ignore_eos; always under a json_constraint, which allows
-// them only once the document is complete) and options.stop_token_ids. The id itself
+// end-of-generation tokens (unless ignore_eos; always under a json_constraint or grammar,
+// which allow them only once the output is complete) and options.stop_token_ids. The id itself
 // is not part of the text. The generator and the scheduler both use this one rule.
 bool ends_generation(const GenerationOptions& options, const model::Tokenizer& tokenizer, int32_t id);
 

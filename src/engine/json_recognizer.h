@@ -41,6 +41,9 @@ class JsonRecognizer {
   // Bytes that may come next (bit c set: the byte c).
   std::bitset<256> next_bytes();
 
+  // How errors of a constraint built on this recognizer name its output.
+  static constexpr const char* kOutputName = "the JSON output";
+
   static constexpr size_t kMaxStack = 64;
   static constexpr size_t kMaxStacks = 1024;
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "engine/json_constraint.h"
+#include "engine/token_constraint.h"
 #include "util/error.h"
 
 namespace ragd::engine {
@@ -69,7 +69,7 @@ TokenLogprobs token_logprobs(std::span<const float> logits, int32_t chosen, size
 
 Sampler::Sampler(SamplingParams params) : Sampler(std::move(params), nullptr) {}
 
-Sampler::Sampler(SamplingParams params, std::unique_ptr<JsonConstraint> constraint)
+Sampler::Sampler(SamplingParams params, std::unique_ptr<TokenConstraint> constraint)
     : params_(std::move(params)), constraint_(std::move(constraint)), rng_(params_.seed) {
   params_.validate();
 }

@@ -61,15 +61,15 @@ struct TokenLogprobs {
 // heap; nothing is allocated beyond `k` entries.
 TokenLogprobs token_logprobs(std::span<const float> logits, int32_t chosen, size_t k);
 
-class JsonConstraint;
+class TokenConstraint;
 
 class Sampler {
  public:
-  // With a constraint (engine/json_constraint.h), after bias and penalties only the tokens
-  // that keep the output valid JSON stay candidates, and the constraint advances with every
-  // sampled token.
+  // With a constraint (engine/token_constraint.h: JSON or a GBNF grammar), after bias and
+  // penalties only the tokens that keep the output valid stay candidates, and the
+  // constraint advances with every sampled token.
   explicit Sampler(SamplingParams params);
-  Sampler(SamplingParams params, std::unique_ptr<JsonConstraint> constraint);
+  Sampler(SamplingParams params, std::unique_ptr<TokenConstraint> constraint);
   ~Sampler();
   Sampler(Sampler&&) noexcept;
   Sampler& operator=(Sampler&&) noexcept;
@@ -97,7 +97,7 @@ class Sampler {
   int32_t draw(std::span<const float> logits);
 
   SamplingParams params_;
-  std::unique_ptr<JsonConstraint> constraint_;
+  std::unique_ptr<TokenConstraint> constraint_;
   std::mt19937_64 rng_;
   std::vector<Candidate> candidates_;
   std::vector<float> raw_;  // the unmodified row, only while logprobs are requested

@@ -17,7 +17,7 @@ constexpr std::string_view kUnimplemented[] = {
     "tools", "tool_choice", "parallel_tool_calls", "functions", "function_call", "response_format", "logprobs",
     "top_logprobs", "audio", "modalities", "prediction", "reasoning_effort", "service_tier", "web_search_options",
     "metadata", "store", "suffix", "best_of", "verbosity",
-    // llama-server
+    // llama-server (`grammar` is implemented by /v1/chat/completions and /v1/completions)
     "grammar", "json_schema", "n_probs", "typical_p",
     // Ollama requests and options
     "format", "images", "think", "template", "context", "raw", "truncate", "dimensions", "tfs_z", "mirostat",

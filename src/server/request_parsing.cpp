@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/gbnf_grammar.h"
 #include "server/api_error.h"
 #include "server/known_fields.h"
 #include "util/error.h"
@@ -22,12 +23,14 @@ constexpr std::string_view kGenerationFields[] = {
     "frequency_penalty", "repetition_penalty", "seed",         "logit_bias",  "n",
     "priority",      "user",         "stream",                "stream_options"};
 // `store` only at its no-op value (parse_chat_request); `response_format` as
-// parse_response_format reads it; the tool fields as server/tool_calls.h reads them.
+// parse_response_format reads it; `grammar` as parse_grammar; the tool fields as
+// server/tool_calls.h reads them.
 constexpr std::string_view kChatFields[] = {"messages",    "collection",      "rag",  "logprobs", "top_logprobs",
                                             "tools",       "tool_choice",     "parallel_tool_calls",
-                                            "response_format", "store"};
+                                            "response_format", "store",       "grammar"};
 constexpr std::string_view kMessageFields[] = {"role", "content", "tool_calls", "tool_call_id"};
-constexpr std::string_view kCompletionFields[] = {"prompt", "echo", "best_of", "response_format", "logprobs"};
+constexpr std::string_view kCompletionFields[] = {"prompt",   "echo",   "best_of", "response_format",
+                                                  "logprobs", "grammar"};
 constexpr std::string_view kResponseFormatFields[] = {"type", "json_schema"};
 constexpr std::string_view kJsonSchemaFields[] = {"name", "description", "schema", "strict"};
 constexpr std::string_view kEmbeddingFields[] = {"model", "input", "encoding_format", "user"};
@@ -151,6 +154,33 @@ void read_logit_bias(const json& body, std::unordered_map<int32_t, float>& out) 
     // OpenAI: -100 bans a token in practice; make it an exact ban.
     double b = value.get<double>();
     out[static_cast<int32_t>(id)] = b <= -100 ? -std::numeric_limits<float>::infinity() : static_cast<float>(b);
+  }
+}
+
+// llama-server's `grammar`: GBNF text (engine/gbnf_grammar.h) the output is constrained
+// to; "" (llama-server's default) or absent means none. Only one constraint per request,
+// so it cannot come with a JSON response_format; the caller checks that.
+std::shared_ptr<const engine::GbnfGrammar> parse_grammar(const json& body) {
+  const json* g = field(body, "grammar");
+  if (!g) return nullptr;
+  if (!g->is_string()) {
+    throw bad_request(
+        fmt::format("'grammar' must be a string of GBNF rules such as root ::= \"yes\" | \"no\", not {}",
+                    json_type(*g)),
+        "grammar");
+  }
+  if (g->get_ref<const std::string&>().empty()) return nullptr;
+  try {
+    return engine::GbnfGrammar::parse(g->get_ref<const std::string&>());
+  } catch (const Error& e) {
+    throw bad_request(fmt::format("'grammar': {}", e.what()), "grammar");
+  }
+}
+
+void refuse_two_constraints(const engine::GenerationOptions& o) {
+  if (o.grammar && o.json_constraint) {
+    throw bad_request("'grammar' cannot be combined with a JSON 'response_format': one output constraint at a time",
+                      "grammar");
   }
 }
 
@@ -367,7 +397,16 @@ ChatRequest parse_chat_request(const json& body, const GenerationDefaults& d, st
     throw bad_request("'response_format' is not supported with a 'collection': RAG answers are text with citations",
                       "response_format");
   }
+  r.gen.options.grammar = parse_grammar(body);
+  refuse_two_constraints(r.gen.options);
+  if (r.gen.options.grammar && field(body, "collection")) {
+    throw bad_request("'grammar' is not supported with a 'collection': RAG answers are text with citations", "grammar");
+  }
   r.tools = parse_tool_request(body, raw_body);
+  if (r.tools.active() && r.gen.options.grammar) {
+    // Tool calls are markup in the text (or, for required / named, a JSON constraint).
+    throw bad_request("'grammar' cannot be combined with 'tools' (unless tool_choice is \"none\")", "grammar");
+  }
   if (r.tools.active()) {
     // Both would constrain (or parse) the same output; the call's own schema is the format.
     if (r.gen.options.json_constraint) {
@@ -422,6 +461,8 @@ CompletionRequest parse_completion_request(const json& body, const GenerationDef
   // The legacy API: `logprobs` is the number of alternatives (0..5) per token, null for none.
   if (auto k = get_int(body, "logprobs", 0, kMaxCompletionLogprobs)) r.gen.options.logprobs = static_cast<int32_t>(*k);
   r.gen.options.json_constraint = parse_response_format(body, raw_body);
+  r.gen.options.grammar = parse_grammar(body);
+  refuse_two_constraints(r.gen.options);
   const json* prompt = field(body, "prompt");
   if (!prompt) throw bad_request("'prompt' is required", "prompt");
   if (prompt->is_string()) {

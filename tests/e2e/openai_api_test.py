@@ -1,6 +1,6 @@
 """The OpenAI-compatible endpoints through the official `openai` client: model list, chat
 (plain and streamed, with usage), text completions, embeddings (base64 and float); fields
-ragd does not implement (grammar; tools on SmolLM2, whose template has no tool format:
+ragd does not implement (typical_p; tools on SmolLM2, whose template has no tool format:
 tool_calls_test.py) refused with a 400 naming them (logprobs and n: logprobs_choices_test.py)."""
 import json
 import math
@@ -73,7 +73,7 @@ def main():
         hello = [{"role": "user", "content": "hi"}]
         tool = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
         refused = [("tools", dict(tools=[tool])),
-                   ("grammar", dict(extra_body={"grammar": 'root ::= "x"'})),
+                   ("typical_p", dict(extra_body={"typical_p": 0.5})),
                    ("tool_choice", dict(tool_choice="auto"))]
         for field, kwargs in refused:
             try:

@@ -231,7 +231,7 @@ json chat_with(json patch) {
 TEST(KnownFields, ChatRefusesWhatItDoesNotImplement) {
   json tool = {{"type", "function"}, {"function", {{"name", "f"}, {"parameters", json::object()}}}};
   for (auto [name, value] : std::vector<std::pair<std::string, json>>{
-           {"grammar", "root ::= \"x\""},
+           {"typical_p", 0.5},
            {"functions", {tool}},
            {"function_call", "auto"},
            {"store", true},

@@ -1,0 +1,169 @@
+#include "engine/gbnf_recognizer.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace ragd::engine {
+namespace {
+
+using Kind = GbnfElement::Kind;
+
+// The first UTF-8 byte of code point cp (monotonic in cp).
+uint8_t lead_byte(uint32_t cp) {
+  if (cp < 0x80) return static_cast<uint8_t>(cp);
+  if (cp < 0x800) return static_cast<uint8_t>(0xC0 | (cp >> 6));
+  if (cp < 0x10000) return static_cast<uint8_t>(0xE0 | (cp >> 12));
+  return static_cast<uint8_t>(0xF0 | (cp >> 18));
+}
+
+}  // namespace
+
+GbnfRecognizer::GbnfRecognizer(const GbnfGrammar& grammar) : grammar_(grammar) {
+  expansions_ = 0;
+  for (uint32_t alt : grammar_.alternatives(grammar_.root())) {
+    Stack s;
+    if (grammar_.elements()[alt].kind != Kind::End) s.push_back(alt);
+    expand(std::move(s), state_.stacks);
+  }
+  settle(state_.stacks);
+}
+
+// Expands `s` until every resulting stack is empty or has a character class on top.
+void GbnfRecognizer::expand(Stack s, std::vector<Stack>& out) {
+  const auto& elements = grammar_.elements();
+  work_.clear();
+  work_.push_back(std::move(s));
+  while (!work_.empty()) {
+    Stack t = std::move(work_.back());
+    work_.pop_back();
+    if (t.empty() || elements[t.back()].kind == Kind::Chars) {
+      out.push_back(std::move(t));
+      continue;
+    }
+    if (++expansions_ > kMaxExpansions) continue;  // a hostile grammar: keep what we have
+    const uint32_t pos = t.back();
+    t.pop_back();
+    // The rest of the sequence after the reference, unless the reference ended it (so a
+    // right-recursive rule such as `list ::= item list | item` does not grow the stack).
+    if (elements[pos + 1].kind != Kind::End) t.push_back(pos + 1);
+    for (uint32_t alt : grammar_.alternatives(elements[pos].first)) {
+      Stack u = t;
+      if (elements[alt].kind != Kind::End) u.push_back(alt);
+      if (u.size() <= kMaxDepth) work_.push_back(std::move(u));
+    }
+  }
+}
+
+void GbnfRecognizer::settle(std::vector<Stack>& stacks) {
+  std::ranges::sort(stacks);
+  stacks.erase(std::unique(stacks.begin(), stacks.end()), stacks.end());
+  if (stacks.size() > kMaxStacks) stacks.resize(kMaxStacks);
+}
+
+bool GbnfRecognizer::step_code_point(State& s, uint32_t cp) {
+  const auto& elements = grammar_.elements();
+  next_.clear();
+  expansions_ = 0;
+  for (const Stack& stack : s.stacks) {
+    if (stack.empty() || !grammar_.matches(stack.back(), cp)) continue;
+    Stack t = stack;
+    const uint32_t pos = t.back();
+    t.pop_back();
+    if (elements[pos + 1].kind != Kind::End) t.push_back(pos + 1);
+    expand(std::move(t), next_);
+  }
+  settle(next_);
+  s.stacks.swap(next_);
+  return !s.stacks.empty();
+}
+
+bool GbnfRecognizer::keep_prefix_matches(State& s) {
+  const unsigned shift = 6u * s.pending;
+  const uint32_t lo = std::max(s.prefix << shift, s.min_cp);
+  const uint32_t hi = std::min((s.prefix << shift) | ((1u << shift) - 1), uint32_t{0x10FFFF});
+  std::erase_if(s.stacks, [&](const Stack& t) { return t.empty() || !grammar_.intersects(t.back(), lo, hi); });
+  return !s.stacks.empty();
+}
+
+bool GbnfRecognizer::step_byte(State& s, uint8_t b) {
+  if (s.pending == 0) {
+    if (b < 0x80) return step_code_point(s, b);
+    // Well-formed UTF-8 only (no overlong forms, surrogates or code points past U+10FFFF):
+    // the second byte's range depends on the first.
+    s.lo = 0x80;
+    s.hi = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) {
+      s.pending = 1, s.prefix = b & 0x1F, s.min_cp = 0x80;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      s.pending = 2, s.prefix = b & 0x0F, s.min_cp = 0x800;
+      if (b == 0xE0) s.lo = 0xA0;
+      if (b == 0xED) s.hi = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      s.pending = 3, s.prefix = b & 0x07, s.min_cp = 0x10000;
+      if (b == 0xF0) s.lo = 0x90;
+      if (b == 0xF4) s.hi = 0x8F;
+    } else {
+      return false;
+    }
+    return keep_prefix_matches(s);
+  }
+  if (b < s.lo || b > s.hi) return false;
+  s.lo = 0x80;
+  s.hi = 0xBF;
+  s.prefix = (s.prefix << 6) | (b & 0x3F);
+  if (--s.pending == 0) return step_code_point(s, s.prefix);
+  return keep_prefix_matches(s);
+}
+
+bool GbnfRecognizer::can_feed(std::string_view bytes) {
+  scratch_ = state_;
+  for (char c : bytes) {
+    if (!step_byte(scratch_, static_cast<uint8_t>(c))) return false;
+  }
+  return true;
+}
+
+bool GbnfRecognizer::feed(std::string_view bytes) {
+  if (!can_feed(bytes)) return false;
+  std::swap(state_, scratch_);
+  return true;
+}
+
+bool GbnfRecognizer::complete() const {
+  // Stacks are sorted, so an empty one comes first.
+  return state_.pending == 0 && !state_.stacks.empty() && state_.stacks.front().empty();
+}
+
+bool GbnfRecognizer::done() {
+  // Every non-empty stack has a class on top that matches at least one code point, so
+  // something could follow unless the only stack is the empty one.
+  return complete() && state_.stacks.size() == 1;
+}
+
+std::bitset<256> GbnfRecognizer::next_bytes() {
+  std::bitset<256> bytes;
+  if (state_.pending > 0) {
+    for (int b = state_.lo; b <= state_.hi; ++b) {
+      const char c = static_cast<char>(b);
+      bytes[static_cast<size_t>(b)] = can_feed({&c, 1});
+    }
+    return bytes;
+  }
+  const auto& elements = grammar_.elements();
+  const auto& ranges = grammar_.ranges();
+  for (const Stack& s : state_.stacks) {
+    if (s.empty()) continue;
+    const GbnfElement& e = elements[s.back()];
+    for (uint32_t i = e.first; i < e.first + e.count; ++i) {
+      const GbnfRange& r = ranges[i];
+      for (uint32_t c = r.lo; c <= std::min(r.hi, 0x7Fu); ++c) bytes[c] = true;
+      if (r.hi < 0x80) continue;
+      // Each lead byte (C2..F4) stands for a contiguous block of code points, so a range
+      // reaches exactly the lead bytes from its first code point's to its last's.
+      for (int b = lead_byte(std::max(r.lo, 0x80u)); b <= lead_byte(r.hi); ++b) bytes[static_cast<size_t>(b)] = true;
+    }
+  }
+  return bytes;
+}
+
+}  // namespace ragd::engine
