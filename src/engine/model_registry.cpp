@@ -152,6 +152,7 @@ struct ModelRegistry::Impl {
   // Estimated bytes of a model before it is loaded: its file (the mapping is paged in as
   // the weights are read) plus, for an LLM, the KV pool the scheduler will allocate.
   size_t estimate_bytes(const Entry& e) const {
+    if (!e.spec.upstreams.empty()) return 0;
     size_t bytes = e.file_bytes;
     if (e.spec.kind == ModelKind::Llm) bytes += options.scheduler.max_kv_cache_bytes;
     return bytes;
@@ -170,7 +171,8 @@ struct ModelRegistry::Impl {
     auto resident = [&] {
       size_t count = 0, bytes = 0;
       for (const auto& e : entries) {
-        if (e.get() == &incoming || e->state == State::Unloaded) continue;
+        // Upstream models hold no weights: they take neither a slot nor memory.
+        if (e.get() == &incoming || e->state == State::Unloaded || !e->spec.upstreams.empty()) continue;
         ++count;
         bytes += e->state == State::Loaded ? e->model->memory_bytes : estimate_bytes(*e);
       }
@@ -213,7 +215,9 @@ struct ModelRegistry::Impl {
     auto m = std::make_unique<LoadedModel>();
     m->spec = spec;
     const auto start = Clock::now();
-    if (spec.kind == ModelKind::Llm) {
+    if (!spec.upstreams.empty()) {
+      m->upstream = std::make_unique<UpstreamModel>(spec.name, spec.upstreams, options.upstream);
+    } else if (spec.kind == ModelKind::Llm) {
       m->llm = Llm::load(spec.path, options.threads);
       m->scheduler = std::make_unique<Scheduler>(*m->llm, options.scheduler);
       const auto& cfg = m->llm->model->config();
@@ -236,6 +240,7 @@ struct ModelRegistry::Impl {
   }
 
   std::string quantization_of(const LoadedModel& m) const {
+    if (m.upstream) return "upstream";
     if (m.llm) return quantization_name(*m.llm->file);
     // EmbeddingService does not expose its GgufFile; a second mapping of the same file
     // costs no memory (the pages are shared) and only parses the header.
@@ -276,7 +281,7 @@ std::shared_ptr<LoadedModel> ModelRegistry::Impl::acquire(const std::string& nam
     // Unloaded: this caller loads it; everyone else who asks meanwhile waits.
     e.state = State::Loading;
     std::vector<std::shared_ptr<LoadedModel>> victims;
-    evict_for(e, victims);
+    if (e.spec.upstreams.empty()) evict_for(e, victims);
     const ModelSpec spec = e.spec;
     const bool need_quantization = e.quantization.empty();
     lock.unlock();
@@ -333,6 +338,23 @@ ModelRegistry::~ModelRegistry() {
 
 void ModelRegistry::add(ModelSpec spec) {
   if (spec.name.empty()) fail("a model needs a name");
+  if (!spec.upstreams.empty()) {
+    if (spec.kind != ModelKind::Llm) fail("model '{}': only language models can be served by an upstream", spec.name);
+    std::lock_guard lock(impl_->mu);
+    for (const auto& e : impl_->entries) {
+      if (e->spec.name != spec.name) continue;
+      if (e->spec.upstreams.empty() || e->state != Impl::State::Unloaded) fail("model '{}' is registered twice", spec.name);
+      for (auto& u : spec.upstreams) e->spec.upstreams.push_back(std::move(u));  // balanced together
+      return;
+    }
+    // Pinned with no keep-alive: unloading would only drop the servers' health state.
+    spec.pinned = true;
+    spec.keep_alive_seconds = 0;
+    auto e = std::make_unique<Impl::Entry>();
+    e->spec = std::move(spec);
+    impl_->entries.push_back(std::move(e));
+    return;
+  }
   std::error_code ec;
   const auto size = std::filesystem::file_size(spec.path, ec);
   if (ec || !std::filesystem::is_regular_file(spec.path)) {
@@ -370,6 +392,7 @@ std::vector<ModelStatus> ModelRegistry::status() const {
       s.loaded = true;
       s.load_seconds = e->model->load_seconds;
       s.memory_bytes = e->model->memory_bytes;
+      if (e->model->upstream) s.upstreams = e->model->upstream->status();
       if (e->usage->handles.load() == 0) {
         s.idle_seconds = seconds_between(Impl::last_activity(*e), now);
       }

@@ -19,6 +19,13 @@
 // whose file has since been removed is hidden again unless it is loaded. They are never the
 // defaults: default_model() answers only models added explicitly.
 //
+// Upstream models: a ModelSpec with `upstreams` (and no path) is a language model served by
+// other OpenAI-compatible servers (engine/upstream_model.h). Adding it again under the same
+// name adds its servers to the ones it balances over. It has no weights to load: the
+// UpstreamModel (its connections and health checks) is created when the model is first
+// acquired or warmed up, stays loaded (pinned, never swept) and counts towards neither
+// max_instances nor the memory budget.
+//
 // Thread-safe. Loading happens outside the registry lock, so one slow load does not block
 // requests for models already loaded; concurrent first uses of one model wait for a single
 // load.
@@ -37,6 +44,8 @@
 #include "engine/embedding_service.h"
 #include "engine/llm.h"
 #include "engine/scheduler.h"
+#include "engine/upstream_endpoint.h"
+#include "engine/upstream_model.h"
 
 namespace ragd::engine {
 
@@ -47,10 +56,11 @@ enum class EvictionPolicy { Lru, Lfu };
 
 struct ModelSpec {
   std::string name;        // API name, e.g. "smollm2-135m"
-  std::string path;        // GGUF file
+  std::string path;        // GGUF file (empty for an upstream model)
   ModelKind kind = ModelKind::Llm;
   double keep_alive_seconds = 300;  // idle time before sweep() unloads it; <= 0: never
   bool pinned = false;     // never evicted
+  std::vector<UpstreamEndpoint> upstreams = {};  // non-empty: served by these servers (kind Llm)
 };
 
 struct RegistryOptions {
@@ -62,13 +72,15 @@ struct RegistryOptions {
   EmbeddingServiceOptions embedding;  // for every embedder
   std::string model_dir;            // installed models offered by name; empty: none
   double installed_keep_alive_seconds = 300;  // keep_alive of those models
+  UpstreamOptions upstream;         // for every upstream model
 };
 
 // A loaded model. Holding the shared_ptr keeps it loaded.
 struct LoadedModel {
   ModelSpec spec;
   std::unique_ptr<Llm> llm;                   // kind == Llm
-  std::unique_ptr<Scheduler> scheduler;       // kind == Llm
+  std::unique_ptr<Scheduler> scheduler;       // kind == Llm, local
+  std::unique_ptr<UpstreamModel> upstream;    // kind == Llm, spec.upstreams not empty
   std::shared_ptr<EmbeddingService> embedder; // kind == Embedder
   double load_seconds = 0;
   size_t memory_bytes = 0;  // mapped weights + KV pool / caches (estimate)
@@ -81,7 +93,8 @@ struct ModelStatus {
   size_t memory_bytes = 0;
   uint64_t uses = 0;
   double idle_seconds = 0;  // since last release
-  std::string quantization;  // weight type of the file, e.g. "q4_1" (known once loaded)
+  std::string quantization;  // weight type of the file, e.g. "q4_1" (known once loaded); "upstream"
+  std::vector<UpstreamEndpointStatus> upstreams;  // an upstream model's servers, once loaded
 };
 
 class ModelRegistry {
@@ -89,7 +102,9 @@ class ModelRegistry {
   explicit ModelRegistry(RegistryOptions options);
   ~ModelRegistry();
 
-  // Throws ragd::Error for a duplicate name or a missing file.
+  // Throws ragd::Error for a duplicate name or a missing file. An upstream model's spec
+  // under a name already holding an upstream model adds its servers to it (before the
+  // model is first loaded; afterwards it is refused as a duplicate).
   void add(ModelSpec spec);
   bool contains(const std::string& name) const;
   std::vector<ModelStatus> status() const;

@@ -118,6 +118,7 @@ class RequestStream {
 
  private:
   friend class Scheduler;
+  friend class UpstreamModel;  // engine/upstream_model.h: the same role for upstream servers
   void push(std::string_view text, TokenLogprobs* logprobs = nullptr);  // scheduler thread
   void finish(const GenerationSummary& summary);    // scheduler thread
   void update(const GenerationSummary& summary);    // scheduler thread

@@ -33,25 +33,14 @@ std::vector<int32_t> completion_prompt_tokens(const engine::Llm& llm, const std:
   return llm.tokenizer->encode(prompt, /*add_special=*/true, /*parse_special=*/false);
 }
 
-Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
-                            std::vector<int32_t> prompt, const GenerationParams& params,
-                            const std::string& user, const std::string& endpoint) {
-  Generation g;
-  g.model_name = model->spec.name;
-  g.quantization = ctx.quantization(g.model_name);
-  g.endpoint = endpoint;
-  if (prompt.empty()) throw bad_request("the prompt is empty", "prompt");
-  check_logit_bias(params.options.sampling, model->llm->tokenizer->vocab_size());
-  check_stop_token_ids(params.options, model->llm->tokenizer->vocab_size());
-  engine::GenerationRequest request;
-  request.prompt = std::move(prompt);
-  request.options = params.options;
-  request.priority = params.priority;
-  request.user = user;
-  ctx.active_users.touch(user);
-  auto admission = model->scheduler->submit(std::move(request));
+namespace {
+
+// Maps a refused admission to its ApiError (counting the rejection); returns the stream of
+// an accepted one.
+std::shared_ptr<engine::RequestStream> admitted_stream(ServerContext& ctx, const std::string& model_name,
+                                                       engine::Admission admission) {
   auto reject = [&](const char* reason) {
-    ctx.metrics.inc("ragd_requests_rejected_total", {{"model", g.model_name}, {"reason", reason}});
+    ctx.metrics.inc("ragd_requests_rejected_total", {{"model", model_name}, {"reason", reason}});
   };
   switch (admission.status) {
     case engine::AdmitStatus::Accepted: break;
@@ -71,9 +60,118 @@ Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedMo
       reject("invalid");
       throw bad_request(admission.message);
   }
-  g.stream = std::move(admission.stream);
+  return std::move(admission.stream);
+}
+
+// Throws ApiError(400) naming the first field of `params` an upstream model cannot honour.
+void check_upstream_params(const GenerationParams& params, const std::string& model_name) {
+  auto refuse = [&](const std::string& field, const char* why) {
+    throw bad_request(fmt::format("'{}' is not supported for model '{}', which is served by an upstream server: {}",
+                                  field, model_name, why),
+                      field);
+  };
+  for (const auto& field : engine::UpstreamModel::unsupported_fields(params.options)) {
+    if (field == "logprobs") refuse(field, "token log-probabilities come from ragd's sampler");
+    if (field == "response_format" || field == "grammar") refuse(field, "the constraint runs inside ragd's sampler");
+    if (field == "logit_bias") refuse(field, "ragd does not know the upstream's vocabulary");
+    refuse(field, "the upstream has no equivalent");
+  }
+  if (params.priority != GenerationParams{}.priority) refuse("priority", "it orders ragd's own queue only");
+}
+
+Generation start_upstream_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
+                                     engine::UpstreamPrompt prompt, const GenerationParams& params,
+                                     const std::string& user, const std::string& endpoint) {
+  Generation g;
+  g.model_name = model->spec.name;
+  g.quantization = ctx.quantization(g.model_name);
+  g.endpoint = endpoint;
+  check_upstream_params(params, g.model_name);
+  engine::UpstreamRequest request;
+  request.prompt = std::move(prompt);
+  request.options = params.options;
+  request.user = params.user;
+  ctx.active_users.touch(user);
+  g.stream = admitted_stream(ctx, g.model_name, model->upstream->submit(std::move(request)));
   g.model = std::move(model);
   return g;
+}
+
+}  // namespace
+
+PromptInput chat_input(const ChatRequest& req) {
+  PromptInput in;
+  in.tokens = [&req](const engine::LoadedModel& m) { return chat_request_prompt_tokens(*m.llm, req, m.spec.name); };
+  in.upstream = [&req](const engine::LoadedModel& m) {
+    if (req.tools.active() || req.tool_turns) {
+      const char* what = req.tools.active() ? "tools" : "messages";
+      throw bad_request(fmt::format("'{}': tool calls are not supported for model '{}', which is served by an "
+                                    "upstream server (ragd parses tool calls from its own models' output)",
+                                    what, m.spec.name),
+                        what);
+    }
+    return engine::UpstreamPrompt{engine::UpstreamApi::Chat, req.messages, ""};
+  };
+  return in;
+}
+
+PromptInput completion_input(const std::string& prompt) {
+  PromptInput in;
+  in.tokens = [prompt](const engine::LoadedModel& m) { return completion_prompt_tokens(*m.llm, prompt); };
+  in.upstream = [prompt](const engine::LoadedModel&) {
+    return engine::UpstreamPrompt{engine::UpstreamApi::Completion, {}, prompt};
+  };
+  return in;
+}
+
+PromptInput messages_input(std::vector<model::ChatMessage> messages, std::vector<int32_t> tokens) {
+  PromptInput in;
+  in.tokens = [tokens = std::move(tokens)](const engine::LoadedModel&) { return tokens; };
+  in.upstream = [messages = std::move(messages)](const engine::LoadedModel&) {
+    return engine::UpstreamPrompt{engine::UpstreamApi::Chat, messages, ""};
+  };
+  return in;
+}
+
+const engine::Llm& local_llm(const engine::LoadedModel& model, const std::string& what) {
+  if (!model.llm) {
+    throw bad_request(fmt::format("model '{}' is served by an upstream server; {} needs a model that runs in ragd",
+                                  model.spec.name, what),
+                      "model");
+  }
+  return *model.llm;
+}
+
+Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
+                            std::vector<int32_t> prompt, const GenerationParams& params,
+                            const std::string& user, const std::string& endpoint) {
+  Generation g;
+  g.model_name = model->spec.name;
+  g.quantization = ctx.quantization(g.model_name);
+  g.endpoint = endpoint;
+  const engine::Llm& llm = local_llm(*model, "a prompt of token ids");
+  if (prompt.empty()) throw bad_request("the prompt is empty", "prompt");
+  check_logit_bias(params.options.sampling, llm.tokenizer->vocab_size());
+  check_stop_token_ids(params.options, llm.tokenizer->vocab_size());
+  engine::GenerationRequest request;
+  request.prompt = std::move(prompt);
+  request.options = params.options;
+  request.priority = params.priority;
+  request.user = user;
+  ctx.active_users.touch(user);
+  g.stream = admitted_stream(ctx, g.model_name, model->scheduler->submit(std::move(request)));
+  g.model = std::move(model);
+  return g;
+}
+
+Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model, const PromptInput& prompt,
+                            const GenerationParams& params, const std::string& user, const std::string& endpoint) {
+  if (model->upstream) {
+    auto upstream_prompt = prompt.upstream(*model);
+    return start_upstream_generation(ctx, std::move(model), std::move(upstream_prompt), params, user, endpoint);
+  }
+  auto tokens = prompt.tokens(*model);
+  return start_generation(ctx, std::move(model), std::move(tokens), params, user, endpoint);
 }
 
 std::vector<std::shared_ptr<Generation>> start_generations(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
@@ -92,6 +190,31 @@ std::vector<std::shared_ptr<Generation>> start_generations(ServerContext& ctx, s
     for (auto& g : out) {
       g->stream->cancel();
       g->stream->wait_all();  // retired at the scheduler's next step
+      finish_generation(ctx, *g);
+    }
+    throw;
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<Generation>> start_generations(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
+                                                           const PromptInput& prompt, const GenerationParams& params,
+                                                           const std::string& user, const std::string& endpoint) {
+  if (!model->upstream) return start_generations(ctx, model, prompt.tokens(*model), params, user, endpoint);
+  const engine::UpstreamPrompt upstream_prompt = prompt.upstream(*model);
+  std::vector<std::shared_ptr<Generation>> out;
+  const size_t n = std::max<size_t>(params.n, 1);
+  try {
+    for (size_t i = 0; i < n; ++i) {
+      GenerationParams choice = params;
+      choice.options.sampling.seed = choice_seed(params.options.sampling.seed, i);
+      out.push_back(std::make_shared<Generation>(
+          start_upstream_generation(ctx, model, upstream_prompt, choice, user, endpoint)));
+    }
+  } catch (...) {
+    for (auto& g : out) {  // all or nothing, as for a local model
+      g->stream->cancel();
+      g->stream->wait_all();
       finish_generation(ctx, *g);
     }
     throw;

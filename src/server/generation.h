@@ -1,8 +1,15 @@
 // Generation: one admitted request on a model's scheduler, from the HTTP side — prompt
 // rendering and tokenization, admission (mapped to HTTP errors), and the metrics recorded
 // when it finishes. Shared by chat, completions, RAG and batch.
+//
+// A model served by upstream servers (engine/upstream_model.h) is admitted by its
+// UpstreamModel instead of a scheduler, from the prompt before tokenization (PromptInput);
+// the Generation it yields is read exactly like a local one. Request fields it cannot
+// forward are refused with a 400 naming them (upstream_model.h: unsupported_fields, plus
+// `priority`, which orders only ragd's own queue).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,11 +38,35 @@ std::vector<int32_t> chat_request_prompt_tokens(const engine::Llm& llm, const Ch
 // A raw completion prompt: BOS as the vocabulary asks, special markers not parsed.
 std::vector<int32_t> completion_prompt_tokens(const engine::Llm& llm, const std::string& prompt);
 
+// The prompt of a generation before it meets its model: a local model turns it into token
+// ids (`tokens`), an upstream model is sent `upstream` (messages or text, templated by the
+// upstream). Either may throw ApiError(400) for what that kind of model cannot do.
+struct PromptInput {
+  std::function<std::vector<int32_t>(const engine::LoadedModel&)> tokens;
+  std::function<engine::UpstreamPrompt(const engine::LoadedModel&)> upstream;
+};
+// A chat request (tools included; refused by name for an upstream model). Holds `req` by
+// reference: use it before `req` goes.
+PromptInput chat_input(const ChatRequest& req);
+PromptInput completion_input(const std::string& prompt);
+// Messages whose token ids a local model already has (a RAG answer's plan).
+PromptInput messages_input(std::vector<model::ChatMessage> messages, std::vector<int32_t> tokens);
+
+// A local model's Llm, or ApiError(400) saying that `what` needs a model that runs in ragd
+// when `model` is served by an upstream server.
+const engine::Llm& local_llm(const engine::LoadedModel& model, const std::string& what);
+
 // Submits to the model's scheduler. Throws ApiError: 503 + Retry-After (overloaded),
 // 429 + Retry-After (the user's cap), 400 (prompt too long or invalid options).
 Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
                             std::vector<int32_t> prompt, const GenerationParams& params,
                             const std::string& user, const std::string& endpoint);
+
+// Either kind of model: a local one through the overload above, an upstream one through
+// its UpstreamModel (503 + Retry-After when none of its servers can take the request, 400
+// with the upstream's message when it refuses it).
+Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model, const PromptInput& prompt,
+                            const GenerationParams& params, const std::string& user, const std::string& endpoint);
 
 // `params.n` independent choices of one prompt (OpenAI `n`), each its own sequence on the
 // scheduler with the seed choice_seed(seed, i). They are submitted together, so they are
@@ -44,6 +75,10 @@ Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedMo
 // metrics recorded) and the refusal is thrown as start_generation throws it.
 std::vector<std::shared_ptr<Generation>> start_generations(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
                                                            const std::vector<int32_t>& prompt, const GenerationParams& params,
+                                                           const std::string& user, const std::string& endpoint);
+// As above for either kind of model (an upstream model gets one request per choice).
+std::vector<std::shared_ptr<Generation>> start_generations(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
+                                                           const PromptInput& prompt, const GenerationParams& params,
                                                            const std::string& user, const std::string& endpoint);
 
 // Records latency, TTFT, inter-token latency and token counters of a finished generation

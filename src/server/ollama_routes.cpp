@@ -183,8 +183,8 @@ void handle_generation(ServerContext& ctx, const httplib::Request& http, httplib
     o["done_reason"] = call->keep_alive && *call->keep_alive == 0 ? "unload" : "load";
     return send_object(res, o, req.gen.stream);
   }
-  auto prompt = req.raw ? completion_prompt_tokens(*model->llm, req.raw_prompt)
-                        : chat_prompt_tokens(*model->llm, req.messages);
+  const engine::Llm& llm = local_llm(*model, "the Ollama API");
+  auto prompt = req.raw ? completion_prompt_tokens(llm, req.raw_prompt) : chat_prompt_tokens(llm, req.messages);
   fit_num_ctx(req, prompt.size());
   const char* endpoint = chat ? "/api/chat" : "/api/generate";
   auto g = std::make_shared<Generation>(

@@ -100,14 +100,13 @@ json completion_response(const std::string& id, int64_t created, const WholeGene
           {"usage", usage_json(w.summaries())}};
 }
 
-// `prompt_of` turns the acquired model into prompt ids; gen.n choices are generated.
-template <typename PromptOf>
+// gen.n choices of `prompt` are generated.
 WholeGeneration generate_whole(ServerContext& ctx, const GenerationParams& gen, const RequestInfo& info,
-                               const char* endpoint, PromptOf prompt_of) {
+                               const char* endpoint, const PromptInput& prompt) {
   if (gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
   WholeGeneration out;
   out.model = ctx.acquire(gen.model, engine::ModelKind::Llm);
-  auto gens = start_generations(ctx, out.model, prompt_of(*out.model), gen, info.user_for(gen.user), endpoint);
+  auto gens = start_generations(ctx, out.model, prompt, gen, info.user_for(gen.user), endpoint);
   out.model_name = gens.front()->model_name;
   for (auto& g : gens) {
     Choice c;
@@ -123,14 +122,12 @@ WholeGeneration generate_whole(ServerContext& ctx, const GenerationParams& gen, 
 json chat_reply(ServerContext& ctx, const ChatRequest& req, const json& body, const RequestInfo& info) {
   if (req.gen.stream) throw bad_request("streaming is not available here (batch requests)", "stream");
   if (is_rag_chat(body)) return run_rag_chat(ctx, body, info);
-  auto w = generate_whole(ctx, req.gen, info, "/v1/chat/completions",
-                          [&](const engine::LoadedModel& m) { return chat_request_prompt_tokens(*m.llm, req, m.spec.name); });
+  auto w = generate_whole(ctx, req.gen, info, "/v1/chat/completions", chat_input(req));
   return chat_response(random_id("chatcmpl-"), unix_time(), w, req.gen.options.logprobs >= 0, req.tools);
 }
 
 json completion_reply(ServerContext& ctx, const CompletionRequest& req, const RequestInfo& info) {
-  auto w = generate_whole(ctx, req.gen, info, "/v1/completions",
-                          [&](const engine::LoadedModel& m) { return completion_prompt_tokens(*m.llm, req.prompt); });
+  auto w = generate_whole(ctx, req.gen, info, "/v1/completions", completion_input(req.prompt));
   return completion_response(random_id("cmpl-"), unix_time(), w, req.echo ? req.prompt : "",
                              req.gen.options.logprobs >= 0);
 }
@@ -188,8 +185,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& http, httplib::Resp
     return;
   }
   auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
-  auto gens = start_generations(ctx, model, chat_request_prompt_tokens(*model->llm, req, model->spec.name), req.gen,
-                                info.user_for(req.gen.user), "/v1/chat/completions");
+  auto gens = start_generations(ctx, model, chat_input(req), req.gen, info.user_for(req.gen.user), "/v1/chat/completions");
   std::string id = random_id("chatcmpl-");
   int64_t created = unix_time();
   std::string name = gens.front()->model_name;
@@ -237,8 +233,8 @@ void handle_completion(ServerContext& ctx, const httplib::Request& http, httplib
     return;
   }
   auto model = ctx.acquire(req.gen.model, engine::ModelKind::Llm);
-  auto gens = start_generations(ctx, model, completion_prompt_tokens(*model->llm, req.prompt), req.gen,
-                                info.user_for(req.gen.user), "/v1/completions");
+  auto gens = start_generations(ctx, model, completion_input(req.prompt), req.gen, info.user_for(req.gen.user),
+                                "/v1/completions");
   std::string id = random_id("cmpl-");
   int64_t created = unix_time();
   std::string name = gens.front()->model_name;
@@ -305,21 +301,36 @@ void handle_embeddings(ServerContext& ctx, const httplib::Request& http, httplib
 // One /v1/models entry. The file is named without its directory: clients need the id, and
 // an absolute path tells a caller about the server's file system.
 json model_entry(const engine::ModelStatus& s) {
-  return {{"id", s.spec.name},
-          {"object", "model"},
-          {"created", 0},
-          {"owned_by", "ragd"},
-          {"ragd",
-           {{"kind", engine::model_kind_name(s.spec.kind)},
-            {"loaded", s.loaded},
-            {"pinned", s.spec.pinned},
-            {"quantization", s.quantization},
-            {"memory_bytes", s.memory_bytes},
-            {"load_seconds", s.load_seconds},
-            {"uses", s.uses},
-            {"idle_seconds", s.idle_seconds},
-            {"keep_alive_seconds", s.spec.keep_alive_seconds},
-            {"file", std::filesystem::path(s.spec.path).filename().string()}}}};
+  json entry = {{"id", s.spec.name},
+                {"object", "model"},
+                {"created", 0},
+                {"owned_by", "ragd"},
+                {"ragd",
+                 {{"kind", engine::model_kind_name(s.spec.kind)},
+                  {"loaded", s.loaded},
+                  {"pinned", s.spec.pinned},
+                  {"quantization", s.quantization},
+                  {"memory_bytes", s.memory_bytes},
+                  {"load_seconds", s.load_seconds},
+                  {"uses", s.uses},
+                  {"idle_seconds", s.idle_seconds},
+                  {"keep_alive_seconds", s.spec.keep_alive_seconds},
+                  {"file", std::filesystem::path(s.spec.path).filename().string()}}}};
+  if (!s.spec.upstreams.empty()) {  // served by other servers (engine/upstream_model.h): their health
+    json ups = json::array();
+    for (const auto& e : s.spec.upstreams) {
+      json u = {{"url", e.url}, {"model", e.model_id.empty() ? s.spec.name : e.model_id}};
+      for (const auto& st : s.upstreams) {
+        if (st.url != e.url) continue;
+        u.update({{"up", st.up}, {"in_flight", st.in_flight}, {"requests", st.requests}, {"failures", st.failures},
+                  {"last_error", st.last_error}});
+        break;
+      }
+      ups.push_back(std::move(u));
+    }
+    entry["ragd"]["upstreams"] = std::move(ups);
+  }
+  return entry;
 }
 
 void handle_models(ServerContext& ctx, const httplib::Request&, httplib::Response& res, const RequestInfo&) {

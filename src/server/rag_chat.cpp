@@ -58,7 +58,8 @@ Generation start(ServerContext& ctx, const RagChat& c) {
   GenerationParams params;
   params.options = c.plan.request.generation;
   params.priority = c.plan.request.priority;
-  return start_generation(ctx, c.plan.llm, c.plan.prompt_tokens, params, c.plan.request.user, "/v1/chat/completions");
+  return start_generation(ctx, c.plan.llm, messages_input(c.plan.prompt.messages, c.plan.prompt_tokens), params,
+                          c.plan.request.user, "/v1/chat/completions");
 }
 
 json chat_json(const RagChat& c, const rag::Answer& a) {

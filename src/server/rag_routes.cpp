@@ -61,7 +61,8 @@ Generation start(ServerContext& ctx, const RagCall& c) {
   GenerationParams params;
   params.options = r.generation;
   params.priority = r.priority;
-  return start_generation(ctx, c.plan.llm, c.plan.prompt_tokens, params, r.user, "/v1/rag/query");
+  return start_generation(ctx, c.plan.llm, messages_input(c.plan.prompt.messages, c.plan.prompt_tokens), params, r.user,
+                          "/v1/rag/query");
 }
 
 void handle_rag_stream(ServerContext& ctx, std::shared_ptr<RagCall> c, httplib::Response& res) {

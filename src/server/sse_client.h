@@ -23,29 +23,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/sse_parser.h"
+
 namespace httplib {
 class Client;
 }
 
 namespace ragd::server {
 
-// Splits a byte stream into SSE "data:" payloads (handles lines split across reads, CRLF,
-// and ignores comments, other fields and blank lines). A payload spanning several data
-// lines of one event is joined with '\n', per the SSE spec.
-class SseParser {
- public:
-  // Calls on_data for every complete event's data; stops early (returns false) when it
-  // returns false.
-  bool feed(std::string_view bytes, const std::function<bool(const std::string&)>& on_data);
-  // Flushes an event not terminated by a blank line (end of stream).
-  bool finish(const std::function<bool(const std::string&)>& on_data);
-
- private:
-  bool line(std::string_view line, const std::function<bool(const std::string&)>& on_data);
-  std::string partial_;  // bytes of an incomplete line
-  std::string data_;     // data lines of the current event
-  bool has_data_ = false;
-};
+// The SSE framing (moved to util so that the engine's upstream client shares it).
+using SseParser = ragd::SseParser;
 
 struct StreamResult {
   bool ok = false;

@@ -11,6 +11,7 @@
 
 #include "model/tokenizer_unicode.h"
 #include "server/api_error.h"
+#include "server/generation.h"
 #include "server/known_fields.h"
 #include "server/request_parsing.h"
 #include "server/routes.h"
@@ -36,7 +37,7 @@ ModelTokenizer tokenizer_for(ServerContext& ctx, const std::string& name) {
   }
   ModelTokenizer t;
   t.model = ctx.acquire(name, kind);
-  t.tokenizer = kind == engine::ModelKind::Llm ? t.model->llm->tokenizer.get() : &t.model->embedder->tokenizer();
+  t.tokenizer = kind == engine::ModelKind::Llm ? local_llm(*t.model, "tokenization").tokenizer.get() : &t.model->embedder->tokenizer();
   return t;
 }
 

@@ -97,14 +97,16 @@ AnswerPlan AnswerService::plan(AnswerRequest request) const {
 
   PromptOptions popts = options_.prompt;
   if (!p.request.system.empty()) popts.system_prompt = p.request.system;
-  const model::Tokenizer* tok = p.llm->llm->tokenizer.get();
-  p.prompt = build_rag_prompt(p.request.retrieval.query, p.retrieval.hits,
-                              [tok](std::string_view text) { return tok->encode(text, false, false).size(); }, popts);
+  // An upstream model's tokenizer is not here: its sources are budgeted at ~4 bytes a token
+  // (English text in BPE vocabularies), which keeps rag.max_source_tokens a fair limit.
+  const model::Tokenizer* tok = p.llm->llm ? p.llm->llm->tokenizer.get() : nullptr;
+  auto count = [tok](std::string_view text) { return tok ? tok->encode(text, false, false).size() : (text.size() + 3) / 4; };
+  p.prompt = build_rag_prompt(p.request.retrieval.query, p.retrieval.hits, count, popts);
   p.answer_key = {p.retrieval.collection.name, p.retrieval.content_version,
                   answer_settings_key(p.request, p.retrieval, p.llm->spec.name), p.request.retrieval.query};
   if (p.not_relevant) return p;
   if (rr.use_cache && options_.answer_cache) p.cached = options_.answer_cache->lookup(p.answer_key, p.retrieval.query_embedding);
-  if (!p.cached) p.prompt_tokens = options_.encode_chat(*p.llm->llm, p.prompt.messages);
+  if (!p.cached && p.llm->llm) p.prompt_tokens = options_.encode_chat(*p.llm->llm, p.prompt.messages);
   return p;
 }
 
@@ -159,7 +161,9 @@ Answer AnswerService::answer(const AnswerPlan& p, const std::function<bool(std::
     if (on_text) on_text(a.text);
     return a;
   }
-  auto admission = p.llm->scheduler->submit(request(p));
+  auto admission = p.llm->upstream ? p.llm->upstream->submit({{engine::UpstreamApi::Chat, p.prompt.messages, ""},
+                                                              p.request.generation, p.request.user})
+                                   : p.llm->scheduler->submit(request(p));
   if (admission.status != engine::AdmitStatus::Accepted) throw admission_error(admission);
   auto& stream = *admission.stream;
   std::string text, piece;
