@@ -30,6 +30,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/memory_budget.h"
+#include "util/redis_kv_cache.h"
 
 namespace ragd::app {
 namespace {
@@ -75,6 +76,11 @@ constexpr KeyInfo kKeys[] = {
     {"models.eviction", "--eviction", "Which idle model to unload first: lru or lfu", "POLICY"},
     {"models.threads", "--threads", "Compute threads per model (0: all cores)", "N"},
     {"models.warmup", "", ""},
+    {"upstream.probe_interval", "--upstream-probe-interval", "Seconds between health probes of an upstream server in rotation", "SECONDS"},
+    {"upstream.backoff", "--upstream-backoff", "Seconds a failed upstream server stays out before its first probe (doubles per failed probe)", "SECONDS"},
+    {"upstream.max_backoff", "", ""},
+    {"upstream.connect_timeout", "", ""},
+    {"upstream.read_timeout", "", ""},
     {"scheduler.max_concurrent", "--max-concurrent", "Running + waiting requests per model; beyond: 503", "N"},
     {"scheduler.max_per_user", "--max-per-user", "Running + waiting requests per user (0: no cap); beyond: 429", "N"},
     {"scheduler.max_batch_size", "--max-batch-size", "Sequences decoded together per step", "N"},
@@ -95,6 +101,9 @@ constexpr KeyInfo kKeys[] = {
     {"cache.result_ttl_seconds", "", ""},
     {"cache.answer_capacity", "", ""},
     {"cache.semantic_threshold", "", ""},
+    {"cache.url", "--cache",
+     "Where the answer, result and embedding caches live: memory (this process, the default) or "
+     "redis://HOST:PORT[/DB], shared by every replica that names it", "URL"},
 };
 
 // The keys a config file may hold: exactly those `ragd serve` reads.
@@ -126,12 +135,21 @@ std::vector<std::string> split_list(const std::string& s) {
 }
 
 // "name=MODEL" or "MODEL" (named after the file, without .gguf); MODEL is a file or an
-// installed model's name (resolve_model).
+// installed model's name (resolve_model). "name=URL[#ID]" is a language model served by the
+// OpenAI-compatible server at URL (engine/upstream_endpoint.h); a name given several times
+// with URLs is balanced over them.
 engine::ModelSpec model_spec(const std::string& arg, engine::ModelKind kind) {
   engine::ModelSpec spec;
   spec.kind = kind;
   size_t eq = arg.find('=');
-  if (eq != std::string::npos && eq > 0) {
+  if (engine::is_upstream_url(arg)) {
+    fail("--model {}: an upstream server needs a name: NAME={}", arg, arg);
+  }
+  if (eq != std::string::npos && eq > 0 && engine::is_upstream_url(arg.substr(eq + 1))) {
+    if (kind != engine::ModelKind::Llm) fail("--embedder {}: only language models can be served by an upstream", arg);
+    spec.name = arg.substr(0, eq);
+    spec.upstreams.push_back(engine::parse_upstream_endpoint(arg.substr(eq + 1)));
+  } else if (eq != std::string::npos && eq > 0) {
     spec.name = arg.substr(0, eq);
     spec.path = resolve_model(arg.substr(eq + 1));
   } else {
@@ -257,6 +275,13 @@ engine::RegistryOptions registry_options(const Config& config, const std::option
   so.queue_timeout = config.get_double("scheduler.queue_timeout", 30, 0, 86400);
   so.prefix_caching = config.get_bool("scheduler.prefix_caching", true);
   so.kv_type = kernels::kv_type_from_name(config.get_string("scheduler.kv_type", "f16"));
+  auto& up = ro.upstream;
+  up.health.probe_interval = config.get_double("upstream.probe_interval", 5, 0.1, 86400);
+  up.health.backoff = config.get_double("upstream.backoff", 1, 0.1, 86400);
+  up.health.max_backoff = config.get_double("upstream.max_backoff", std::max(30.0, up.health.backoff), up.health.backoff, 86400);
+  up.connect_timeout = config.get_double("upstream.connect_timeout", 3, 0.1, 3600);
+  up.read_timeout = config.get_double("upstream.read_timeout", 300, 1, 86400);
+  up.max_concurrent = so.max_concurrent;
   ro.embedding.threads = ro.threads;
   return ro;
 }
@@ -367,13 +392,18 @@ std::vector<std::string> add_models(const Config& config, engine::ModelRegistry&
   for (const auto& m : llms) {
     auto spec = model_spec(m, engine::ModelKind::Llm);
     const size_t eq = m.find('=');
-    if (budget) fit_llm_to_budget(spec, eq != std::string::npos && eq > 0, *budget, reserved, ro);
+    if (budget && spec.upstreams.empty()) fit_llm_to_budget(spec, eq != std::string::npos && eq > 0, *budget, reserved, ro);
     spec.keep_alive_seconds = keep_alive;
     registry.add(spec);
   }
   for (auto& spec : embedder_specs) {
     spec.keep_alive_seconds = keep_alive;
     registry.add(spec);
+  }
+  // Upstream models start now, so their servers are health-checked before the first request
+  // (creating one loads nothing; it connects nowhere until its first probe).
+  for (const auto& s : registry.status()) {
+    if (!s.spec.upstreams.empty()) registry.warm_up({s.spec.name});
   }
   std::vector<std::string> warm = {*registry.default_model(engine::ModelKind::Llm)};
   if (auto e = registry.default_model(engine::ModelKind::Embedder)) warm.push_back(*e);
@@ -403,8 +433,20 @@ int run_serve(ServeCmd& cmd) {
       memory_budget_from(config.raw("models.max_memory"), "--max-memory", machine_memory_bytes());
   engine::RegistryOptions ro = registry_options(config, max_memory);
   constexpr int64_t kBillion = 1000000000;
+  // --cache redis://...: each cache keeps its in-process LRU as a first level and shares
+  // entries through Redis (keys ragd:<cache>:...); an unreachable Redis means misses.
+  const CacheUrl cache_url = CacheUrl::parse(config.get_string("cache.url", "memory"));
+  const std::shared_ptr<RedisClient> redis = connect_cache(cache_url);
+  auto shared_cache = [&](const char* name) -> std::shared_ptr<KvCache> {
+    return redis ? std::make_shared<RedisKvCache>(redis, name) : nullptr;
+  };
+  if (redis) {
+    log::info("answer, result and embedding caches shared through {}", cache_url.str());
+    (void)redis->command({"PING"});  // an unreachable Redis is logged now, not at the first request
+  }
   auto embedding_cache = std::make_shared<engine::EmbeddingCache>(
-      static_cast<size_t>(config.get_int("cache.embedding_capacity", 10000, 0, kBillion)));
+      static_cast<size_t>(config.get_int("cache.embedding_capacity", 10000, 0, kBillion)),
+      shared_cache("embedding"));
   ro.embedding.cache = embedding_cache;
   ro.model_dir = default_model_dir();  // installed models are offered by name too
   engine::ModelRegistry registry(ro);
@@ -424,6 +466,8 @@ int run_serve(ServeCmd& cmd) {
   rag::AnswerCacheOptions aco;
   aco.capacity = static_cast<size_t>(config.get_int("cache.answer_capacity", 1000, 0, kBillion));
   aco.semantic_threshold = config.get_double("cache.semantic_threshold", 0.95, 0, 2);
+  rco.shared = shared_cache("result");
+  aco.shared = shared_cache("answer");
   server::ServerOptions http_opts = http_options(config, ro.scheduler.max_concurrent);
   if (http_opts.keys.empty() && !is_loopback(http_opts.host)) {
     log::warn("listening on {} without an API key: anyone who can reach this port can read every collection, "
@@ -474,8 +518,10 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("--config", cmd->config_file, "YAML settings file")->check(CLI::ExistingFile);
   sub->add_option("-m,--model", cmd->models,
                   "Language model: FILE, installed model name, or NAME=FILE (repeatable; the first is the default). Default: the "
-                  "default model in $RAGD_MODEL_DIR or ./models")
-      ->type_name("[NAME=]FILE");
+                  "default model in $RAGD_MODEL_DIR or ./models. NAME=URL[#ID] serves NAME from an OpenAI-compatible server "
+                  "(vLLM, llama-server, ragd), e.g. fast=http://10.0.0.5:8000/v1#Qwen/Qwen2.5-7B-Instruct; the same NAME "
+                  "with several URLs is balanced over them (docs/scaling.md)")
+      ->type_name("[NAME=]FILE|NAME=URL");
   sub->add_option("--embedder", cmd->embedders,
                   "Embedding model: FILE or NAME=FILE (repeatable). Default: all-MiniLM-L6-v2 in the model dir")
       ->type_name("[NAME=]FILE");

@@ -7,6 +7,8 @@
 #include <functional>
 #include <iterator>
 
+#include <fmt/format.h>
+
 #include "util/durable_file.h"
 #include "util/error.h"
 
@@ -82,76 +84,86 @@ size_t EmbeddingCache::KeyHash::operator()(const Key& k) const noexcept {
   return std::hash<std::string>{}(k.model) ^ (k.hash * 0x9E3779B97F4A7C15ull) ^ k.length;
 }
 
+EmbeddingCache::EmbeddingCache(size_t capacity, std::shared_ptr<KvCache> shared, double shared_ttl_seconds)
+    : capacity_(capacity),
+      shared_(std::move(shared)),
+      shared_ttl_(std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::duration<double>(shared_ttl_seconds))),
+      lru_(LruLimits{.max_entries = capacity}) {}
+
+std::string EmbeddingCache::shared_key(const Key& key) {
+  return fmt::format("{}\n{:016x}:{}", key.model, key.hash, key.length);
+}
+
 std::optional<std::vector<float>> EmbeddingCache::get(std::string_view model,
                                                       std::string_view text) {
   if (capacity_ == 0) return std::nullopt;
   const Key key = make_key(model, text);
-  std::lock_guard lock(mu_);
-  auto it = index_.find(key);
-  if (it == index_.end()) {
-    ++misses_;
+  if (auto local = lru_.get(key)) return local;
+  if (!shared_) return std::nullopt;
+  const std::string k = shared_key(key);
+  auto bytes = shared_->get(k);
+  if (!bytes) return std::nullopt;
+  if (bytes->empty() || bytes->size() % sizeof(float) != 0 || bytes->size() > kMaxDim * sizeof(float)) {
+    shared_->erase(k);  // not a vector this cache wrote
     return std::nullopt;
   }
-  ++hits_;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->vector;
+  std::vector<float> v(bytes->size() / sizeof(float));
+  std::memcpy(v.data(), bytes->data(), bytes->size());
+  lru_.put(key, v, v.size() * sizeof(float));
+  shared_hits_.fetch_add(1, std::memory_order_relaxed);
+  return v;
 }
 
 void EmbeddingCache::put(std::string_view model, std::string_view text,
                          std::vector<float> vector) {
   if (capacity_ == 0) return;
   Key key = make_key(model, text);
-  std::lock_guard lock(mu_);
-  auto it = index_.find(key);
-  if (it != index_.end()) {
-    it->second->vector = std::move(vector);
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return;
+  if (shared_ && !vector.empty()) {
+    shared_->put(shared_key(key),
+                 std::string_view(reinterpret_cast<const char*>(vector.data()), vector.size() * sizeof(float)),
+                 shared_ttl_);
   }
-  if (lru_.size() >= capacity_) {
-    index_.erase(lru_.back().key);
-    lru_.pop_back();
-  }
-  lru_.push_front(Entry{key, std::move(vector)});
-  index_.emplace(std::move(key), lru_.begin());
+  const size_t bytes = vector.size() * sizeof(float);
+  lru_.put(key, std::move(vector), bytes);
 }
 
-size_t EmbeddingCache::size() const {
-  std::lock_guard lock(mu_);
-  return lru_.size();
-}
+size_t EmbeddingCache::size() const { return lru_.stats().entries; }
 
 void EmbeddingCache::clear() {
-  std::lock_guard lock(mu_);
   lru_.clear();
-  index_.clear();
+  if (shared_) shared_->clear();
 }
 
 uint64_t EmbeddingCache::hits() const {
-  std::lock_guard lock(mu_);
-  return hits_;
+  const uint64_t shared = shared_hits();
+  return lru_.stats().hits + shared;
 }
 
 uint64_t EmbeddingCache::misses() const {
-  std::lock_guard lock(mu_);
-  return misses_;
+  // Shared hits first: each was a local miss before it was counted (see ResultCache::stats).
+  const uint64_t shared = shared_hits();
+  return lru_.stats().misses - shared;
 }
 
 void EmbeddingCache::save(const std::string& path) const {
   std::string out;
   {
-    std::lock_guard lock(mu_);
+    std::string body;
+    uint64_t count = 0;
+    lru_.for_each_oldest_first([&](const Key& key, const std::vector<float>& vector) {
+      append<uint32_t>(body, static_cast<uint32_t>(key.model.size()));
+      body += key.model;
+      append<uint64_t>(body, key.hash);
+      append<uint64_t>(body, key.length);
+      append<uint32_t>(body, static_cast<uint32_t>(vector.size()));
+      body.append(reinterpret_cast<const char*>(vector.data()), vector.size() * sizeof(float));
+      ++count;
+    });
     out.append(kMagic, sizeof(kMagic));
     append<uint32_t>(out, kFormatVersion);
-    append<uint64_t>(out, lru_.size());
-    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
-      append<uint32_t>(out, static_cast<uint32_t>(it->key.model.size()));
-      out += it->key.model;
-      append<uint64_t>(out, it->key.hash);
-      append<uint64_t>(out, it->key.length);
-      append<uint32_t>(out, static_cast<uint32_t>(it->vector.size()));
-      out.append(reinterpret_cast<const char*>(it->vector.data()), it->vector.size() * sizeof(float));
-    }
+    append<uint64_t>(out, count);
+    out += body;
   }
   append<uint64_t>(out, fnv1a(reinterpret_cast<const uint8_t*>(out.data()), out.size()));
 
@@ -178,10 +190,14 @@ size_t EmbeddingCache::load(const std::string& path) {
   const auto count = r.read<uint64_t>("the entry count");
   // Every entry takes at least 24 bytes: a count beyond that is corrupt, not just large.
   if (count > r.left() / 24) fail("embedding cache {} is corrupt (entry count {})", path, count);
-  std::vector<Entry> staged;
+  struct Staged {
+    Key key;
+    std::vector<float> vector;
+  };
+  std::vector<Staged> staged;
   staged.reserve(static_cast<size_t>(count));
   for (uint64_t i = 0; i < count; ++i) {
-    Entry e;
+    Staged e;
     const auto model_len = r.read<uint32_t>("a model id length");
     if (model_len == 0 || model_len > kMaxModelId) {
       fail("embedding cache {} is corrupt (entry {}: model id length {})", path, i, model_len);
@@ -205,19 +221,10 @@ size_t EmbeddingCache::load(const std::string& path) {
     fail("embedding cache {} is corrupt (checksum mismatch)", path);
   }
 
-  std::lock_guard lock(mu_);
+  // Oldest first, each as the most recently used: the file's recency order is restored.
   for (auto& e : staged) {
-    if (capacity_ == 0) break;
-    if (auto it = index_.find(e.key); it != index_.end()) {
-      lru_.erase(it->second);
-      index_.erase(it);
-    }
-    if (lru_.size() >= capacity_) {
-      index_.erase(lru_.back().key);
-      lru_.pop_back();
-    }
-    lru_.push_front(std::move(e));
-    index_.emplace(lru_.front().key, lru_.begin());
+    const size_t bytes = e.vector.size() * sizeof(float);
+    lru_.put(e.key, std::move(e.vector), bytes);
   }
   return staged.size();
 }

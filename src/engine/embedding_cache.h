@@ -9,6 +9,14 @@
 //
 // Invariants: size() <= capacity(); a get() hit makes the entry most recently used; put()
 // of a new key evicts the least recently used entry when full; capacity 0 disables caching.
+// hits() + misses() == get() calls.
+//
+// Storage: the typed in-process LRU (util/lru_cache.h): this cache is asked once per chunk,
+// so a local hit copies the vector and nothing is serialised. With a shared backend (a
+// KvCache such as Redis, given to the constructor) it is the first level: a local miss
+// asks the backend (key "<model>\n<hash hex>:<length>", value the raw little-endian f32s),
+// a backend hit is kept locally, and put() writes both (backend entries live
+// shared_ttl_seconds). Keys hold nothing process-local, so replicas share vectors.
 //
 // Persistence (save/load), so a restarted server does not re-embed its hot queries. File
 // layout, little-endian:
@@ -19,20 +27,23 @@
 // recency order.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
-#include <list>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
+
+#include "util/kv_cache.h"
+#include "util/lru_cache.h"
 
 namespace ragd::engine {
 
 class EmbeddingCache {
  public:
-  explicit EmbeddingCache(size_t capacity = 10000) : capacity_(capacity) {}
+  explicit EmbeddingCache(size_t capacity = 10000, std::shared_ptr<KvCache> shared = nullptr,
+                          double shared_ttl_seconds = 86400);
 
   std::optional<std::vector<float>> get(std::string_view model, std::string_view text);
   void put(std::string_view model, std::string_view text, std::vector<float> vector);
@@ -49,6 +60,13 @@ class EmbeddingCache {
   size_t load(const std::string& path);
   uint64_t hits() const;
   uint64_t misses() const;
+  uint64_t shared_hits() const { return shared_hits_.load(std::memory_order_relaxed); }
+  uint64_t shared_errors() const { return shared_ ? shared_->stats().errors : 0; }
+  const KvCache* shared() const { return shared_.get(); }
+  // The backend key of (model, text): "<model>\n<FNV-1a 64 hex>:<length>".
+  static std::string shared_key(std::string_view model, std::string_view text) {
+    return shared_key(make_key(model, text));
+  }
 
  private:
   struct Key {
@@ -60,17 +78,14 @@ class EmbeddingCache {
   struct KeyHash {
     size_t operator()(const Key& k) const noexcept;
   };
-  struct Entry {
-    Key key;
-    std::vector<float> vector;
-  };
   static Key make_key(std::string_view model, std::string_view text);
+  static std::string shared_key(const Key& key);
 
   const size_t capacity_;
-  mutable std::mutex mu_;
-  std::list<Entry> lru_;  // front: most recently used
-  std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index_;
-  uint64_t hits_ = 0, misses_ = 0;
+  const std::shared_ptr<KvCache> shared_;
+  const std::chrono::milliseconds shared_ttl_;
+  LruCache<Key, std::vector<float>, KeyHash> lru_;
+  std::atomic<uint64_t> shared_hits_{0};
 };
 
 }  // namespace ragd::engine

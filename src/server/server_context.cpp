@@ -52,6 +52,10 @@ void ServerContext::declare_metrics() {
   m.counter("ragd_cache_misses_total", "Cache misses (embedding, result, answer)");
   m.gauge("ragd_cache_hit_ratio", "Hits / lookups since start, per cache (prefix: tokens)");
   m.gauge("ragd_cache_entries", "Entries held per cache");
+  m.counter("ragd_cache_shared_hits_total",
+            "Of the cache hits, those served by the shared backend (--cache redis://): entries another replica stored");
+  m.counter("ragd_cache_backend_errors_total",
+            "Shared cache backend operations that failed (unreachable Redis): each a miss or a lost write");
   m.gauge("ragd_process_resident_memory_bytes", "Resident set size of the server process");
   m.gauge("ragd_memory_usage_ratio", "Resident memory of the server process / the machine's memory (0..1)");
   m.gauge("ragd_machine_memory_bytes", "The machine's memory (MemTotal of /proc/meminfo)");
@@ -78,6 +82,10 @@ void ServerContext::declare_metrics() {
   m.gauge("ragd_ingest_jobs_queued", "Document ingestion jobs waiting to start");
   m.gauge("ragd_model_loaded", "1 when the model is loaded");
   m.gauge("ragd_model_memory_bytes", "Estimated memory of a loaded model (weights + KV pool)");
+  m.gauge("ragd_upstream_up", "1 while an upstream server of a model is in rotation, 0 while it is out");
+  m.gauge("ragd_upstream_in_flight", "Requests in flight to an upstream server");
+  m.gauge("ragd_upstream_requests_total", "Requests sent to an upstream server (retries included)");
+  m.gauge("ragd_upstream_failures_total", "Failed requests and health probes of an upstream server");
 }
 
 std::shared_ptr<engine::LoadedModel> ServerContext::acquire(const std::string& requested, engine::ModelKind kind) {
@@ -138,6 +146,14 @@ void ServerContext::refresh_model_metrics() {
     m.set("ragd_model_loaded", {{"model", s.spec.name}, {"kind", engine::model_kind_name(s.spec.kind)}}, s.loaded ? 1 : 0);
     if (!s.loaded) continue;
     m.set("ragd_model_memory_bytes", model, static_cast<double>(s.memory_bytes));
+    for (const auto& u : s.upstreams) {  // an upstream model (engine/upstream_model.h)
+      Labels l = {{"model", s.spec.name}, {"upstream", u.url}};
+      m.set("ragd_upstream_up", l, u.up ? 1 : 0);
+      m.set("ragd_upstream_in_flight", l, static_cast<double>(u.in_flight));
+      m.set("ragd_upstream_requests_total", l, static_cast<double>(u.requests));
+      m.set("ragd_upstream_failures_total", l, static_cast<double>(u.failures));
+    }
+    if (!s.upstreams.empty()) continue;
     if (s.spec.kind != engine::ModelKind::Llm) continue;
     // A loaded LLM: read its scheduler through a short-lived handle. That counts as a use
     // (a scraped model's idle clock restarts), so only models reported loaded are touched;
@@ -192,7 +208,8 @@ std::string ServerContext::render_metrics() {
                         "ragd_model_memory_bytes", "ragd_prefix_cache_hit_tokens_total",
                         "ragd_prefix_cache_query_tokens_total", "ragd_collection_documents",
                         "ragd_collection_chunks", "ragd_cache_hit_ratio", "ragd_kv_cache_usage_ratio",
-                        "ragd_preemptions_total"}) {
+                        "ragd_preemptions_total", "ragd_upstream_up", "ragd_upstream_in_flight",
+                        "ragd_upstream_requests_total", "ragd_upstream_failures_total"}) {
     m.clear(g);
   }
   refresh_model_metrics();
@@ -203,12 +220,20 @@ std::string ServerContext::render_metrics() {
     m.set("ragd_cache_misses_total", {{"cache", "embedding"}}, x);
     m.set("ragd_cache_hit_ratio", {{"cache", "embedding"}}, ratio(h, x));
     m.set("ragd_cache_entries", {{"cache", "embedding"}}, static_cast<double>(embedding_cache->size()));
+    if (embedding_cache->shared()) {
+      m.set("ragd_cache_shared_hits_total", {{"cache", "embedding"}}, double(embedding_cache->shared_hits()));
+      m.set("ragd_cache_backend_errors_total", {{"cache", "embedding"}}, double(embedding_cache->shared_errors()));
+    }
   }
   auto rs = result_cache.stats();
   m.set("ragd_cache_hits_total", {{"cache", "result"}}, static_cast<double>(rs.hits));
   m.set("ragd_cache_misses_total", {{"cache", "result"}}, static_cast<double>(rs.misses));
   m.set("ragd_cache_hit_ratio", {{"cache", "result"}}, ratio(double(rs.hits), double(rs.misses)));
   m.set("ragd_cache_entries", {{"cache", "result"}}, static_cast<double>(rs.size));
+  if (result_cache.shared()) {
+    m.set("ragd_cache_shared_hits_total", {{"cache", "result"}}, static_cast<double>(rs.shared_hits));
+    m.set("ragd_cache_backend_errors_total", {{"cache", "result"}}, static_cast<double>(rs.shared_errors));
+  }
   auto as = answer_cache.stats();
   m.set("ragd_cache_hits_total", {{"cache", "answer_exact"}}, static_cast<double>(as.exact_hits));
   m.set("ragd_cache_hits_total", {{"cache", "answer_semantic"}}, static_cast<double>(as.semantic_hits));
@@ -216,6 +241,10 @@ std::string ServerContext::render_metrics() {
   m.set("ragd_cache_hit_ratio", {{"cache", "answer"}},
         ratio(double(as.exact_hits + as.semantic_hits), double(as.misses)));
   m.set("ragd_cache_entries", {{"cache", "answer"}}, static_cast<double>(as.size));
+  if (answer_cache.options().shared) {
+    m.set("ragd_cache_shared_hits_total", {{"cache", "answer"}}, static_cast<double>(as.shared_hits));
+    m.set("ragd_cache_backend_errors_total", {{"cache", "answer"}}, static_cast<double>(as.shared_errors));
+  }
   m.set("ragd_ingest_jobs_queued", {}, static_cast<double>(ingest_jobs.pending()));
   if (store) {
     store->read([&](rag::Store& s) {

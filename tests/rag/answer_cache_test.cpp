@@ -6,6 +6,8 @@
 #include <cmath>
 #include <thread>
 
+#include "util/memory_kv_cache.h"
+
 namespace ragd::rag {
 namespace {
 
@@ -139,6 +141,33 @@ TEST(AnswerCache, ConcurrentUseKeepsCountsConsistent) {
   auto s = cache.stats();
   EXPECT_EQ(s.exact_hits + s.semantic_hits + s.misses, uint64_t{kThreads} * kOps);
   EXPECT_LE(s.size, 20u);
+}
+
+// Two caches on one backend stand for two replicas sharing Redis.
+TEST(AnswerCache, ReplicasSharingABackendReuseExactAnswers) {
+  auto shared = std::make_shared<MemoryKvCache>();
+  AnswerCache a({.capacity = 10, .semantic_threshold = 0.95, .shared = shared});
+  AnswerCache b({.capacity = 10, .semantic_threshold = 0.95, .shared = shared});
+  a.insert(key("What is BM25?"), at_angle(0), answer("A ranking function [1]."));
+  auto hit = b.lookup(key("what is   bm25"));
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->kind, AnswerHitKind::Exact);
+  EXPECT_EQ(hit->cached_question, "What is BM25?");
+  EXPECT_EQ(hit->value.answer, "A ranking function [1].");
+  EXPECT_EQ(hit->value.citations[0]["chunk_id"], 42);
+  EXPECT_EQ(hit->value.usage.prompt_tokens, 100u);
+  EXPECT_EQ(hit->value.usage.completion_tokens, 20u);
+  // The fetched entry kept its embedding, so b now answers similar questions too.
+  auto similar = b.lookup(key("explain bm25"), at_angle(5));
+  ASSERT_TRUE(similar);
+  EXPECT_EQ(similar->kind, AnswerHitKind::Semantic);
+  EXPECT_FALSE(b.lookup(key("What is BM25?", 2)));  // the collection changed since
+  EXPECT_FALSE(b.lookup(key("What is BM25?", 1, "docs", "model=b")));
+  auto s = b.stats();
+  EXPECT_EQ(s.shared_hits, 1u);
+  EXPECT_EQ(s.exact_hits, 1u);
+  EXPECT_EQ(s.semantic_hits, 1u);
+  EXPECT_EQ(s.misses, 2u);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 
 #include <thread>
 
+#include "util/memory_kv_cache.h"
+
 namespace ragd::rag {
 namespace {
 
@@ -130,6 +132,65 @@ TEST(ResultCache, ConcurrentUseKeepsCountsConsistent) {
   auto s = cache.stats();
   EXPECT_EQ(s.hits + s.misses, uint64_t{kThreads} * kOps);
   EXPECT_LE(s.size, 50u);
+}
+
+// Two caches on one backend stand for two replicas sharing Redis.
+TEST(ResultCache, ReplicasSharingABackendServeEachOthersResults) {
+  auto shared = std::make_shared<MemoryKvCache>();
+  ResultCache a({.capacity = 10, .ttl_seconds = 1800, .now = {}, .shared = shared});
+  ResultCache b({.capacity = 10, .ttl_seconds = 1800, .now = {}, .shared = shared});
+  a.put(key("q"), hits(7));
+  auto got = b.get(key("q"));
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->at(0).chunk_id, 7);
+  EXPECT_EQ(got->at(0).text, "text 7");
+  ASSERT_NE(b.get(key("q")), nullptr);  // now held locally too
+  EXPECT_EQ(b.get(key("q", 2)), nullptr);  // another content version is another key
+  auto s = b.stats();
+  EXPECT_EQ(s.hits, 2u);
+  EXPECT_EQ(s.shared_hits, 1u);
+  EXPECT_EQ(s.misses, 1u);
+  EXPECT_EQ(s.size, 1u);
+  b.clear();  // clears the shared level too: a no longer finds it there
+  a.clear();
+  EXPECT_EQ(a.get(key("q")), nullptr);
+}
+
+TEST(ResultCache, HitsSurviveTheSharedEncoding) {
+  SearchHit h;
+  h.chunk_id = 3;
+  h.document_id = 4;
+  h.external_id = "doc-4";
+  h.title = "T";
+  h.heading = "H";
+  h.text = "line\nwith \"quotes\" and ünïcode";
+  h.metadata = R"({"lang":"en"})";
+  h.score = 0.25;
+  h.dense_score = 0.5;
+  auto back = decode_search_hits(encode_search_hits({h, SearchHit{}}));
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->size(), 2u);
+  const SearchHit& r = back->at(0);
+  EXPECT_EQ(r.chunk_id, 3);
+  EXPECT_EQ(r.document_id, 4);
+  EXPECT_EQ(r.external_id, "doc-4");
+  EXPECT_EQ(r.title, "T");
+  EXPECT_EQ(r.heading, "H");
+  EXPECT_EQ(r.text, h.text);
+  EXPECT_EQ(r.metadata, h.metadata);
+  EXPECT_EQ(r.score, 0.25);
+  EXPECT_FALSE(r.bm25_score);
+  EXPECT_EQ(r.dense_score, 0.5);
+  EXPECT_FALSE(decode_search_hits("not json"));
+  EXPECT_FALSE(decode_search_hits(R"([{"c":1}])"));
+}
+
+TEST(ResultCache, AForeignSharedEntryIsAMissAndIsDropped) {
+  auto shared = std::make_shared<MemoryKvCache>();
+  ResultCache cache({.capacity = 10, .ttl_seconds = 1800, .now = {}, .shared = shared});
+  shared->put(key("q").encode(), "garbage");
+  EXPECT_EQ(cache.get(key("q")), nullptr);
+  EXPECT_EQ(shared->get(key("q").encode()), std::nullopt);
 }
 
 }  // namespace

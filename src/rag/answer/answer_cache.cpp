@@ -1,7 +1,7 @@
 #include "rag/answer/answer_cache.h"
 
+#include <chrono>
 #include <cmath>
-#include <iterator>
 
 namespace ragd::rag {
 namespace {
@@ -32,6 +32,22 @@ double dot(std::span<const float> a, std::span<const float> b) {
   return s;
 }
 
+// The text an entry is stored as in a shared backend: {"q", "v", "e", "a", "c", "u"}.
+std::string encode_entry(const std::string& question, uint64_t version, const std::vector<float>& embedding,
+                         const CachedAnswer& value) {
+  nlohmann::json j = {{"q", question},
+                      {"v", version},
+                      {"e", embedding},
+                      {"a", value.answer},
+                      {"c", value.citations},
+                      {"u", {value.usage.prompt_tokens, value.usage.completion_tokens}}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string shared_key(const std::string& exact_key, uint64_t content_version) {
+  return exact_key + "\n" + std::to_string(content_version);
+}
+
 }  // namespace
 
 std::string normalize_question(std::string_view question) {
@@ -52,92 +68,120 @@ std::string normalize_question(std::string_view question) {
   return out;
 }
 
-AnswerCache::AnswerCache(AnswerCacheOptions options) : options_(options) {}
+AnswerCache::AnswerCache(AnswerCacheOptions options)
+    : options_(std::move(options)), lru_(LruLimits{.max_entries = options_.capacity}) {}
 
-void AnswerCache::erase(Iter it) {
-  exact_.erase(it->exact_key);
-  lru_.erase(it);
+std::optional<AnswerHit> AnswerCache::lookup_shared(const std::string& exact_key, const AnswerKey& key) {
+  auto bytes = options_.shared->get(shared_key(exact_key, key.content_version));
+  if (!bytes) return std::nullopt;
+  auto j = nlohmann::json::parse(*bytes, nullptr, /*allow_exceptions=*/false);
+  auto e = std::make_shared<Entry>();
+  try {
+    e->question = j.at("q").get<std::string>();
+    e->content_version = j.at("v").get<uint64_t>();
+    e->embedding = j.at("e").get<std::vector<float>>();
+    e->value.answer = j.at("a").get<std::string>();
+    e->value.citations = j.at("c");
+    e->value.usage = {j.at("u").at(0).get<size_t>(), j.at("u").at(1).get<size_t>()};
+  } catch (const nlohmann::json::exception&) {
+    options_.shared->erase(shared_key(exact_key, key.content_version));  // foreign or corrupt
+    return std::nullopt;
+  }
+  if (e->content_version != key.content_version) return std::nullopt;
+  e->scope = scope_of(key);
+  AnswerHit hit{AnswerHitKind::Exact, 1.0, e->question, e->value};
+  lru_.put(exact_key, std::move(e));
+  return hit;
 }
 
 std::optional<AnswerHit> AnswerCache::lookup(const AnswerKey& key, std::span<const float> embedding) {
   if (options_.capacity == 0) return std::nullopt;
   const std::string scope = scope_of(key);
   const std::string exact_key = scope + "\n" + normalize_question(key.question);
-  const std::vector<float> query = unit(embedding);
 
-  std::lock_guard lock(mu_);
-  if (auto it = exact_.find(exact_key); it != exact_.end()) {
-    if (it->second->content_version == key.content_version) {
-      ++stats_.exact_hits;
-      lru_.splice(lru_.begin(), lru_, it->second);
-      const Entry& e = *it->second;
-      return AnswerHit{AnswerHitKind::Exact, 1.0, e.question, e.value};
-    }
-    ++stats_.invalidated;
-    erase(it->second);
+  bool rejected = false;
+  auto local = lru_.get_if(
+      exact_key, [&](const EntryPtr& e) { return e->content_version == key.content_version; }, &rejected);
+  if (rejected) count(invalidated_);
+  if (local) {
+    count(exact_hits_);
+    const Entry& e = **local;
+    return AnswerHit{AnswerHitKind::Exact, 1.0, e.question, e.value};
   }
+  if (options_.shared) {
+    if (auto hit = lookup_shared(exact_key, key)) {
+      count(exact_hits_);
+      count(shared_hits_);
+      return hit;
+    }
+  }
+  const std::vector<float> query = unit(embedding);
   if (!query.empty() && options_.semantic_threshold <= 1.0) {
-    Iter best = lru_.end();
+    std::string best_key;
     double best_sim = -2;
-    for (auto it = lru_.begin(); it != lru_.end();) {
-      if (it->scope != scope) {
-        ++it;
-        continue;
+    lru_.scan([&](const std::string& k, const EntryPtr& e) {
+      using Visit = LruCache<std::string, EntryPtr>::Visit;
+      if (e->scope != scope) return Visit::Keep;
+      if (e->content_version != key.content_version) {
+        count(invalidated_);
+        return Visit::Erase;
       }
-      if (it->content_version != key.content_version) {
-        ++stats_.invalidated;
-        erase(it++);
-        continue;
-      }
-      if (it->embedding.size() == query.size()) {
-        const double sim = dot(it->embedding, query);
+      if (e->embedding.size() == query.size()) {
+        const double sim = dot(e->embedding, query);
         if (sim > best_sim) {
           best_sim = sim;
-          best = it;
+          best_key = k;
         }
       }
-      ++it;
-    }
-    if (best != lru_.end() && best_sim >= options_.semantic_threshold) {
-      ++stats_.semantic_hits;
-      lru_.splice(lru_.begin(), lru_, best);
-      return AnswerHit{AnswerHitKind::Semantic, best_sim, best->question, best->value};
+      return Visit::Keep;
+    });
+    if (!best_key.empty() && best_sim >= options_.semantic_threshold) {
+      // Promotes the entry; it may have been replaced or evicted since the scan, and then
+      // this lookup is a miss like any other.
+      if (auto best = lru_.get(best_key)) {
+        count(semantic_hits_);
+        return AnswerHit{AnswerHitKind::Semantic, best_sim, (*best)->question, (*best)->value};
+      }
     }
   }
-  ++stats_.misses;
+  count(misses_);
   return std::nullopt;
 }
 
 void AnswerCache::insert(const AnswerKey& key, std::span<const float> embedding, CachedAnswer value) {
   if (options_.capacity == 0) return;
-  Entry entry;
-  entry.scope = scope_of(key);
-  entry.exact_key = entry.scope + "\n" + normalize_question(key.question);
-  entry.question = key.question;
-  entry.content_version = key.content_version;
-  entry.embedding = unit(embedding);
-  entry.value = std::move(value);
-
-  std::lock_guard lock(mu_);
-  if (auto it = exact_.find(entry.exact_key); it != exact_.end()) erase(it->second);
-  if (lru_.size() >= options_.capacity) {
-    erase(std::prev(lru_.end()));
-    ++stats_.evicted;
+  auto entry = std::make_shared<Entry>();
+  entry->scope = scope_of(key);
+  entry->question = key.question;
+  entry->content_version = key.content_version;
+  entry->embedding = unit(embedding);
+  entry->value = std::move(value);
+  const std::string exact_key = entry->scope + "\n" + normalize_question(key.question);
+  if (options_.shared) {
+    const auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::duration<double>(options_.shared_ttl_seconds));
+    options_.shared->put(shared_key(exact_key, key.content_version),
+                         encode_entry(entry->question, entry->content_version, entry->embedding, entry->value), ttl);
   }
-  lru_.push_front(std::move(entry));
-  exact_.emplace(lru_.front().exact_key, lru_.begin());
+  lru_.put(exact_key, std::move(entry));
 }
 
 void AnswerCache::clear() {
-  std::lock_guard lock(mu_);
   lru_.clear();
-  exact_.clear();
+  if (options_.shared) options_.shared->clear();
 }
 
 AnswerCacheStats AnswerCache::stats() const {
-  std::lock_guard lock(mu_);
-  AnswerCacheStats s = stats_;
-  s.size = lru_.size();
+  const LruStats l = lru_.stats();
+  AnswerCacheStats s;
+  s.exact_hits = exact_hits_.load(std::memory_order_relaxed);
+  s.semantic_hits = semantic_hits_.load(std::memory_order_relaxed);
+  s.misses = misses_.load(std::memory_order_relaxed);
+  s.invalidated = invalidated_.load(std::memory_order_relaxed);
+  s.shared_hits = shared_hits_.load(std::memory_order_relaxed);
+  s.evicted = l.evictions;
+  s.size = l.entries;
+  if (options_.shared) s.shared_errors = options_.shared->stats().errors;
   return s;
 }
 

@@ -14,14 +14,22 @@
 // - Invalidation: each entry remembers the collection's content version
 //   (Store::content_version) it was answered from; a lookup with another version drops it.
 // - Capacity: least recently used entries go first; capacity 0 disables the cache.
+// - Storage: the in-process LRU (util/lru_cache.h) of typed entries. With a shared backend
+//   (AnswerCacheOptions::shared, a KvCache such as Redis) it is the first level: an exact
+//   lookup that misses locally asks the backend under the key (scope, normalised question,
+//   content version), so replicas sharing one store and backend reuse each other's answers;
+//   the entry found is kept locally. Semantic lookups search the local entries only (those
+//   answered or fetched here): a similarity scan over a remote store would cost a round
+//   trip per entry. Backend entries live shared_ttl_seconds; old content versions are never
+//   asked for again and expire.
 //
-// Thread-safe. Semantic lookup scans the scope's entries (capacity is expected in the
+// Thread-safe. Semantic lookup scans the local entries (capacity is expected in the
 // thousands, and one dot product per entry is far cheaper than one generated token).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
-#include <list>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -30,6 +38,9 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "util/kv_cache.h"
+#include "util/lru_cache.h"
 
 namespace ragd::rag {
 
@@ -68,11 +79,15 @@ struct AnswerCacheStats {
   uint64_t invalidated = 0;  // entries dropped because their collection changed
   uint64_t evicted = 0;      // entries dropped for capacity
   size_t size = 0;
+  uint64_t shared_hits = 0;    // of the exact hits, those served by the shared backend
+  uint64_t shared_errors = 0;  // backend operations that failed (each a miss or a lost write)
 };
 
 struct AnswerCacheOptions {
   size_t capacity = 1000;
   double semantic_threshold = 0.95;  // > 1 disables semantic hits
+  std::shared_ptr<KvCache> shared = nullptr;  // optional second level shared by replicas
+  double shared_ttl_seconds = 86400;
 };
 
 class AnswerCache {
@@ -90,21 +105,20 @@ class AnswerCache {
 
  private:
   struct Entry {
-    std::string exact_key;  // scope + normalised question
     std::string scope;
-    std::string question;
+    std::string question;  // as first asked
     uint64_t content_version = 0;
     std::vector<float> embedding;  // unit length; empty when none was given
     CachedAnswer value;
   };
-  using Iter = std::list<Entry>::iterator;
-  void erase(Iter it);
+  using EntryPtr = std::shared_ptr<const Entry>;  // copies out of the LRU are cheap
+
+  std::optional<AnswerHit> lookup_shared(const std::string& exact_key, const AnswerKey& key);
+  void count(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
   const AnswerCacheOptions options_;
-  mutable std::mutex mu_;
-  std::list<Entry> lru_;  // front: most recently used
-  std::unordered_map<std::string, Iter> exact_;
-  AnswerCacheStats stats_;
+  LruCache<std::string, EntryPtr> lru_;  // key: scope + "\n" + normalised question
+  std::atomic<uint64_t> exact_hits_{0}, semantic_hits_{0}, misses_{0}, invalidated_{0}, shared_hits_{0};
 };
 
 }  // namespace ragd::rag

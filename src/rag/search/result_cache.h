@@ -8,22 +8,30 @@
 // were stored (a hit does not extend them) and the least recently used entry goes when
 // the cache is full.
 //
+// Storage: the in-process LRU (util/lru_cache.h) holds shared immutable hit vectors, so a
+// local hit copies no chunk text. With a shared backend (Options::shared, a KvCache such as
+// Redis) it is the first level: a local miss asks the backend, whose hit is decoded (JSON)
+// and kept locally; put() writes both, the backend with the same TTL. Keys hold nothing
+// process-local (the content version is the store's), so replicas sharing one store and
+// one backend serve each other's results.
+//
 // Invariants: size() <= capacity(); capacity 0 disables the cache (get always misses, put
-// stores nothing). Thread-safe; values are shared immutable vectors, so a hit copies no
-// chunk text.
+// stores nothing, the backend is not asked). hits + misses == get() calls. Thread-safe.
 #pragma once
 
 #include <chrono>
+#include <atomic>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 #include <functional>
-#include <list>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "rag/search/retriever.h"
+#include "util/kv_cache.h"
+#include "util/lru_cache.h"
 
 namespace ragd::rag {
 
@@ -48,7 +56,14 @@ struct ResultCacheStats {
   uint64_t expired = 0;  // misses that found an entry past its TTL
   uint64_t evicted = 0;  // entries dropped for capacity
   size_t size = 0;
+  uint64_t shared_hits = 0;    // of the hits, those served by the shared backend
+  uint64_t shared_errors = 0;  // backend operations that failed (each a miss or a lost write)
 };
+
+// The JSON text a hit list is stored as in a shared backend, and back; decode returns
+// nullopt for text that is not such a list (a foreign or corrupt entry is a miss).
+std::string encode_search_hits(const std::vector<SearchHit>& hits);
+std::optional<std::vector<SearchHit>> decode_search_hits(std::string_view text);
 
 class ResultCache {
  public:
@@ -59,6 +74,7 @@ class ResultCache {
     size_t capacity = 1000;
     double ttl_seconds = 1800;
     std::function<Clock::time_point()> now;  // injectable for tests; default Clock::now
+    std::shared_ptr<KvCache> shared = nullptr;  // optional second level shared by replicas
   };
 
   explicit ResultCache(Options options);
@@ -70,21 +86,15 @@ class ResultCache {
 
   size_t capacity() const { return options_.capacity; }
   double ttl_seconds() const { return options_.ttl_seconds; }
+  const KvCache* shared() const { return options_.shared.get(); }
   ResultCacheStats stats() const;
 
  private:
-  struct Entry {
-    std::string key;
-    Hits hits;
-    Clock::time_point expires;
-  };
-  Clock::time_point now() const { return options_.now ? options_.now() : Clock::now(); }
+  Clock::duration ttl() const;
 
   const Options options_;
-  mutable std::mutex mu_;
-  std::list<Entry> lru_;  // front: most recently used
-  std::unordered_map<std::string, std::list<Entry>::iterator> index_;
-  ResultCacheStats stats_;
+  LruCache<std::string, Hits> lru_;
+  std::atomic<uint64_t> shared_hits_{0};
 };
 
 }  // namespace ragd::rag
