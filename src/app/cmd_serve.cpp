@@ -62,6 +62,7 @@ constexpr KeyInfo kKeys[] = {
     {"server.keep_alive_timeout", "", ""},
     {"server.listen_backlog", "", ""},
     {"server.cors_origins", "", ""},
+    {"server.trusted_proxies", "", ""},
     {"server.tls_cert", "--tls-cert", "Serve HTTPS with this PEM certificate chain (with --tls-key)", "FILE"},
     {"server.tls_key", "--tls-key", "The PEM private key of --tls-cert", "FILE"},
     {"models.llm", "", ""},
@@ -116,7 +117,7 @@ std::vector<std::string> known_keys() {
 struct ServeCmd {
   std::map<std::string, std::string> flag_values;  // key → value as typed
   std::map<std::string, CLI::Option*> flag_options;
-  std::vector<std::string> models, embedders, api_keys, query_api_keys, cors_origins;
+  std::vector<std::string> models, embedders, api_keys, query_api_keys, cors_origins, trusted_proxies;
   std::string config_file;
   bool warmup = false;
 };
@@ -249,6 +250,7 @@ Config load_config(ServeCmd& cmd) {
   if (!cmd.api_keys.empty()) config.set("server.api_keys", join(cmd.api_keys));
   if (!cmd.query_api_keys.empty()) config.set("server.query_api_keys", join(cmd.query_api_keys));
   if (!cmd.cors_origins.empty()) config.set("server.cors_origins", join(cmd.cors_origins), "--cors-origin");
+  if (!cmd.trusted_proxies.empty()) config.set("server.trusted_proxies", join(cmd.trusted_proxies), "--trusted-proxy");
   if (cmd.warmup) config.set("models.warmup", "true");
   return config;
 }
@@ -332,6 +334,7 @@ server::ServerOptions http_options(const Config& config, size_t max_concurrent) 
   o.keep_alive_timeout_s = config.get_double("server.keep_alive_timeout", 5, 0, 3600);
   o.listen_backlog = static_cast<int>(config.get_int("server.listen_backlog", 1024, 1, 65535));
   o.cors = server::CorsPolicy(split_list(config.get_string("server.cors_origins", "")));
+  o.trusted_proxies = server::TrustedProxies::parse(split_list(config.get_string("server.trusted_proxies", "")));
   o.tls = tls_context(config);
   return o;
 }
@@ -536,6 +539,10 @@ const CommandRegistrar registrar([](CLI::App& app) {
                   "Let web pages from ORIGIN (scheme://host[:port], or *) call the API from a browser (repeatable; "
                   "default: none) [server.cors_origins]")
       ->type_name("ORIGIN");
+  sub->add_option("--trusted-proxy", cmd->trusted_proxies,
+                  "Take the client's address from X-Forwarded-For on requests from ADDR (an address or CIDR "
+                  "network, e.g. the nginx in front; repeatable; default: none) [server.trusted_proxies]")
+      ->type_name("ADDR");
   sub->add_flag("--warmup", cmd->warmup, "Load and pin the default models at start (GET /ready turns 200 when done)");
   for (const auto& k : kKeys) {
     if (!*k.flag) continue;

@@ -131,7 +131,7 @@ httplib::Server::Handler HttpServer::wrap(const std::string& endpoint, Handler h
                                                                httplib::Response& res) {
     Stopwatch watch;
     RequestInfo info;
-    info.client = req.remote_addr;
+    info.client = options_.trusted_proxies.client(req.remote_addr, req.get_header_value("X-Forwarded-For"));
     const std::string id = request_id(req.get_header_value("X-Request-Id"));
     res.set_header("X-Request-Id", id);
     try {

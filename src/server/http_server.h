@@ -34,6 +34,7 @@
 #include "server/cors.h"
 #include "server/metrics.h"
 #include "server/rate_limiter.h"
+#include "server/trusted_proxies.h"
 #include "util/timing.h"
 
 namespace ragd::server {
@@ -57,6 +58,7 @@ struct ServerOptions {
   double rate_limit_per_minute = 0;   // per API key (or client address); 0: unlimited
   bool log_requests = true;           // one info line per request
   CorsPolicy cors;                    // browser origins allowed to call the API (server/cors.h); none by default
+  TrustedProxies trusted_proxies;     // peers whose X-Forwarded-For names the client; none by default
   std::shared_ptr<const TlsContext> tls;  // HTTPS on every connection; null: plain HTTP
 };
 

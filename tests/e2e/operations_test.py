@@ -225,6 +225,27 @@ def check_request_ids(srv):
     check(f"request_id={replaced}" in srv.logs(), "the access log does not name a generated id")
 
 
+def check_trusted_proxies(ragd, models, tmp):
+    """--trusted-proxy: the client named by X-Forwarded-For from a trusted peer is the one
+    rate-limited and logged; from an untrusted peer the header is ignored."""
+    forwarded = {"X-Forwarded-For": "198.51.100.23"}
+    with Server(ragd, models, "--rate-limit", "2", embedder=False) as srv:  # the peer 127.0.0.1 is not trusted
+        statuses = [srv.request("GET", "/v1/models", headers=forwarded)[0] for _ in range(3)]
+        check(statuses[-1] == 429, f"untrusted X-Forwarded-For escaped the limit: {statuses}")
+        check("198.51.100.23" not in srv.logs(), "an untrusted X-Forwarded-For reached the log")
+    with Server(ragd, models, "--rate-limit", "2", "--trusted-proxy", "127.0.0.0/8", embedder=False) as srv:
+        statuses = [srv.request("GET", "/v1/models", headers=forwarded)[0] for _ in range(3)]
+        check(statuses == [200, 200, 429], f"forwarded client not limited on its own: {statuses}")
+        got = srv.request("GET", "/v1/models", headers={"X-Forwarded-For": "198.51.100.24"})[0]
+        check(got == 200, f"another forwarded client shared the first one's limit: {got}")
+        deadline = time.time() + 10
+        while "198.51.100.24" not in srv.logs() and time.time() < deadline:
+            time.sleep(0.1)
+        check("198.51.100.24" in srv.logs(), "the access log does not name the forwarded client")
+    run_fails(ragd, tmp, ["--model", os.path.join(models, LLM + ".gguf"), "--trusted-proxy", "nginx"],
+              ["trusted proxy 'nginx'"])
+
+
 def main():
     ragd, _, models = args()
     llm = os.path.join(models, LLM + ".gguf")
@@ -233,6 +254,7 @@ def main():
         check_warmup_failure(ragd, tmp)
         check_exposed_warning(ragd, tmp, llm)
         check_keys_and_metrics(ragd, models, tmp)
+        check_trusted_proxies(ragd, models, tmp)
     print("ok")
 
 
