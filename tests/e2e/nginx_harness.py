@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 
-from serve_harness import LLM
+from serve_harness import LLM, free_port, stop_process
 
 CONF = os.path.join("deploy", "nginx", "ragd.conf")
 
@@ -24,12 +24,6 @@ CONF = os.path.join("deploy", "nginx", "ragd.conf")
 def binary():
     """The nginx executable, or None (then the tests skip: scripts/setup installs it)."""
     return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def render(text, listen, upstreams):
@@ -101,13 +95,7 @@ class Nginx:
             return f.read().splitlines()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=10)
         self.out.close()
         self.err.close()
 
@@ -195,14 +183,8 @@ class Replica:
         self.log.close()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
         if self.proc:
+            stop_process(self.proc)
             self.proc.stdout.close()
         if self.log:
             self.log.close()

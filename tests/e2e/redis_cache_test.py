@@ -17,7 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_harness import SKIP, Server, args, check  # noqa: E402
+from serve_harness import SKIP, Server, args, check, free_port  # noqa: E402
 
 DOCS = [
     {"id": "volcano", "title": "Volcanoes",
@@ -27,12 +27,6 @@ DOCS = [
      "text": "Green tea is made from the leaves of Camellia sinensis that have not been oxidised. "
              "It originated in China and is popular across East Asia."},
 ]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Redis:

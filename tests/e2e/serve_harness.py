@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -18,6 +19,24 @@ SKIP = 77
 
 LLM = "SmolLM2-135M-Instruct.Q4_1"
 EMBEDDER = "all-MiniLM-L6-v2.F32"
+
+
+def free_port():
+    """A port free on 127.0.0.1 now, for a process that must be restartable on the same port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process(proc, timeout=30):
+    """SIGTERM, then SIGKILL if it is still running after `timeout` s; waits either way."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def args(embedder=True):
@@ -113,13 +132,7 @@ class Server:
         return total if found else None
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
     def __enter__(self):

@@ -10,13 +10,12 @@ out; restarted on its port, it comes back into rotation and takes requests again
 import json
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 
-from serve_harness import EMBEDDER, LLM, Server, args, check
+from serve_harness import EMBEDDER, LLM, Server, args, check, free_port, stop_process
 
 DOCS = [
     {"id": "volcano", "title": "Volcanoes",
@@ -27,12 +26,6 @@ DOCS = [
              "It originated in China and is popular across East Asia."},
 ]
 MESSAGES = [{"role": "user", "content": "Name three colours of the rainbow."}]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Upstream:
@@ -80,13 +73,8 @@ class Upstream:
             return r.read().decode()
 
     def close(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc)
         self.tmp.cleanup()
 
 
