@@ -5,6 +5,7 @@
 #include <span>
 #include <unordered_set>
 
+#include "model/gguf.h"
 #include "model/tokenizer.h"
 #include "util/log.h"
 
@@ -447,6 +448,16 @@ std::vector<int32_t> ChatTemplate::tokenize(const Tokenizer& tokenizer,
   pieces.reserve(segments.size());
   for (const auto& s : segments) pieces.push_back({s.text, /*parse_special=*/!s.from_message});
   return tokenizer.encode_pieces(pieces, /*add_special=*/true);
+}
+
+std::string chat_template_for(const GgufFile& file) {
+  std::string tmpl(file.get_string("tokenizer.chat_template", ""));
+  if (!tmpl.empty()) return tmpl;
+  const std::string_view arch = file.architecture();
+  if (arch == "gemma" || arch == "gemma2" || arch == "gemma3") {
+    return std::string(chat_template_name(ChatTemplateKind::Gemma));
+  }
+  return tmpl;
 }
 
 std::string apply_chat_template(std::string_view template_text_or_name,

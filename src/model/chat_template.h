@@ -109,6 +109,14 @@ class ChatTemplate {
   std::string today_date_;       // llama3 (3.1+): the template's default date string
 };
 
+class GgufFile;
+
+// The template to use for a model file: its tokenizer.chat_template; for a file without one
+// (base models such as Gemma-3-270M) the built-in family of its architecture when that has
+// one ("gemma" for gemma/gemma2/gemma3, whose vocabularies have no ChatML markers), else ""
+// (ChatML, with the warning an unknown template gets).
+std::string chat_template_for(const GgufFile& file);
+
 // One-shot form of ChatTemplate(template_text_or_name).apply(messages, add_generation_prompt).
 std::string apply_chat_template(std::string_view template_text_or_name,
                                 const std::vector<ChatMessage>& messages,

@@ -7,12 +7,38 @@
 #include "kernels/attention.h"
 #include "kernels/quants.h"
 #include "kernels/vector_ops.h"
+#include "model/gelu_tanh.h"
 #include "model/model_weights.h"
 #include "util/error.h"
 
 namespace ragd::model {
 
 using kernels::WeightView;
+
+namespace {
+
+// RoPE angles with positions multiplied by `scale` (linear RoPE scaling; scale 1 is
+// kernels::rope_angles). In double, as kernels::rope_angles, for the same reason.
+void rope_angles_scaled(size_t pos, float scale, size_t rope_dim, float base, float* cos_out,
+                        float* sin_out) {
+  if (scale == 1.0f) {
+    kernels::rope_angles(pos, rope_dim, base, cos_out, sin_out);
+    return;
+  }
+  for (size_t i = 0; i < rope_dim / 2; ++i) {
+    const double theta = static_cast<double>(pos) * scale *
+                         std::pow(static_cast<double>(base), -2.0 * i / rope_dim);
+    cos_out[i] = static_cast<float>(std::cos(theta));
+    sin_out[i] = static_cast<float>(std::sin(theta));
+  }
+}
+
+// Whether sliding-window layers need angle tables of their own.
+bool swa_rope_differs(const LlamaConfig& c) {
+  return c.has_swa() && (c.rope_base_swa != c.rope_base || c.rope_scale != 1.0f);
+}
+
+}  // namespace
 
 LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool& pool)
     : file_(std::move(file)), pool_(pool), config_(LlamaConfig::from_gguf(*file_)) {
@@ -39,6 +65,14 @@ LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool
     l.w_gate = for_matmul(matrix_weight(*file_, p + "ffn_gate.weight", c.n_ff, c.n_embd));
     l.w_up = for_matmul(matrix_weight(*file_, p + "ffn_up.weight", c.n_ff, c.n_embd));
     l.w_down = for_matmul(matrix_weight(*file_, p + "ffn_down.weight", c.n_embd, c.n_ff));
+    if (c.qk_norm) {
+      l.q_norm = vector_weight(*file_, p + "attn_q_norm.weight", c.head_dim);
+      l.k_norm = vector_weight(*file_, p + "attn_k_norm.weight", c.head_dim);
+    }
+    if (c.post_norms) {
+      l.attn_post_norm = vector_weight(*file_, p + "post_attention_norm.weight", c.n_embd);
+      l.ffn_post_norm = vector_weight(*file_, p + "post_ffw_norm.weight", c.n_embd);
+    }
     layers_.push_back(l);
   }
 }
@@ -76,6 +110,16 @@ void LlamaModel::add_residual() {
   const size_t n = config_.n_embd;
   for_token_ranges([&](size_t t0, size_t t1) {
     kernels::add(&x_[t0 * n], &h_[t0 * n], (t1 - t0) * n);
+  });
+}
+
+void LlamaModel::norm_rows(const float* weight, bool in_place) {
+  const size_t n = config_.n_embd;
+  const float* src = in_place ? h_.data() : x_.data();
+  for_token_ranges([&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      kernels::rms_norm(&src[t * n], weight, &h_[t * n], n, config_.rms_eps);
+    }
   });
 }
 
@@ -121,12 +165,20 @@ void LlamaModel::forward(std::span<const SequenceBatch> batch, KvCache& cache,
   attn_.resize(T * c.q_dim());
   gate_.resize(T * c.n_ff);
   up_.resize(T * c.n_ff);
-  rope_cos_.resize(T * c.rope_dim / 2);
-  rope_sin_.resize(T * c.rope_dim / 2);
+  const size_t half = c.rope_dim / 2;
+  const bool swa_rope = swa_rope_differs(c);
+  rope_cos_.resize(T * half);
+  rope_sin_.resize(T * half);
+  rope_cos_swa_.resize(swa_rope ? T * half : 0);
+  rope_sin_swa_.resize(swa_rope ? T * half : 0);
   for_token_ranges([&](size_t t0, size_t t1) {
     for (size_t t = t0; t < t1; ++t) {
-      kernels::rope_angles(slots_[t].pos, c.rope_dim, c.rope_base, &rope_cos_[t * c.rope_dim / 2],
-                           &rope_sin_[t * c.rope_dim / 2]);
+      rope_angles_scaled(slots_[t].pos, c.rope_scale, c.rope_dim, c.rope_base,
+                         &rope_cos_[t * half], &rope_sin_[t * half]);
+      if (swa_rope) {
+        kernels::rope_angles(slots_[t].pos, c.rope_dim, c.rope_base_swa, &rope_cos_swa_[t * half],
+                             &rope_sin_swa_[t * half]);
+      }
     }
   });
 
@@ -139,20 +191,20 @@ void LlamaModel::forward(std::span<const SequenceBatch> batch, KvCache& cache,
 }
 
 void LlamaModel::embed(std::span<const SequenceBatch> batch) {
+  const size_t n = config_.n_embd;
   size_t t = 0;
   for (const auto& seq : batch) {
-    for (int32_t id : seq.tokens) kernels::get_row(token_embd_, id, &x_[t++ * config_.n_embd]);
+    for (int32_t id : seq.tokens) {
+      float* row = &x_[t++ * n];
+      kernels::get_row(token_embd_, id, row);
+      if (config_.embd_scale != 1.0f) kernels::scale(row, config_.embd_scale, n);
+    }
   }
 }
 
 void LlamaModel::attention_block(const Layer& l, size_t il, std::span<const SequenceBatch> batch,
                                  KvCache& cache) {
-  const auto& c = config_;
-  for_token_ranges([&](size_t t0, size_t t1) {
-    for (size_t t = t0; t < t1; ++t) {
-      kernels::rms_norm(&x_[t * c.n_embd], l.attn_norm, &h_[t * c.n_embd], c.n_embd, c.rms_eps);
-    }
-  });
+  norm_rows(l.attn_norm, false);
   const kernels::MatmulTarget qkv[] = {{&l.wq, q_.data()}, {&l.wk, k_.data()}, {&l.wv, v_.data()}};
   matmul_group(qkv, h_.data(), n_tokens_);
   for_token_ranges([&](size_t t0, size_t t1) {
@@ -160,11 +212,13 @@ void LlamaModel::attention_block(const Layer& l, size_t il, std::span<const Sequ
   });
   attend(il, batch, cache);
   matmul(l.wo, attn_.data(), n_tokens_, h_.data());
+  if (l.attn_post_norm) norm_rows(l.attn_post_norm, true);
   add_residual();
 }
 
-// Token t's q/k/v get their biases and rotary embedding; its key and value go where its
-// position lives in its sequence's blocks. Tokens touch disjoint rows and cache slots.
+// Token t's q/k/v get their biases, per-head norms (Gemma) and rotary embedding; its key
+// and value go where its position lives in its sequence's blocks. Tokens touch disjoint
+// rows and cache slots.
 void LlamaModel::position_and_store(const Layer& l, size_t il, size_t t,
                                     std::span<const SequenceBatch> batch, KvCache& cache) {
   const auto& c = config_;
@@ -176,8 +230,17 @@ void LlamaModel::position_and_store(const Layer& l, size_t il, size_t t,
   if (l.bq) kernels::add(q, l.bq, c.q_dim());
   if (l.bk) kernels::add(k, l.bk, c.kv_dim());
   if (l.bv) kernels::add(v, l.bv, c.kv_dim());
-  const float* cs = &rope_cos_[t * half];
-  const float* sn = &rope_sin_[t * half];
+  if (l.q_norm) {
+    for (size_t h = 0; h < c.n_head; ++h) {
+      kernels::rms_norm(q + h * c.head_dim, l.q_norm, q + h * c.head_dim, c.head_dim, c.rms_eps);
+    }
+    for (size_t h = 0; h < c.n_head_kv; ++h) {
+      kernels::rms_norm(k + h * c.head_dim, l.k_norm, k + h * c.head_dim, c.head_dim, c.rms_eps);
+    }
+  }
+  const bool swa_angles = c.is_swa(il) && !rope_cos_swa_.empty();
+  const float* cs = swa_angles ? &rope_cos_swa_[t * half] : &rope_cos_[t * half];
+  const float* sn = swa_angles ? &rope_sin_swa_[t * half] : &rope_sin_[t * half];
   for (size_t h = 0; h < c.n_head; ++h) kernels::rope_apply(q + h * c.head_dim, c.rope_dim, cs, sn, interleaved);
   for (size_t h = 0; h < c.n_head_kv; ++h) kernels::rope_apply(k + h * c.head_dim, c.rope_dim, cs, sn, interleaved);
   const auto& seq = batch[slots_[t].seq];
@@ -188,9 +251,15 @@ void LlamaModel::position_and_store(const Layer& l, size_t il, size_t t,
 }
 
 // Causal attention of every batch token over its own sequence's cached positions
-// [0, pos]. Tasks are (token, KV head) pairs, each covering the `group` query heads that
-// share the KV head, so every cached row is read once per group. Each thread has its own
-// score buffer (group * max_ctx floats) and block-pointer lists.
+// [0, pos], or on a sliding-window layer the last `sliding_window` of them (as llama.cpp
+// masks: key position p is seen from pos iff pos - p < sliding_window). Tasks are (token,
+// KV head) pairs, each covering the `group` query heads that share the KV head, so every
+// cached row is read once per group. Each thread has its own score buffer (group * max_ctx
+// floats) and pointer lists.
+//
+// A window that starts inside a block is handed to the kernel as one pointer per row
+// (PagedKv with block_rows 1): the kernel's contract has no start offset, and a pointer per
+// row costs a few hundred stores against the window's rows of reads.
 void LlamaModel::attend(size_t il, std::span<const SequenceBatch> batch, const KvCache& cache) {
   const auto& c = config_;
   const size_t T = n_tokens_;
@@ -198,24 +267,40 @@ void LlamaModel::attend(size_t il, std::span<const SequenceBatch> batch, const K
   size_t max_ctx = 0;
   for (const auto& s : slots_) max_ctx = std::max(max_ctx, s.pos + 1);
   const size_t group = c.n_head / c.n_head_kv;
-  const size_t max_blocks = (max_ctx + bt - 1) / bt;
+  const size_t window = c.is_swa(il) ? c.sliding_window : 0;  // 0: all positions
+  const size_t max_rows = window ? std::min(max_ctx, window) : 0;
+  const size_t max_ptrs = std::max((max_ctx + bt - 1) / bt, max_rows);
   scores_.resize(pool_.size() * group * max_ctx);
-  block_ptrs_.resize(pool_.size() * 2 * max_blocks);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  block_ptrs_.resize(pool_.size() * 2 * max_ptrs);
+  const float scale = c.attn_scale;
 
   pool_.parallel_for(T * c.n_head_kv, [&](size_t task, size_t thread) {
     const size_t t = task / c.n_head_kv, kvh = task % c.n_head_kv;
     const auto& seq = batch[slots_[t].seq];
-    const size_t n_ctx = slots_[t].pos + 1;
-    const size_t n_blocks = (n_ctx + bt - 1) / bt;
-    const void** keys = &block_ptrs_[thread * 2 * max_blocks];
-    const void** values = keys + max_blocks;
+    const size_t end = slots_[t].pos + 1;
+    const size_t first = window && end > window ? end - window : 0;
+    const size_t n_ctx = end - first;
+    const void** keys = &block_ptrs_[thread * 2 * max_ptrs];
+    const void** values = keys + max_ptrs;
     const size_t head_bytes = kvh * c.head_dim * kernels::kv_type_bytes(cache.type());
-    for (size_t b = 0; b < n_blocks; ++b) {
-      keys[b] = static_cast<const uint8_t*>(cache.key(il, seq.blocks[b], 0)) + head_bytes;
-      values[b] = static_cast<const uint8_t*>(cache.value(il, seq.blocks[b], 0)) + head_bytes;
+    const auto row = [&](const void* p) { return static_cast<const uint8_t*>(p) + head_bytes; };
+    size_t n_ptrs = 0, rows_per_ptr = bt;
+    if (first == 0) {
+      n_ptrs = (n_ctx + bt - 1) / bt;
+      for (size_t b = 0; b < n_ptrs; ++b) {
+        keys[b] = row(cache.key(il, seq.blocks[b], 0));
+        values[b] = row(cache.value(il, seq.blocks[b], 0));
+      }
+    } else {
+      n_ptrs = n_ctx, rows_per_ptr = 1;
+      for (size_t j = 0; j < n_ctx; ++j) {
+        const size_t p = first + j;
+        keys[j] = row(cache.key(il, seq.blocks[p / bt], p % bt));
+        values[j] = row(cache.value(il, seq.blocks[p / bt], p % bt));
+      }
     }
-    const kernels::PagedKv kv{{keys, n_blocks}, {values, n_blocks}, bt, c.kv_dim(), cache.type()};
+    const kernels::PagedKv kv{{keys, n_ptrs}, {values, n_ptrs}, rows_per_ptr, c.kv_dim(),
+                              cache.type()};
     const size_t head0 = kvh * group;
     const float* q = &q_[t * c.q_dim() + head0 * c.head_dim];
     float* out = &attn_[t * c.q_dim() + head0 * c.head_dim];
@@ -230,17 +315,21 @@ void LlamaModel::attend(size_t il, std::span<const SequenceBatch> batch, const K
 
 void LlamaModel::ffn_block(const Layer& l) {
   const auto& c = config_;
-  for_token_ranges([&](size_t t0, size_t t1) {
-    for (size_t t = t0; t < t1; ++t) {
-      kernels::rms_norm(&x_[t * c.n_embd], l.ffn_norm, &h_[t * c.n_embd], c.n_embd, c.rms_eps);
-    }
-  });
+  norm_rows(l.ffn_norm, false);
   const kernels::MatmulTarget gate_up[] = {{&l.w_gate, gate_.data()}, {&l.w_up, up_.data()}};
   matmul_group(gate_up, h_.data(), n_tokens_);
+  const bool gelu = c.ffn_act == FfnActivation::GeluTanh;
   for_token_ranges([&](size_t t0, size_t t1) {
-    kernels::swiglu(&gate_[t0 * c.n_ff], &up_[t0 * c.n_ff], (t1 - t0) * c.n_ff);
+    float* gate = &gate_[t0 * c.n_ff];
+    const float* up = &up_[t0 * c.n_ff];
+    if (gelu) {
+      geglu_tanh(gate, up, (t1 - t0) * c.n_ff);
+    } else {
+      kernels::swiglu(gate, up, (t1 - t0) * c.n_ff);
+    }
   });
   matmul(l.w_down, gate_.data(), n_tokens_, h_.data());
+  if (l.ffn_post_norm) norm_rows(l.ffn_post_norm, true);
   add_residual();
 }
 
@@ -258,6 +347,9 @@ void LlamaModel::output(std::span<const SequenceBatch> batch, std::vector<float>
   }
   logits.resize(rows * c.n_vocab);
   matmul(output_, h_.data(), rows, logits.data());
+  if (const float cap = c.final_logit_softcap; cap > 0.0f) {
+    for (float& l : logits) l = cap * std::tanh(l / cap);
+  }
 }
 
 }  // namespace ragd::model

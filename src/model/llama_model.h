@@ -1,5 +1,7 @@
-// LlamaModel: the llama-family decoder (Llama 2/3, SmolLM2, Mistral, Qwen2) as a batched
-// forward pass over weights mapped from a GGUF file.
+// LlamaModel: the llama-family decoder (Llama 2/3, SmolLM2, Mistral, Qwen2, Gemma 3) as a
+// batched forward pass over weights mapped from a GGUF file. Gemma 3's differences (scaled
+// embeddings, q/k norms, post-norms, GELU FFN, sliding-window layers, logit soft-capping)
+// are switches of LlamaConfig (llama_config.h), not a second model class.
 //
 // One forward() call takes the new tokens of any number of sequences at once (a decode
 // step contributes one token per sequence, a prefill chunk many) and runs every matmul
@@ -59,6 +61,9 @@ class LlamaModel {
     const float *bq = nullptr, *bk = nullptr, *bv = nullptr;
     const float* ffn_norm;
     kernels::WeightView w_gate, w_up, w_down;
+    // Gemma 3 (config_.qk_norm / config_.post_norms); null otherwise.
+    const float *q_norm = nullptr, *k_norm = nullptr;
+    const float *attn_post_norm = nullptr, *ffn_post_norm = nullptr;
   };
   // Per-token bookkeeping for one forward pass.
   struct TokenSlot {
@@ -81,6 +86,8 @@ class LlamaModel {
   void for_token_ranges(const std::function<void(size_t t0, size_t t1)>& fn);
   static constexpr size_t kMinParallelTokens = 4;
   void add_residual();  // x_ += h_ for the step's tokens
+  // h_ = rms_norm(x_) * weight (or h_ normalised in place when in_place) for the step's tokens.
+  void norm_rows(const float* weight, bool in_place);
   static constexpr size_t kTokenChunksPerThread = 2;
 
   void embed(std::span<const SequenceBatch> batch);
@@ -107,6 +114,8 @@ class LlamaModel {
   size_t n_tokens_ = 0;
   std::vector<TokenSlot> slots_;
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_cos_, rope_sin_, scores_;
+  // Angles of sliding-window layers when their RoPE differs from the global layers'.
+  std::vector<float> rope_cos_swa_, rope_sin_swa_;
   std::vector<const void*> block_ptrs_;  // attend(): per thread, K then V block pointers
 };
 
