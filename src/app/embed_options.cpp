@@ -21,6 +21,7 @@ void EmbedModelOptions::add_to(CLI::App& sub) {
       ->capture_default_str();
   sub.add_option("--cache", service.cache_capacity, "Embedding cache entries (0 = off)")
       ->capture_default_str();
+  add_embed_precision_option(sub, service);
 }
 
 std::string EmbedModelOptions::resolve() const {
@@ -32,6 +33,18 @@ std::string EmbedModelOptions::resolve() const {
          path.string());
   }
   return path.string();
+}
+
+void add_embed_precision_option(CLI::App& sub, engine::EmbeddingServiceOptions& service) {
+  // `service` belongs to the command's options, which outlive parsing.
+  sub.add_option_function<std::string>(
+         "--embed-precision",
+         [&service](const std::string& v) { service.precision = model::bert_precision_from_name(v); },
+         "Embedding model's linear layers: int8 (weights quantized to Q8_0 at load) or f32 "
+         "(the file's weights as stored)")
+      ->check(CLI::IsMember({"f32", "int8"}))
+      ->type_name("f32|int8")
+      ->default_str(std::string(model::bert_precision_name(service.precision)));
 }
 
 }  // namespace ragd::app

@@ -22,4 +22,7 @@ struct EmbedModelOptions {
   std::string resolve() const;
 };
 
+// Adds --embed-precision f32|int8 (model/bert_precision.h) setting service.precision.
+void add_embed_precision_option(CLI::App& sub, engine::EmbeddingServiceOptions& service);
+
 }  // namespace ragd::app

@@ -25,6 +25,7 @@ void EmbedderChoice::add_to(CLI::App* sub, bool with_no_embed) {
                       " in $RAGD_MODEL_DIR or ./models, when present)");
   sub->add_option("--threads", service.threads, "Embedding threads (0 = all cores)")
       ->capture_default_str();
+  add_embed_precision_option(*sub, service);
   if (with_no_embed) sub->add_flag("--no-embed", no_embed, "Do not compute embeddings (BM25 only)");
 }
 

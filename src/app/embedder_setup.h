@@ -30,7 +30,7 @@ struct EmbedderChoice {
   bool no_embed = false;
   engine::EmbeddingServiceOptions service;
 
-  // Adds --embed-model, --threads and, if with_no_embed, --no-embed.
+  // Adds --embed-model, --threads, --embed-precision and, if with_no_embed, --no-embed.
   void add_to(CLI::App* sub, bool with_no_embed);
 };
 

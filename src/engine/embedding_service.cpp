@@ -19,7 +19,7 @@ std::shared_ptr<EmbeddingService> EmbeddingService::open(const std::string& path
 EmbeddingService::EmbeddingService(std::shared_ptr<const model::GgufFile> file,
                                    const EmbeddingServiceOptions& options)
     : file_(std::move(file)), pool_(options.threads) {
-  model_ = std::make_unique<model::BertModel>(file_, pool_);
+  model_ = std::make_unique<model::BertModel>(file_, pool_, options.precision);
   tokenizer_ = model::Tokenizer::from_gguf(*file_);
   if (tokenizer_->kind() != model::VocabKind::WordPiece) {
     fail("'{}': a BERT embedding model needs a WordPiece (\"bert\") vocabulary", file_->path());
@@ -30,8 +30,7 @@ EmbeddingService::EmbeddingService(std::shared_ptr<const model::GgufFile> file,
   }
   cache_ = options.cache ? options.cache : std::make_shared<EmbeddingCache>(options.cache_capacity);
   name_ = model_->config().name.empty() ? file_->path() : model_->config().name;
-  model_id_ = name_ + "/" +
-              std::string(kernels::type_name(file_->tensor("blk.0.attn_q.weight").type));
+  model_id_ = name_ + "/" + std::string(kernels::type_name(model_->weight_type()));
   max_tokens_ = model_->config().n_ctx;
   if (options.max_tokens > 0) max_tokens_ = std::min(max_tokens_, options.max_tokens);
   if (max_tokens_ < 2) fail("embedding: max_tokens must be at least 2 ([CLS] and [SEP])");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/attention.h"
 #include "kernels/quants.h"
 #include "kernels/vector_ops.h"
 #include "model/fast_gelu.h"
@@ -13,8 +14,10 @@ namespace ragd::model {
 
 using kernels::WeightView;
 
-BertModel::BertModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool& pool)
-    : file_(std::move(file)), pool_(pool), config_(BertConfig::from_gguf(*file_)) {
+BertModel::BertModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool& pool,
+                     BertPrecision precision)
+    : file_(std::move(file)), pool_(pool), config_(BertConfig::from_gguf(*file_)),
+      precision_(precision) {
   const auto& c = config_;
   token_embd_ = matrix_weight(*file_, "token_embd.weight", c.n_vocab, c.n_embd);
   token_types_ = matrix_weight(*file_, "token_types.weight", c.n_token_types, c.n_embd);
@@ -27,12 +30,12 @@ BertModel::BertModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool& 
   for (size_t i = 0; i < c.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     Layer l;
-    l.wq = matrix_weight(*file_, p + "attn_q.weight", c.n_embd, c.n_embd);
-    l.wk = matrix_weight(*file_, p + "attn_k.weight", c.n_embd, c.n_embd);
-    l.wv = matrix_weight(*file_, p + "attn_v.weight", c.n_embd, c.n_embd);
-    l.wo = matrix_weight(*file_, p + "attn_output.weight", c.n_embd, c.n_embd);
-    l.w_up = matrix_weight(*file_, p + "ffn_up.weight", c.n_ff, c.n_embd);
-    l.w_down = matrix_weight(*file_, p + "ffn_down.weight", c.n_embd, c.n_ff);
+    l.wq = for_matmul(matrix_weight(*file_, p + "attn_q.weight", c.n_embd, c.n_embd));
+    l.wk = for_matmul(matrix_weight(*file_, p + "attn_k.weight", c.n_embd, c.n_embd));
+    l.wv = for_matmul(matrix_weight(*file_, p + "attn_v.weight", c.n_embd, c.n_embd));
+    l.wo = for_matmul(matrix_weight(*file_, p + "attn_output.weight", c.n_embd, c.n_embd));
+    l.w_up = for_matmul(matrix_weight(*file_, p + "ffn_up.weight", c.n_ff, c.n_embd));
+    l.w_down = for_matmul(matrix_weight(*file_, p + "ffn_down.weight", c.n_embd, c.n_ff));
     l.bq = vector_weight(*file_, p + "attn_q.bias", c.n_embd);
     l.bk = vector_weight(*file_, p + "attn_k.bias", c.n_embd);
     l.bv = vector_weight(*file_, p + "attn_v.bias", c.n_embd);
@@ -47,13 +50,33 @@ BertModel::BertModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool& 
   }
 }
 
-
+WeightView BertModel::for_matmul(const WeightView& w) {
+  // Q8_0 blocks are 32 columns wide; a matrix of another width stays float.
+  if (precision_ == BertPrecision::Int8 && is_float_type(w.type) && w.cols % kernels::QK8_0 == 0) {
+    quantized_.push_back(std::make_unique<QuantizedWeight>(w, kernels::TensorType::Q8_0, pool_));
+    file_->release(w.data, kernels::row_bytes(w.type, w.cols) * w.rows);
+    return quantized_.back()->view();
+  }
+  if (!kernels::prefers_interleaved(w)) return w;
+  interleaved_.push_back(std::make_unique<kernels::InterleavedWeight>(w, pool_));
+  file_->release(w.data, interleaved_.back()->bytes());
+  return interleaved_.back()->view();
+}
 
 void BertModel::matmul(const WeightView& w, const float* x, size_t n, float* y) {
   if (reference_) {
     kernels::matmul_reference(w, x, n, y);
   } else {
     kernels::matmul(w, x, n, y, pool_);
+  }
+}
+
+void BertModel::matmul_group(std::span<const kernels::MatmulTarget> targets, const float* x,
+                             size_t n) {
+  if (reference_) {
+    for (const auto& t : targets) kernels::matmul_reference(*t.w, x, n, t.y);
+  } else {
+    kernels::matmul_group(targets, x, n, pool_);
   }
 }
 
@@ -121,9 +144,8 @@ void BertModel::add_bias_residual_norm(float* y, const float* bias, const float*
 
 void BertModel::attention_block(const Layer& l) {
   const size_t E = config_.n_embd, T = n_tokens_;
-  matmul(l.wq, x_.data(), T, q_.data());
-  matmul(l.wk, x_.data(), T, k_.data());
-  matmul(l.wv, x_.data(), T, v_.data());
+  const kernels::MatmulTarget qkv[] = {{&l.wq, q_.data()}, {&l.wk, k_.data()}, {&l.wv, v_.data()}};
+  matmul_group(qkv, x_.data(), T);
   pool_.parallel_for(T, [&](size_t t, size_t) {
     kernels::add(&q_[t * E], l.bq, E);
     kernels::add(&k_[t * E], l.bk, E);
@@ -134,30 +156,88 @@ void BertModel::attention_block(const Layer& l) {
   add_bias_residual_norm(tmp_.data(), l.bo, l.attn_norm_w, l.attn_norm_b);
 }
 
-// Scaled dot-product attention of every token over all tokens of its own sequence. Tasks
-// are (sequence, head) pairs; each thread scores into its own slice of scores_.
+// Scaled dot-product attention of every token over all tokens of its own sequence.
+//
+// Short sequences (queries) run as (sequence, head) tasks on the pool, each query row through
+// the decode-time attention kernel (kernels/attention.h): a sequence's keys and values of
+// one head are a single "block" of rows E floats apart, so the kernel reads them in place.
+// That kernel re-reads a head's keys for every query row, which costs more than the
+// projections once sequences reach passage length, so longer sequences go through
+// attend_long() as two float matrix products per head instead.
 void BertModel::attend() {
   const auto& c = config_;
   const size_t E = c.n_embd, D = c.head_dim, H = c.n_head;
+  const bool all_short = reference_;  // the reference path scores every row in double
+  std::vector<size_t> short_seqs;
   size_t max_len = 0;
-  for (const Span& s : spans_) max_len = std::max(max_len, s.length);
+  for (size_t s = 0; s < spans_.size(); ++s) {
+    if (all_short || spans_[s].length < long_sequence_) {
+      short_seqs.push_back(s);
+      max_len = std::max(max_len, spans_[s].length);
+    }
+  }
   scores_.resize(pool_.size() * max_len);
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  pool_.parallel_for(spans_.size() * H, [&](size_t task, size_t thread) {
-    const Span sp = spans_[task / H];
+  pool_.parallel_for(short_seqs.size() * H, [&](size_t task, size_t thread) {
+    const Span sp = spans_[short_seqs[task / H]];
     const size_t off = (task % H) * D;
+    const void* keys = &k_[sp.begin * E + off];
+    const void* values = &v_[sp.begin * E + off];
+    const kernels::PagedKv kv{{&keys, 1}, {&values, 1}, sp.length, E, kernels::KvType::F32};
     float* scores = &scores_[thread * max_len];
     for (size_t i = 0; i < sp.length; ++i) {
       const float* q = &q_[(sp.begin + i) * E + off];
-      for (size_t j = 0; j < sp.length; ++j) {
-        scores[j] = kernels::dot_f32(q, &k_[(sp.begin + j) * E + off], D) * scale;
-      }
-      kernels::softmax(scores, sp.length);
       float* o = &attn_[(sp.begin + i) * E + off];
-      std::fill(o, o + D, 0.0f);
-      for (size_t j = 0; j < sp.length; ++j) {
-        kernels::axpy(o, scores[j], &v_[(sp.begin + j) * E + off], D);
+      if (reference_) {
+        kernels::attend_kv_head_reference(q, 1, D, kv, sp.length, scale, o);
+      } else {
+        kernels::attend_kv_head(q, 1, D, kv, sp.length, scale, scores, o);
       }
+    }
+  });
+  if (all_short) return;
+  for (const Span& sp : spans_) {
+    if (sp.length >= long_sequence_) attend_long(sp);
+  }
+}
+
+// One long sequence, head by head: S = (scale Q_h) K_h^T, P = softmax_rows(S), O_h = P V_h,
+// both products on the float matmul kernels with the head's keys and transposed values
+// as the "weights" (copied out contiguous first: matmul reads whole rows).
+void BertModel::attend_long(const Span& sp) {
+  const auto& c = config_;
+  const size_t E = c.n_embd, D = c.head_dim, H = c.n_head, L = sp.length;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  head_q_.resize(H * L * D);
+  head_k_.resize(H * L * D);
+  head_vt_.resize(H * D * L);
+  head_o_.resize(H * L * D);
+  head_s_.resize(H * L * L);
+  pool_.parallel_for(H, [&](size_t h, size_t) {
+    float* q = &head_q_[h * L * D];
+    float* k = &head_k_[h * L * D];
+    float* vt = &head_vt_[h * D * L];
+    for (size_t i = 0; i < L; ++i) {
+      const size_t row = (sp.begin + i) * E + h * D;
+      for (size_t d = 0; d < D; ++d) {
+        q[i * D + d] = q_[row + d] * scale;
+        k[i * D + d] = k_[row + d];
+        vt[d * L + i] = v_[row + d];
+      }
+    }
+  });
+  for (size_t h = 0; h < H; ++h) {
+    const WeightView keys{kernels::TensorType::F32, &head_k_[h * L * D], L, D};
+    kernels::matmul(keys, &head_q_[h * L * D], L, &head_s_[h * L * L], pool_);
+  }
+  pool_.parallel_for(H * L, [&](size_t r, size_t) { kernels::softmax(&head_s_[r * L], L); });
+  for (size_t h = 0; h < H; ++h) {
+    const WeightView values_t{kernels::TensorType::F32, &head_vt_[h * D * L], D, L};
+    kernels::matmul(values_t, &head_s_[h * L * L], L, &head_o_[h * L * D], pool_);
+  }
+  pool_.parallel_for(H, [&](size_t h, size_t) {
+    for (size_t i = 0; i < L; ++i) {
+      std::copy_n(&head_o_[(h * L + i) * D], D, &attn_[(sp.begin + i) * E + h * D]);
     }
   });
 }

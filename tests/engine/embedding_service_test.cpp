@@ -49,6 +49,7 @@ class EmbeddingServiceTest : public ::testing::Test {
   }
   std::shared_ptr<EmbeddingService> open(EmbeddingServiceOptions o = {}) {
     o.threads = 2;
+    o.precision = model::BertPrecision::F32;  // exact against the naive forward; int8: embedding_precision_test
     return EmbeddingService::open(dir_ / "tiny.gguf", o);
   }
   ScratchDir dir_;

@@ -97,7 +97,10 @@ def load_source(src, tmp):
 
 
 def ragd_embed(ragd, gguf, sentences):
-    out = subprocess.run([ragd, "embed", "--model", gguf, "--json"], input="\n".join(sentences),
+    # f32: the file's own weights (int8, the default, is checked against f32 by
+    # tests/model/bert_int8_test.cpp).
+    out = subprocess.run([ragd, "embed", "--model", gguf, "--json", "--embed-precision", "f32"],
+                         input="\n".join(sentences),
                          capture_output=True, text=True, check=True).stdout
     rows = [json.loads(line) for line in out.splitlines() if line.strip()]
     return [np.array(r["embedding"], dtype=np.float64) for r in rows]
