@@ -5,9 +5,11 @@
 
 #include "app/commands.h"
 #include "app/model_options.h"
+#include "app/speculative_options.h"
 #include "engine/generator.h"
 #include "engine/llm.h"
 #include "util/error.h"
+#include "util/log.h"
 
 namespace ragd::app {
 namespace {
@@ -15,6 +17,7 @@ namespace {
 struct GenerateOptions {
   ModelOptions model;
   SamplingOptions sampling;
+  SpeculativeOptions speculative;
   std::string prompt;
   bool prompt_from_stdin = false;
   size_t max_tokens = 256;
@@ -33,6 +36,13 @@ int run_generate(GenerateOptions& o) {
   // parsed as special tokens unless --no-special.
   auto prompt = llm->tokenizer->encode(o.prompt, true, !o.no_special);
   engine::Generator gen(*llm->model, *llm->tokenizer, o.model.ctx_size);
+  std::unique_ptr<engine::DraftModel> draft;
+  if (o.speculative.lookup()) {
+    gen.set_prompt_lookup(o.speculative.draft_tokens);
+  } else if (o.speculative.enabled()) {
+    draft = engine::DraftModel::load(o.speculative.resolve(), *llm);
+    gen.set_draft(draft->model.get(), o.speculative.draft_tokens);
+  }
   engine::GenerationOptions g;
   g.max_tokens = o.max_tokens;
   g.ignore_eos = o.ignore_eos;
@@ -44,6 +54,12 @@ int run_generate(GenerateOptions& o) {
     return true;
   });
   std::fputc('\n', stdout);
+  if (o.speculative.enabled()) {
+    const auto& st = gen.speculative_stats();
+    log::info("speculative decoding: {} rounds, {} of {} draft tokens accepted ({:.1f} %), {:.2f} tokens per target pass",
+              st.rounds, st.accepted, st.proposed, 100.0 * st.acceptance_rate(),
+              st.rounds ? double(st.emitted) / double(st.rounds) : 0.0);
+  }
   return 0;
 }
 
@@ -52,6 +68,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
   auto* sub = app.add_subcommand("generate", "Complete a prompt with a language model");
   o->model.add_to(*sub);
   o->sampling.add_to(*sub);
+  o->speculative.add_to(*sub);
   sub->add_option("-p,--prompt", o->prompt, "Prompt text");
   sub->add_flag("--stdin", o->prompt_from_stdin, "Read the prompt from standard input");
   sub->add_option("-n,--max-tokens", o->max_tokens, "Most tokens to generate")->capture_default_str();

@@ -91,6 +91,10 @@ constexpr KeyInfo kKeys[] = {
     {"scheduler.queue_timeout", "--queue-timeout", "Seconds a request may wait before failing", "SECONDS"},
     {"scheduler.prefix_caching", "", ""},
     {"scheduler.kv_type", "--kv-type", "KV cache elements: f16 (half the memory) or f32", "TYPE"},
+    {"scheduler.draft_model", "--draft-model",
+     "Speculative decoding for the default model: a smaller model of its tokenizer family (FILE or installed name) "
+     "proposes tokens it verifies in one pass; greedy output is unchanged (default: off)", "MODEL"},
+    {"scheduler.draft_tokens", "--draft-tokens", "Tokens the draft model proposes per step (1..16)", "N"},
     {"generation.max_tokens", "--default-max-tokens", "max_tokens when a request gives none", "N"},
     {"data.db", "--db", "Data directory of the document store ($RAGD_DATA_DIR or ./data)", "DIR"},
     {"rag.collection", "--collection", "Collection used when a RAG query names none", "NAME"},
@@ -277,6 +281,7 @@ engine::RegistryOptions registry_options(const Config& config, const std::option
   so.queue_timeout = config.get_double("scheduler.queue_timeout", 30, 0, 86400);
   so.prefix_caching = config.get_bool("scheduler.prefix_caching", true);
   so.kv_type = kernels::kv_type_from_name(config.get_string("scheduler.kv_type", "f16"));
+  so.draft_tokens = static_cast<size_t>(config.get_int("scheduler.draft_tokens", 4, 1, 16));
   auto& up = ro.upstream;
   up.health.probe_interval = config.get_double("upstream.probe_interval", 5, 0.1, 86400);
   up.health.backoff = config.get_double("upstream.backoff", 1, 0.1, 86400);
@@ -392,8 +397,14 @@ std::vector<std::string> add_models(const Config& config, engine::ModelRegistry&
     const size_t capacity = ro.embedding.cache ? ro.embedding.cache->capacity() : ro.embedding.cache_capacity;
     reserved = embedder_bytes(embedder_specs.front().path, capacity);
   }
+  // The draft model pairs with the default (first) language model, when it runs here.
+  const std::string draft = config.get_string("scheduler.draft_model", "");
   for (const auto& m : llms) {
     auto spec = model_spec(m, engine::ModelKind::Llm);
+    if (!draft.empty() && &m == &llms.front()) {
+      if (!spec.upstreams.empty()) fail("--draft-model: the default model '{}' is served upstream, not here", spec.name);
+      spec.draft_path = resolve_model(draft);
+    }
     const size_t eq = m.find('=');
     if (budget && spec.upstreams.empty()) fit_llm_to_budget(spec, eq != std::string::npos && eq > 0, *budget, reserved, ro);
     spec.keep_alive_seconds = keep_alive;

@@ -1,9 +1,12 @@
 #include "engine/generator.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "engine/gbnf_constraint.h"
 #include "engine/json_constraint.h"
+#include "engine/speculative_draft.h"
+#include "engine/speculative_lookup.h"
 #include "engine/stop_matcher.h"
 #include "util/error.h"
 #include "util/timing.h"
@@ -46,7 +49,28 @@ Generator::Generator(model::LlamaModel& model, const model::Tokenizer& tokenizer
       cache_(model.make_cache(kBlockTokens, (ctx_size + kBlockTokens - 1) / kBlockTokens)),
       allocator_(*cache_) {}
 
+Generator::~Generator() = default;
+
+void Generator::set_draft(model::LlamaModel* draft, size_t draft_tokens) {
+  if (draft && (draft_tokens == 0 || draft_tokens > kMaxDraftTokens)) {
+    fail("draft tokens must be 1..{}, not {}", kMaxDraftTokens, draft_tokens);
+  }
+  draft_ = draft ? std::make_unique<SequenceDraft>(*draft, ctx_size_, prefill_chunk_) : nullptr;
+  draft_tokens_ = draft ? draft_tokens : 0;
+  lookup_ = false;
+  spec_stats_ = {};
+}
+
+void Generator::set_prompt_lookup(size_t draft_tokens) {
+  if (draft_tokens > kMaxDraftTokens) fail("draft tokens must be 1..{}, not {}", kMaxDraftTokens, draft_tokens);
+  draft_.reset();
+  draft_tokens_ = draft_tokens;
+  lookup_ = draft_tokens > 0;
+  spec_stats_ = {};
+}
+
 void Generator::reset() {
+  if (draft_) draft_->reset();
   cached_.clear();
   blocks_.clear();
   allocator_.reset();
@@ -65,6 +89,17 @@ std::span<const float> Generator::evaluate(std::span<const int32_t> tokens) {
     model_.forward({&seq, 1}, *cache_, logits_);
     cached_.insert(cached_.end(), chunk.begin(), chunk.end());
   }
+  return logits_;
+}
+
+std::span<const float> Generator::evaluate_all(std::span<const int32_t> tokens) {
+  if (tokens.empty() || tokens.size() > prefill_chunk_ || cached_.size() + tokens.size() > ctx_size_) {
+    fail("evaluate_all: {} tokens after {} do not fit", tokens.size(), cached_.size());
+  }
+  allocator_.reserve(blocks_, cached_.size() + tokens.size(), kBlockTokens);
+  model::SequenceBatch seq{tokens, cached_.size(), blocks_, true};
+  model_.forward({&seq, 1}, *cache_, logits_);
+  cached_.insert(cached_.end(), tokens.begin(), tokens.end());
   return logits_;
 }
 
@@ -97,6 +132,8 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
   Stopwatch clock;
   auto first = evaluate(prompt.subspan(result.reused_prompt_tokens));
   std::vector<float> logits(first.begin(), first.end());
+  const bool speculate = (draft_ || lookup_) && !options.json_constraint && !options.grammar;
+  if (speculate && draft_) draft_->prefill(prompt);  // part of the prefill's time, not the first round's
   result.prefill_seconds = clock.seconds();
 
   Sampler sampler = make_sampler(options, tokenizer_);
@@ -107,33 +144,84 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
     return text.empty() || !on_text || on_text(text);
   };
   std::vector<int32_t> history(prompt.begin(), prompt.end());
-  clock.reset();
-  result.finish = FinishReason::Length;
-  for (size_t i = 0; i < options.max_tokens; ++i) {
-    Stopwatch step;
-    TokenLogprobs lp;
-    const int32_t id = options.logprobs < 0
-                           ? sampler.sample(logits, history)
-                           : sampler.sample(logits, history, static_cast<size_t>(options.logprobs), lp);
+  // The per-token rules: records `id` (the next token) and says whether generation goes on.
+  auto take = [&](int32_t id, TokenLogprobs& lp) {
     history.push_back(id);
     result.tokens.push_back(id);
     if (ends_generation(options, tokenizer_, id)) {
       result.finish = FinishReason::Stop;
-      break;
+      return false;
     }
     if (options.logprobs >= 0) result.logprobs.push_back(std::move(lp));
     if (!emit(stops.push(detok.push(id)))) {
       result.finish = FinishReason::Cancelled;
-      break;
+      return false;
     }
     if (stops.stopped() || sampler.constraint_done()) {
       result.finish = FinishReason::Stop;
-      break;
+      return false;
     }
-    if (i + 1 == options.max_tokens || cached_.size() + 1 >= ctx_size_) break;
-    auto next = evaluate({&id, 1});
-    logits.assign(next.begin(), next.end());
-    result.token_seconds.push_back(step.seconds());
+    // Stop while the token still has a position to go to.
+    return result.tokens.size() < options.max_tokens && history.size() < ctx_size_;
+  };
+  auto sample = [&](std::span<float> row, TokenLogprobs& lp) {
+    return options.logprobs < 0 ? sampler.sample(row, history)
+                                : sampler.sample(row, history, static_cast<size_t>(options.logprobs), lp);
+  };
+  std::optional<Sampler> draft_sampler;
+  if (speculate) {
+    SamplingParams dp = options.sampling;
+    dp.seed = ~dp.seed;  // its own draws: the target's stay those of the request's seed
+    draft_sampler.emplace(std::move(dp));
+  }
+  DraftProposal proposal;
+  std::vector<float> row;
+  clock.reset();
+  result.finish = FinishReason::Length;
+  TokenLogprobs lp;
+  bool more = take(sample(logits, lp), lp);
+  while (more) {
+    Stopwatch step;
+    const size_t before = result.tokens.size();
+    // Draft tokens that fit: the verify pass writes positions history.size() - 1 + k, and
+    // the round emits at most k + 1 tokens.
+    const size_t k = speculate ? std::min({draft_tokens_, options.max_tokens - result.tokens.size() - 1,
+                                           ctx_size_ - history.size()})
+                               : 0;
+    if (k > 0 && lookup_) {
+      proposal.clear();
+      lookup_draft(history, k, proposal.tokens);
+      // A point mass at each proposed token (see speculative_lookup.h).
+      for (int32_t d : proposal.tokens) proposal.dists.push_back({{d, 1.0}});
+    }
+    if (k > 0 && !lookup_) draft_->propose(history, k, *draft_sampler, proposal);
+    if (k > 0 && !proposal.tokens.empty()) {
+      const size_t n_draft = proposal.tokens.size();  // lookup may find fewer than k
+      const size_t kept = history.size() - 1;  // the target has evaluated history[0, kept)
+      std::vector<int32_t> verify = {history.back()};
+      verify.insert(verify.end(), proposal.tokens.begin(), proposal.tokens.end());
+      auto rows = evaluate_all(verify);
+      const size_t n_vocab = rows.size() / verify.size();
+      size_t accepted = 0;
+      for (size_t i = 0; i <= n_draft && more; ++i) {
+        row.assign(rows.begin() + i * n_vocab, rows.begin() + (i + 1) * n_vocab);
+        const auto r = accept_position(sampler, proposal, i, row, history,
+                                       options.logprobs < 0 ? nullptr : &lp,
+                                       static_cast<size_t>(std::max(options.logprobs, 0)));
+        more = take(r.id, lp);
+        if (!r.accepted) break;
+        ++accepted;
+      }
+      // KV rollback: positions after the kept draft tokens are overwritten later.
+      cached_.resize(kept + 1 + accepted);
+      spec_stats_ += {1, n_draft, accepted, result.tokens.size() - before};
+    } else {
+      auto next = evaluate({&history.back(), 1});
+      logits.assign(next.begin(), next.end());
+      more = take(sample(logits, lp), lp);
+    }
+    const size_t n = result.tokens.size() - before;
+    for (size_t i = 0; i < n; ++i) result.token_seconds.push_back(step.seconds() / double(n));
   }
   if (result.finish != FinishReason::Cancelled) emit(stops.push(detok.flush()) + stops.flush());
   result.decode_seconds = clock.seconds();

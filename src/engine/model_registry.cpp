@@ -219,14 +219,20 @@ struct ModelRegistry::Impl {
       m->upstream = std::make_unique<UpstreamModel>(spec.name, spec.upstreams, options.upstream);
     } else if (spec.kind == ModelKind::Llm) {
       m->llm = Llm::load(spec.path, options.threads);
-      m->scheduler = std::make_unique<Scheduler>(*m->llm, options.scheduler);
+      if (!spec.draft_path.empty()) m->draft = DraftModel::load(spec.draft_path, *m->llm);
+      m->scheduler = std::make_unique<Scheduler>(*m->llm, options.scheduler, m->draft ? m->draft->model.get() : nullptr);
       const auto& cfg = m->llm->model->config();
       const auto blocks = m->scheduler->stats().blocks;
-      m->memory_bytes = m->llm->file->file_size() +
-                        blocks.total * model::KvCache::bytes_per_block(
-                                           cfg.n_layer, cfg.kv_dim(),
-                                           options.scheduler.block_tokens,
-                                           options.scheduler.kv_type);
+      size_t per_block = model::KvCache::bytes_per_block(cfg.n_layer, cfg.kv_dim(), options.scheduler.block_tokens,
+                                                         options.scheduler.kv_type);
+      m->memory_bytes = m->llm->file->file_size();
+      if (m->draft) {
+        const auto& d = m->draft->model->config();
+        per_block += model::KvCache::bytes_per_block(d.n_layer, d.kv_dim(), options.scheduler.block_tokens,
+                                                     options.scheduler.kv_type);
+        m->memory_bytes += m->draft->file->file_size();
+      }
+      m->memory_bytes += blocks.total * per_block;
     } else {
       EmbeddingServiceOptions eo = options.embedding;
       if (eo.threads == 0) eo.threads = options.threads;

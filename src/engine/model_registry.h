@@ -44,6 +44,7 @@
 #include "engine/embedding_service.h"
 #include "engine/llm.h"
 #include "engine/scheduler.h"
+#include "engine/speculative_draft.h"
 #include "engine/upstream_endpoint.h"
 #include "engine/upstream_model.h"
 
@@ -61,6 +62,8 @@ struct ModelSpec {
   double keep_alive_seconds = 300;  // idle time before sweep() unloads it; <= 0: never
   bool pinned = false;     // never evicted
   std::vector<UpstreamEndpoint> upstreams = {};  // non-empty: served by these servers (kind Llm)
+  std::string draft_path = {};  // kind Llm, local: speculative decoding with this draft model
+                                // (engine/speculative_draft.h), loaded with the model
 };
 
 struct RegistryOptions {
@@ -79,6 +82,7 @@ struct RegistryOptions {
 struct LoadedModel {
   ModelSpec spec;
   std::unique_ptr<Llm> llm;                   // kind == Llm
+  std::unique_ptr<DraftModel> draft;          // spec.draft_path set; outlives the scheduler
   std::unique_ptr<Scheduler> scheduler;       // kind == Llm, local
   std::unique_ptr<UpstreamModel> upstream;    // kind == Llm, spec.upstreams not empty
   std::shared_ptr<EmbeddingService> embedder; // kind == Embedder

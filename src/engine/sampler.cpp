@@ -125,6 +125,50 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
 
 int32_t Sampler::draw(std::span<const float> logits) {
   if (params_.temperature <= 0.0f) return argmax(logits);
+  tempered_candidates(logits);
+  double sum = 0.0;
+  for (const auto& c : candidates_) sum += c.p;
+  double r = std::uniform_real_distribution<double>(0.0, sum)(rng_);
+  for (const auto& c : candidates_) {
+    r -= c.p;
+    if (r <= 0.0) return c.id;
+  }
+  return candidates_.back().id;
+}
+
+void Sampler::distribution(std::span<float> logits, std::span<const int32_t> history,
+                           std::vector<TokenWeight>& out) {
+  if (constraint_) fail("sampler: no distribution for a constrained sampler");
+  apply_bias_and_penalties(logits, history);
+  out.clear();
+  if (params_.temperature <= 0.0f) {
+    out.push_back({argmax(logits), 1.0});
+    return;
+  }
+  tempered_candidates(logits);
+  double sum = 0.0;
+  for (const auto& c : candidates_) sum += c.p;
+  for (const auto& c : candidates_) out.push_back({c.id, c.p / sum});
+}
+
+int32_t Sampler::draw_from(std::span<const TokenWeight> weights) {
+  double sum = 0.0;
+  for (const auto& w : weights) sum += std::max(w.p, 0.0);
+  if (!(sum > 0.0)) fail("sampler: nothing to draw from");
+  double r = std::uniform_real_distribution<double>(0.0, sum)(rng_);
+  int32_t last = weights.front().id;
+  for (const auto& w : weights) {
+    if (w.p <= 0.0) continue;
+    last = w.id;
+    r -= w.p;
+    if (r <= 0.0) return w.id;
+  }
+  return last;
+}
+
+double Sampler::uniform() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+
+void Sampler::tempered_candidates(std::span<const float> logits) {
 
   // Candidates in descending logit order, ties by ascending id (a strict total order, so
   // the kept set and its order do not depend on the selection algorithm).
@@ -180,15 +224,8 @@ int32_t Sampler::draw(std::span<const float> logits) {
     while (n < candidates_.size() && candidates_[n].p >= threshold) ++n;
     candidates_.resize(n);
   }
-  // Temperature on what is left, then draw.
-  sum = 0.0;
-  for (auto& c : candidates_) sum += (c.p = std::exp((c.logit - max_logit) / params_.temperature));
-  double r = std::uniform_real_distribution<double>(0.0, sum)(rng_);
-  for (const auto& c : candidates_) {
-    r -= c.p;
-    if (r <= 0.0) return c.id;
-  }
-  return candidates_.back().id;
+  // Temperature on what is left (the draw normalises).
+  for (auto& c : candidates_) c.p = std::exp((c.logit - max_logit) / params_.temperature);
 }
 
 }  // namespace ragd::engine

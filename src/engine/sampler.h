@@ -61,6 +61,12 @@ struct TokenLogprobs {
 // heap; nothing is allocated beyond `k` entries.
 TokenLogprobs token_logprobs(std::span<const float> logits, int32_t chosen, size_t k);
 
+// A token and its probability (or unnormalised weight) in a sampling distribution.
+struct TokenWeight {
+  int32_t id = 0;
+  double p = 0.0;
+};
+
 class TokenConstraint;
 
 class Sampler {
@@ -83,6 +89,17 @@ class Sampler {
   // logprobs use the overload above and pay nothing.
   int32_t sample(std::span<float> logits, std::span<const int32_t> history, size_t top_k, TokenLogprobs& out);
 
+  // Speculative decoding (engine/speculative_acceptance.h) needs the distribution that
+  // sample() draws from, not only a draw. distribution() applies bias and penalties to
+  // `logits` in place, as sample() does, and fills `out` with every token the draw could
+  // pick and its probability (summing to 1; one token with probability 1 when greedy).
+  // Not for a constrained sampler (a constraint advances per sampled token).
+  void distribution(std::span<float> logits, std::span<const int32_t> history, std::vector<TokenWeight>& out);
+  // One draw from `weights` (need not be normalised; at least one positive) and one uniform
+  // number in [0, 1), both from this sampler's random generator.
+  int32_t draw_from(std::span<const TokenWeight> weights);
+  double uniform();
+
   const SamplingParams& params() const { return params_; }
   // A constraint's document is complete: nothing more may be generated.
   bool constraint_done() const;
@@ -95,6 +112,9 @@ class Sampler {
   };
   void apply_bias_and_penalties(std::span<float> logits, std::span<const int32_t> history);
   int32_t draw(std::span<const float> logits);
+  // The candidates draw() picks from (top-k, top-p, min-p applied), each with its tempered
+  // weight in `p`, most likely first. Sampling only (temperature > 0).
+  void tempered_candidates(std::span<const float> logits);
 
   SamplingParams params_;
   std::unique_ptr<TokenConstraint> constraint_;

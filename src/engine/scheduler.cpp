@@ -23,7 +23,7 @@ struct ScheduledChunk {
 };
 
 struct Scheduler::Impl {
-  Impl(Llm& llm, const SchedulerOptions& options);
+  Impl(Llm& llm, const SchedulerOptions& options, model::LlamaModel* draft);
 
   // --- shared with client threads, guarded by mu ---
   std::mutex mu;
@@ -44,18 +44,25 @@ struct Scheduler::Impl {
 
   // --- scheduler thread only ---
   Llm& llm;
+  model::LlamaModel* draft;  // speculative decoding when set
   const SchedulerOptions opt;
   std::unique_ptr<model::KvCache> cache;
+  std::unique_ptr<model::KvCache> draft_cache;  // the draft's, same blocks as `cache`
   BlockManager blocks;
   std::vector<std::deque<std::unique_ptr<Sequence>>> waiting;  // by priority, oldest first
   std::vector<std::unique_ptr<Sequence>> running;              // hold blocks
-  std::vector<float> logits;
+  std::vector<float> logits, draft_logits;
   struct Sampled {
-    Sequence* seq;
-    size_t row;  // in logits
-    int32_t id;
+    Sequence* seq = nullptr;
+    size_t row = 0;  // in logits
+    int32_t id = 0;
     std::string error;  // why sampling failed (e.g. logit_bias banned every token)
     TokenLogprobs logprobs;  // when the sequence asked for them (GenerationOptions::logprobs)
+    // A speculative round (seq->draft_k > 0): the tokens verified from rows row.., each
+    // with its logprobs, and how many of them are the draft's.
+    std::vector<int32_t> ids;
+    std::vector<TokenLogprobs> ids_logprobs;
+    size_t accepted = 0;
   };
   std::vector<Sampled> to_sample;  // process_outputs scratch
   SchedulerStats counters;  // steps, tokens, outcomes (published with each snapshot)
@@ -75,8 +82,14 @@ struct Scheduler::Impl {
   std::vector<ScheduledChunk> build_batch();
   void reserve_decode_blocks();
   void preempt(std::unique_ptr<Sequence> s);
+  bool run_draft(const std::vector<ScheduledChunk>& plan);
   bool run_forward(const std::vector<ScheduledChunk>& plan);
   void process_outputs(const std::vector<ScheduledChunk>& plan);
+  void verify_draft(Sampled& x, size_t n_vocab);
+  void finish_round(Sampled& x);
+  size_t registrable(const Sequence& s) const {
+    return draft ? std::min(s.n_computed, s.draft_computed) : s.n_computed;
+  }
   void stream_sampled(Sequence& s, int32_t id, TokenLogprobs* logprobs);
   void remove_done();
 
@@ -90,10 +103,15 @@ struct Scheduler::Impl {
 
 namespace {
 
-size_t kv_blocks_for(const Llm& llm, const SchedulerOptions& opt) {
+// The draft's blocks come out of the same budget: one block of the pool is both caches'.
+size_t kv_blocks_for(const Llm& llm, const model::LlamaModel* draft, const SchedulerOptions& opt) {
   const auto& c = llm.model->config();
-  const size_t per_block =
+  size_t per_block =
       model::KvCache::bytes_per_block(c.n_layer, c.kv_dim(), opt.block_tokens, opt.kv_type);
+  if (draft) {
+    const auto& d = draft->config();
+    per_block += model::KvCache::bytes_per_block(d.n_layer, d.kv_dim(), opt.block_tokens, opt.kv_type);
+  }
   const size_t one_sequence = BlockManager::blocks_for(opt.ctx_size, opt.block_tokens);
   return std::max(opt.max_kv_cache_bytes / per_block, one_sequence);
 }
@@ -105,6 +123,7 @@ SchedulerOptions checked(SchedulerOptions o) {
   // Every running sequence must be able to decode in every step.
   o.max_batch_tokens = std::max(o.max_batch_tokens, o.max_batch_size);
   o.priority_levels = std::max<size_t>(o.priority_levels, 1);
+  if (o.draft_tokens == 0 || o.draft_tokens > 16) fail("scheduler: draft_tokens must be 1..16");
   return o;
 }
 
@@ -115,12 +134,23 @@ bool before(const Sequence& a, const Sequence& b) {
 
 }  // namespace
 
-Scheduler::Impl::Impl(Llm& llm_, const SchedulerOptions& options)
+Scheduler::Impl::Impl(Llm& llm_, const SchedulerOptions& options, model::LlamaModel* draft_)
     : llm(llm_),
+      draft(draft_),
       opt(checked(options)),
-      cache(llm_.model->make_cache(opt.block_tokens, kv_blocks_for(llm_, opt), opt.kv_type)),
+      cache(llm_.model->make_cache(opt.block_tokens, kv_blocks_for(llm_, draft_, opt), opt.kv_type)),
+      draft_cache(draft_ ? draft_->make_cache(opt.block_tokens, cache->n_blocks(), opt.kv_type) : nullptr),
       blocks(cache->n_blocks(), opt.block_tokens, opt.prefix_caching),
       waiting(opt.priority_levels) {
+  if (draft && draft->config().n_vocab != llm.model->config().n_vocab) {
+    fail("scheduler: the draft model's vocabulary ({}) is not the target's ({})",
+         draft->config().n_vocab, llm.model->config().n_vocab);
+  }
+  counters.speculative = draft != nullptr;
+  if (draft) {
+    log::info("scheduler: speculative decoding, {} draft tokens per step ({:.1f} MiB of draft KV)",
+              opt.draft_tokens, draft_cache->bytes() / 1048576.0);
+  }
   log::info("scheduler: {} KV cache of {} blocks x {} tokens ({:.1f} MiB, {} full-context sequences)",
             kernels::kv_type_name(opt.kv_type), cache->n_blocks(), opt.block_tokens,
             cache->bytes() / 1048576.0,
@@ -129,8 +159,8 @@ Scheduler::Impl::Impl(Llm& llm_, const SchedulerOptions& options)
   thread = std::thread([this] { loop(); });
 }
 
-Scheduler::Scheduler(Llm& llm, SchedulerOptions options)
-    : impl_(std::make_unique<Impl>(llm, options)), options_(impl_->opt) {}
+Scheduler::Scheduler(Llm& llm, SchedulerOptions options, model::LlamaModel* draft)
+    : impl_(std::make_unique<Impl>(llm, options, draft)), options_(impl_->opt) {}
 
 Scheduler::~Scheduler() {
   {
@@ -205,8 +235,13 @@ Admission Scheduler::submit(GenerationRequest request) {
   }
   request.priority = std::min(request.priority, options_.priority_levels - 1);
   a.stream = std::make_shared<RequestStream>();
-  impl_->incoming.push_back(std::make_unique<Sequence>(impl_->next_id++, std::move(request),
-                                                       *impl_->llm.tokenizer, a.stream));
+  auto seq = std::make_unique<Sequence>(impl_->next_id++, std::move(request), *impl_->llm.tokenizer, a.stream);
+  if (impl_->draft && !seq->options.json_constraint && !seq->options.grammar) {
+    SamplingParams dp = seq->options.sampling;
+    dp.seed = ~dp.seed;  // its own draws: the target's stay those of the request's seed
+    seq->draft_sampler.emplace(std::move(dp));
+  }
+  impl_->incoming.push_back(std::move(seq));
   ++impl_->active;
   ++mine;
   impl_->wake.notify_one();
@@ -286,11 +321,13 @@ void Scheduler::Impl::step() {
   expire_waiting();
   const auto plan = build_batch();
   StepInfo info;
-  if (!plan.empty() && run_forward(plan)) {
+  if (!plan.empty() && run_draft(plan) && run_forward(plan)) {
+    for (const auto& c : plan) {
+      (c.decode ? info.decode_tokens : info.prefill_tokens) += c.n_tokens + (c.decode ? c.seq->draft_k : 0);
+    }
     process_outputs(plan);
     ++counters.steps;
     info.sequences = plan.size();
-    for (const auto& c : plan) (c.decode ? info.decode_tokens : info.prefill_tokens) += c.n_tokens;
   }
   remove_done();
   {
@@ -365,9 +402,11 @@ bool Scheduler::Impl::try_admit(Sequence& s) {
   const auto partial = blocks.match_partial(s.tokens, std::span(s.blocks).first(full_blocks));
   if (partial.tokens > 0) {
     cache->copy_slots(partial.block, s.blocks[full_blocks], partial.tokens);
+    if (draft_cache) draft_cache->copy_slots(partial.block, s.blocks[full_blocks], partial.tokens);
     matched += partial.tokens;
   }
   s.n_computed = matched;
+  s.draft_computed = matched;  // registered blocks hold the draft's keys/values too
   if (!s.started()) s.cached_prompt_tokens = matched;  // a recompute is not the client's hit
   return true;
 }
@@ -401,10 +440,18 @@ std::vector<ScheduledChunk> Scheduler::Impl::build_batch() {
   reserve_decode_blocks();  // also sorts `running` best first
   std::vector<ScheduledChunk> plan;
   size_t budget = opt.max_batch_tokens;
+  // Draft tokens take what the decodes leave of the budget, best sequence first.
+  size_t spare = budget - static_cast<size_t>(std::count_if(
+                              running.begin(), running.end(), [](const auto& s) { return s->pending() == 1; }));
   for (auto& s : running) {
     if (s->pending() == 1) {
-      plan.push_back({s.get(), 1, s->generated() > 0});
-      --budget;
+      const bool decode = s->generated() > 0;
+      s->draft_k = decode ? std::min(s->draft_k, spare) : 0;
+      spare -= s->draft_k;
+      plan.push_back({s.get(), 1, decode});
+      budget -= 1 + s->draft_k;
+    } else {
+      s->draft_k = 0;
     }
   }
   const size_t decodes = plan.size();
@@ -442,6 +489,17 @@ void Scheduler::Impl::reserve_decode_blocks() {
             [](const auto& a, const auto& b) { return before(*a, *b); });
   for (size_t i = 0; i < running.size(); ++i) {
     Sequence& s = *running[i];
+    // A speculating decode proposes what fits the request's length and the context (the
+    // verify pass writes positions up to tokens.size() - 1 + k), when blocks allow.
+    s.draft_k = 0;
+    if (s.draft_sampler && s.pending() == 1 && s.generated() > 0) {
+      const size_t k = std::min({opt.draft_tokens, s.options.max_tokens - std::min(s.options.max_tokens, s.generated() + 1),
+                                 opt.ctx_size - std::min(opt.ctx_size, s.tokens.size())});
+      // Not at the cost of the sequences after it: leave a block for each of them.
+      if (k > 0 && blocks.available() > running.size() - i && blocks.allocate(s.blocks, s.tokens.size() + k)) {
+        s.draft_k = k;
+      }
+    }
     while (!blocks.allocate(s.blocks, s.tokens.size())) {
       auto victim = std::move(running.back());
       running.pop_back();
@@ -460,20 +518,83 @@ void Scheduler::Impl::preempt(std::unique_ptr<Sequence> s) {
              s->tokens.size());
   blocks.release(s->blocks);
   s->n_computed = 0;
+  s->draft_computed = 0;
+  s->draft_k = 0;
   s->queued = Clock::now();
   ++counters.preemptions;
   const size_t priority = s->priority;
   waiting[priority].push_front(std::move(s));
 }
 
-// 5. One forward pass for the whole batch. A failure fails exactly the batch's requests.
+// 5a. Speculative decoding: the draft's passes. The first carries every prefill chunk of
+// the plan (the draft's cache follows the target's, see scheduler.h) and each speculating
+// decode's tokens the draft has not seen; each later pass one proposed token per sequence
+// still proposing. A failure fails exactly the batch's requests, as run_forward's.
+bool Scheduler::Impl::run_draft(const std::vector<ScheduledChunk>& plan) {
+  if (!draft) return true;
+  const size_t n_vocab = draft->config().n_vocab;
+  std::vector<model::SequenceBatch> batch;
+  std::vector<Sequence*> seqs;  // batch entry -> its sequence
+  std::vector<bool> proposes;   // batch entry -> a speculating decode
+  for (const auto& c : plan) {
+    Sequence& s = *c.seq;
+    s.draft.clear();
+    const bool spec = c.decode && s.draft_k > 0;
+    // Catch up to: a speculating decode's last token; a prefill chunk's end. A decode that
+    // does not speculate leaves the draft where it is.
+    const size_t end = spec ? s.tokens.size() : c.decode ? 0 : s.n_computed + c.n_tokens;
+    if (end <= s.draft_computed) continue;
+    std::span<const int32_t> tokens(s.tokens);
+    batch.push_back({tokens.subspan(s.draft_computed, end - s.draft_computed), s.draft_computed, s.blocks, false});
+    seqs.push_back(&s);
+    proposes.push_back(spec);
+  }
+  std::vector<int32_t> history;
+  try {
+    while (!batch.empty()) {
+      draft->forward(batch, *draft_cache, draft_logits);
+      std::vector<model::SequenceBatch> next;
+      std::vector<Sequence*> next_seqs;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        Sequence& s = *seqs[i];
+        s.draft_computed += batch[i].tokens.size();
+        if (!proposes[i]) continue;
+        history.assign(s.tokens.begin(), s.tokens.end());
+        history.insert(history.end(), s.draft.tokens.begin(), s.draft.tokens.end());
+        propose_token(*s.draft_sampler, s.draft, std::span(draft_logits).subspan(i * n_vocab, n_vocab), history);
+        if (s.draft.tokens.size() < s.draft_k) {
+          // The token just proposed, at the position after the draft's last.
+          next.push_back({std::span(s.draft.tokens).last(1), s.draft_computed, s.blocks, false});
+          next_seqs.push_back(&s);
+        }
+      }
+      batch = std::move(next);
+      seqs = std::move(next_seqs);
+      proposes.assign(seqs.size(), true);
+    }
+  } catch (const std::exception& e) {
+    log::error("scheduler: draft pass over {} sequences failed: {}", batch.size(), e.what());
+    for (const auto& c : plan) finish(*c.seq, FinishReason::Error, e.what());
+    return false;
+  }
+  return true;
+}
+
+// 5b. One forward pass for the whole batch: a speculating sequence's last token and its
+// draft's proposal, with logits for each. A failure fails exactly the batch's requests.
 bool Scheduler::Impl::run_forward(const std::vector<ScheduledChunk>& plan) {
   std::vector<model::SequenceBatch> batch;
   batch.reserve(plan.size());
   for (const auto& c : plan) {
-    std::span<const int32_t> tokens(c.seq->tokens);
-    batch.push_back({tokens.subspan(c.seq->n_computed, c.n_tokens), c.seq->n_computed,
-                     c.seq->blocks, false});
+    Sequence& s = *c.seq;
+    std::span<const int32_t> tokens(s.tokens);
+    if (c.decode && s.draft_k > 0) {
+      s.verify.assign(1, s.tokens.back());
+      s.verify.insert(s.verify.end(), s.draft.tokens.begin(), s.draft.tokens.end());
+      batch.push_back({s.verify, s.n_computed, s.blocks, true});
+    } else {
+      batch.push_back({tokens.subspan(s.n_computed, c.n_tokens), s.n_computed, s.blocks, false});
+    }
   }
   try {
     llm.model->forward(batch, *cache, logits);
@@ -492,17 +613,26 @@ bool Scheduler::Impl::run_forward(const std::vector<ScheduledChunk>& plan) {
 void Scheduler::Impl::process_outputs(const std::vector<ScheduledChunk>& plan) {
   const size_t n_vocab = llm.model->config().n_vocab;
   to_sample.clear();
-  for (size_t row = 0; row < plan.size(); ++row) {
-    Sequence& s = *plan[row].seq;
-    s.n_computed += plan[row].n_tokens;
-    if (!plan[row].decode) counters.prompt_tokens += plan[row].n_tokens;
-    blocks.register_full_blocks(s.tokens, s.n_computed, s.blocks);
-    if (s.pending() == 0) to_sample.push_back({&s, row, 0, {}, {}});
+  size_t row = 0;
+  for (const auto& c : plan) {
+    Sequence& s = *c.seq;
+    if (!c.decode) counters.prompt_tokens += c.n_tokens;
+    if (c.decode && s.draft_k > 0) {
+      // A speculative round: n_computed moves once its tokens are known (finish_round).
+      to_sample.emplace_back().seq = &s, to_sample.back().row = row;
+      row += 1 + s.draft_k;
+      continue;
+    }
+    s.n_computed += c.n_tokens;
+    blocks.register_full_blocks(s.tokens, registrable(s), s.blocks);
+    if (s.pending() == 0) to_sample.emplace_back().seq = &s, to_sample.back().row = row;
+    ++row;
   }
   // Pool tasks must not throw: a failure ends only its own sequence.
   auto sample = [&](size_t i, size_t) {
     Sampled& x = to_sample[i];
     try {
+      if (x.seq->draft_k > 0) return verify_draft(x, n_vocab);
       const auto row = std::span(logits).subspan(x.row * n_vocab, n_vocab);
       const int32_t want = x.seq->options.logprobs;
       x.id = want < 0 ? x.seq->sampler.sample(row, x.seq->tokens)
@@ -517,12 +647,50 @@ void Scheduler::Impl::process_outputs(const std::vector<ScheduledChunk>& plan) {
     sample(0, 0);
   }
   for (Sampled& x : to_sample) {
-    if (x.error.empty()) {
-      stream_sampled(*x.seq, x.id, x.seq->options.logprobs < 0 ? nullptr : &x.logprobs);
-    } else {
+    if (!x.error.empty()) {
       finish(*x.seq, FinishReason::Error, x.error);
+    } else if (x.seq->draft_k > 0) {
+      finish_round(x);
+    } else {
+      stream_sampled(*x.seq, x.id, x.seq->options.logprobs < 0 ? nullptr : &x.logprobs);
     }
   }
+}
+
+// The acceptance rule over a round's k + 1 rows (engine/speculative_acceptance.h), up to the
+// first rejected position. Runs on the pool: touches only its own sequence.
+void Scheduler::Impl::verify_draft(Sampled& x, size_t n_vocab) {
+  Sequence& s = *x.seq;
+  std::vector<int32_t> history(s.tokens);
+  const int32_t want = s.options.logprobs;
+  for (size_t i = 0; i <= s.draft_k; ++i) {
+    const auto row = std::span(logits).subspan((x.row + i) * n_vocab, n_vocab);
+    TokenLogprobs lp;
+    const auto a = accept_position(s.sampler, s.draft, i, row, history, want < 0 ? nullptr : &lp,
+                                   static_cast<size_t>(std::max(want, 0)));
+    x.ids.push_back(a.id);
+    x.ids_logprobs.push_back(std::move(lp));
+    history.push_back(a.id);
+    if (!a.accepted) break;
+    ++x.accepted;
+  }
+}
+
+// Streams a round's tokens (each by the per-token rules, so a stop or the length limit ends
+// it early), then rolls the caches back to the kept positions: the last token and the
+// accepted draft tokens. Later positions are overwritten by the next pass.
+void Scheduler::Impl::finish_round(Sampled& x) {
+  Sequence& s = *x.seq;
+  const size_t base = s.n_computed;  // position of the round's first (already sampled) token
+  size_t streamed = 0;
+  for (size_t i = 0; i < x.ids.size() && !s.done; ++i, ++streamed) {
+    stream_sampled(s, x.ids[i], s.options.logprobs < 0 ? nullptr : &x.ids_logprobs[i]);
+  }
+  counters.spec += {1, s.draft_k, x.accepted, streamed};
+  if (s.done) return;
+  s.n_computed = base + 1 + x.accepted;
+  s.draft_computed = std::min(s.draft_computed, s.n_computed);
+  blocks.register_full_blocks(s.tokens, registrable(s), s.blocks);
 }
 
 // Exactly Generator::generate's per-token rules, so both give the same text.

@@ -36,6 +36,22 @@
 // cache) and it continues where it stopped, without streaming any text twice. The pool
 // always holds at least one full ctx_size sequence, so the best sequence always progresses.
 //
+// Speculative decoding (a draft model given to the constructor): the draft has its own KV
+// cache with the target's block count and size, addressed by the same block tables, and
+// computes every prefill chunk the target computes, so a block of the prefix cache holds
+// both models' keys/values (only blocks both have computed are registered). In a step,
+// before the target's pass, the draft runs draft_tokens passes over the decoding
+// sequences that speculate (one batched pass each, the first also carrying the step's
+// prefill chunks), proposing up to draft_tokens tokens per sequence; the target's one
+// pass then verifies each sequence's [last token, proposals] together with every other
+// sequence's decode token and prefill chunk, and engine/speculative_acceptance.h keeps the
+// agreeing prefix. Rejected positions are rolled back by moving n_computed (and the draft's
+// draft_computed) back: they are overwritten later, and a block holding one is never full
+// of computed tokens, so never registered. Sequences with a JSON constraint or grammar
+// (a constraint cannot be rolled back) decode one token per step as without a draft.
+// A round takes 1 + k tokens of max_batch_tokens and blocks for its k extra positions;
+// when either is short, k shrinks (to 0: a plain decode).
+//
 // Threads: submit(), stats() and RequestStream are safe from any thread; the model is
 // only touched by the scheduler thread. No exception crosses threads: a failing forward
 // pass finishes the affected streams with an error message.
@@ -56,6 +72,7 @@
 #include "engine/block_manager.h"
 #include "engine/generator.h"  // GenerationOptions, FinishReason
 #include "engine/llm.h"
+#include "engine/speculative_acceptance.h"
 #include "kernels/attention.h"  // KvType
 
 namespace ragd::engine {
@@ -76,6 +93,8 @@ struct SchedulerOptions {
   size_t block_tokens = 16;        // positions per KV block
   bool prefix_caching = true;
   kernels::KvType kv_type = kernels::KvType::F16;  // KV elements: half the memory and reads
+  size_t draft_tokens = 4;         // tokens a draft model proposes per step (1..16), when
+                                   // the scheduler has one (speculative decoding)
 };
 
 struct GenerationRequest {
@@ -160,12 +179,16 @@ struct SchedulerStats {
   uint64_t finished = 0;              // stop or length
   uint64_t cancelled = 0, timed_out = 0, rejected = 0, failed = 0;
   uint64_t preemptions = 0;           // sequences that gave back their blocks to recompute
+  bool speculative = false;           // a draft model proposes tokens
+  SpeculativeStats spec;              // its rounds, proposed and accepted tokens
 };
 
 class Scheduler {
  public:
-  // `llm` must outlive the scheduler. Starts the scheduler thread.
-  Scheduler(Llm& llm, SchedulerOptions options);
+  // `llm` (and `draft`, when given) must outlive the scheduler. A draft model turns on
+  // speculative decoding; it must share llm's vocabulary (DraftModel::load checks that) and
+  // compute on llm's thread pool. Starts the scheduler thread.
+  Scheduler(Llm& llm, SchedulerOptions options, model::LlamaModel* draft = nullptr);
   ~Scheduler();  // cancels everything, joins the thread
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;

@@ -9,6 +9,11 @@
 // the sampler, the stop matcher and the detokenizer: the recompute sees prompt + generated as
 // one longer prompt, and text already streamed is never streamed again.
 //
+// Speculative decoding: the draft model's cache (same block table) holds tokens[0,
+// draft_computed); it may lag n_computed (a sequence that does not speculate, or the last
+// token of a fully accepted proposal): the draft's next pass starts at draft_computed.
+// draft_sampler is set when the sequence speculates.
+//
 // Owned and touched by the scheduler thread only, except `stream`, which is thread-safe.
 #pragma once
 
@@ -22,6 +27,7 @@
 #include "engine/generator.h"
 #include "engine/sampler.h"
 #include "engine/scheduler.h"
+#include "engine/speculative_acceptance.h"
 #include "engine/stop_matcher.h"
 #include "model/tokenizer.h"
 
@@ -72,6 +78,12 @@ struct Sequence {
   Clock::time_point submitted;
   Clock::time_point queued;  // entered the waiting queue (submit, or last preemption)
   std::optional<Clock::time_point> first_scheduled, first_token;
+
+  size_t draft_computed = 0;           // tokens whose draft keys/values are in the draft cache
+  std::optional<Sampler> draft_sampler;  // set when this sequence speculates
+  size_t draft_k = 0;                  // tokens to propose this step (0: a plain decode)
+  DraftProposal draft;                 // this step's proposal
+  std::vector<int32_t> verify;         // this step's target tokens: last token, proposal
 
   bool done = false;  // finished; waiting to be removed from the running list
 };

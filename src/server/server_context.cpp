@@ -64,6 +64,9 @@ void ServerContext::declare_metrics() {
           "blocks no sequence holds count as free");
   m.counter("ragd_preemptions_total",
             "Running sequences that gave their KV blocks back for lack of memory, to be recomputed later");
+  m.counter("ragd_spec_draft_tokens_total", "Speculative decoding: tokens the draft model proposed");
+  m.counter("ragd_spec_accepted_tokens_total", "Speculative decoding: proposed tokens the target model accepted");
+  m.counter("ragd_spec_rounds_total", "Speculative decoding: verification passes of one sequence (each emits accepted + 1 tokens)");
   m.gauge("ragd_active_users",
           "Distinct users (API key, else the request's user field, else the client address) that sent a "
           "generation request in the last 5 minutes");
@@ -179,6 +182,11 @@ void ServerContext::refresh_model_metrics() {
     const double blocks = static_cast<double>(st.blocks.used + st.blocks.cached + st.blocks.free);
     m.set("ragd_kv_cache_usage_ratio", model, blocks > 0 ? static_cast<double>(st.blocks.used) / blocks : 0);
     m.set("ragd_preemptions_total", model, static_cast<double>(st.preemptions));
+    if (st.speculative) {
+      m.set("ragd_spec_draft_tokens_total", model, static_cast<double>(st.spec.proposed));
+      m.set("ragd_spec_accepted_tokens_total", model, static_cast<double>(st.spec.accepted));
+      m.set("ragd_spec_rounds_total", model, static_cast<double>(st.spec.rounds));
+    }
     prefix_hits += st.blocks.prefix_hit_tokens;
     prefix_queries += st.blocks.prefix_query_tokens;
   }
@@ -208,7 +216,8 @@ std::string ServerContext::render_metrics() {
                         "ragd_model_memory_bytes", "ragd_prefix_cache_hit_tokens_total",
                         "ragd_prefix_cache_query_tokens_total", "ragd_collection_documents",
                         "ragd_collection_chunks", "ragd_cache_hit_ratio", "ragd_kv_cache_usage_ratio",
-                        "ragd_preemptions_total", "ragd_upstream_up", "ragd_upstream_in_flight",
+                        "ragd_preemptions_total", "ragd_spec_draft_tokens_total",
+                        "ragd_spec_accepted_tokens_total", "ragd_spec_rounds_total", "ragd_upstream_up", "ragd_upstream_in_flight",
                         "ragd_upstream_requests_total", "ragd_upstream_failures_total"}) {
     m.clear(g);
   }
