@@ -32,6 +32,7 @@ Isa initial_isa() {
   Isa want = best;
   if (v == "scalar") want = Isa::Scalar;
   if (v == "avx2") want = Isa::Avx2;
+  if (v == "avx512") want = Isa::Avx512;
   return std::min(want, best);
 }
 
@@ -42,6 +43,10 @@ std::atomic<Isa>& isa_state() {
 
 GemmKernel select_kernel(Isa isa, TensorType type, size_t n, Isa* chosen = nullptr,
                          WeightLayout layout = WeightLayout::RowMajor) {
+  if (isa >= Isa::Amx) {
+    if (chosen) *chosen = Isa::Amx;
+    if (auto k = detail::amx_kernel(type, n, layout); k.fn) return k;
+  }
   if (chosen) *chosen = Isa::Avx512;
   if (layout == WeightLayout::Interleaved16) {
     // The AVX-512 and AVX2 kernels read it; the scalar path, gemm_dequant, goes through
@@ -164,6 +169,7 @@ std::string_view isa_name(Isa isa) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
     case Isa::Avx512: return "avx512";
+    case Isa::Amx: return "amx";
   }
   return "?";
 }
@@ -182,9 +188,9 @@ void force_isa(Isa isa) {
   isa_state().store(isa, std::memory_order_relaxed);
 }
 
-Isa kernel_isa(TensorType type) {
+Isa kernel_isa(TensorType type, size_t n) {
   Isa chosen;
-  select_kernel(active_isa(), type, 1, &chosen);
+  select_kernel(active_isa(), type, n, &chosen);
   return chosen;
 }
 
@@ -256,7 +262,8 @@ void prepare_job(Job& job, const WeightView& w, const float* x, size_t n, float*
     job.args.a = reinterpret_cast<const uint8_t*>(x);
     job.args.a_stride = w.cols * sizeof(float);
   }
-  job.chunk = plan_chunk(w, n, wrow, pool.size());
+  job.chunk = job.kernel.act == ActFormat::BF16P16 ? detail::amx_chunk_rows(w.rows, pool.size())
+                                                   : plan_chunk(w, n, wrow, pool.size());
 }
 
 size_t job_tasks(const Job& job) { return (job.w->rows + job.chunk - 1) / job.chunk; }

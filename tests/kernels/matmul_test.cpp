@@ -10,6 +10,7 @@
 // (F32/F16/BF16) use float activations: only the float rounding term applies.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <random>
@@ -51,7 +52,12 @@ TEST_P(MatmulVsReference, RandomShapes) {
   // sure the forced ISA's kernel is the one under test, not a silent fallback.
   if (type != TensorType::Q2_K && type != TensorType::Q3_K && type != TensorType::Q8_1 &&
       type != TensorType::Q8_K) {
-    ASSERT_EQ(kernel_isa(type), GetParam().isa) << type_name(type);
+    // AMX takes batches only: single rows stay on the AVX-512 kernels.
+    ASSERT_EQ(kernel_isa(type), std::min(GetParam().isa, Isa::Avx512)) << type_name(type);
+  }
+  if (GetParam().isa == Isa::Amx && traits(type).block_size >= 32 && type != TensorType::Q8_1 &&
+      type != TensorType::Q8_K) {
+    ASSERT_EQ(kernel_isa(type, 64), Isa::Amx) << type_name(type);
   }
   const size_t bs = traits(type).block_size == 1 ? 32 : traits(type).block_size;
   // Rows not divisible by tile or thread counts; n covering the decode (1) and tiled
@@ -123,11 +129,14 @@ TEST_P(MatmulVsReference, LargeBatchInSeveralActivationBlocks) {
   const TensorType type = GetParam().type;
   ThreadPool pool(2);
   check_against_reference(type, {40, 2048, 300}, pool, 300);
+  // Wider than one column block of the AMX kernel (2048): partial sums carried across
+  // blocks, the last block partial.
+  check_against_reference(type, {48, 2560, 70}, pool, 301);
 }
 
 std::vector<IsaType> all_cases() {
   std::vector<IsaType> cases;
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Amx}) {
     for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q4_0,
                          TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
                          TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
@@ -229,6 +238,7 @@ TEST(Matmul, IsaNames) {
   EXPECT_EQ(isa_name(Isa::Scalar), "scalar");
   EXPECT_EQ(isa_name(Isa::Avx2), "avx2");
   EXPECT_EQ(isa_name(Isa::Avx512), "avx512");
+  EXPECT_EQ(isa_name(Isa::Amx), "amx");
   EXPECT_LE(active_isa(), best_isa());
 }
 
