@@ -45,11 +45,12 @@ struct WeightView {
 };
 
 // Amx: Avx512 plus AVX512_BF16 and AMX-TILE/AMX-BF16 tiles that the OS lets this process
-// use; batched products (prefill, many streams) of row-major quantized weights then run on
-// bf16 tiles, everything else on the Avx512 kernels.
+// use; batched products (n >= 32: prefill, many streams) of quantized weights then run on
+// bf16 tiles, everything else on the Avx512 kernels. Opt-in (RAGD_ISA=amx or force_isa):
+// unlike the other kernels its results depend on the batch size (see matmul.cpp).
 enum class Isa { Scalar, Avx2, Avx512, Amx };
 Isa best_isa();                 // what this CPU supports
-Isa active_isa();               // what matmul uses now
+Isa active_isa();               // what matmul uses now (at most Avx512 unless RAGD_ISA=amx)
 void force_isa(Isa isa);        // testing: must be <= best_isa()
 std::string_view isa_name(Isa isa);
 
