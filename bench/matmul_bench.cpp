@@ -175,6 +175,42 @@ void BM_PoolDispatch(benchmark::State& state) {
   benchmark::DoNotOptimize(sink.load());
 }
 
+// The machine's read bandwidth, the bound of memory-bound decode: the pool's threads each
+// sum their share of a 1 GiB buffer (far beyond L3) with 256-bit loads, 8 independent
+// chains so the loads, not the adds, limit. GB/s = buffer bytes per second.
+__attribute__((target("avx2"))) long sum_bytes(const uint8_t* data, size_t bytes) {
+  const auto* p = reinterpret_cast<const __m256i*>(data);
+  __m256i acc[8];
+  for (auto& a : acc) a = _mm256_setzero_si256();
+  for (size_t i = 0; i < bytes / 32; i += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] = _mm256_add_epi64(acc[j], _mm256_load_si256(p + i + j));
+  }
+  for (int j = 1; j < 8; ++j) acc[0] = _mm256_add_epi64(acc[0], acc[j]);
+  return _mm256_extract_epi64(acc[0], 0);
+}
+
+void BM_ReadBandwidth(benchmark::State& state) {
+  if (best_isa() < Isa::Avx2) {
+    state.SkipWithError("no AVX2");
+    return;
+  }
+  const size_t bytes = size_t{1} << 30;
+  std::unique_ptr<uint8_t, decltype(&std::free)> buf(
+      static_cast<uint8_t*>(std::aligned_alloc(64, bytes)), &std::free);
+  std::memset(buf.get(), 1, bytes);  // fault every page in before timing
+  const size_t tasks = pool().size();
+  const size_t share = bytes / tasks;
+  std::atomic<long> sink{0};
+  for (auto _ : state) {
+    pool().parallel_for(tasks, [&](size_t task, size_t) {
+      sink.fetch_add(sum_bytes(buf.get() + task * share, share), std::memory_order_relaxed);
+    });
+  }
+  benchmark::DoNotOptimize(sink.load());
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(bytes) / 1e9,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // Instruction-throughput probes behind the compute bound of docs/benchmarks.md ("Serving on
 // Zen 2"), one thread. peak/clock: a chain of dependent adds retires one per cycle, so
 // adds per second is the clock (run two copies at once for the all-core clock).
@@ -230,13 +266,16 @@ __attribute__((target("avx2"))) void BM_PeakMaddubs(benchmark::State& state, boo
 void register_all() {
   benchmark::RegisterBenchmark("pool/dispatch", BM_PoolDispatch)->Unit(benchmark::kMicrosecond)->UseRealTime();
   benchmark::RegisterBenchmark("peak/clock", BM_PeakClock)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("peak/read_bandwidth", BM_ReadBandwidth)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   benchmark::RegisterBenchmark("peak/maddubs", BM_PeakMaddubs, false)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("peak/maddubs_maddwd", BM_PeakMaddubs, true)->Unit(benchmark::kMillisecond);
   const TensorType types[] = {TensorType::Q4_1, TensorType::Q8_0, TensorType::Q4_0,
                               TensorType::Q5_0, TensorType::Q5_1, TensorType::Q4_K,
                               TensorType::Q5_K, TensorType::Q6_K, TensorType::F16,
                               TensorType::BF16, TensorType::F32};
-  for (Isa isa : {Isa::Avx512, Isa::Avx2, Isa::Scalar}) {
+  for (Isa isa : {Isa::Amx, Isa::Avx512, Isa::Avx2, Isa::Scalar}) {
     for (TensorType t : types) {
       for (size_t n : {size_t{1}, size_t{512}}) {
         const std::string name = "matmul/" + std::string(isa_name(isa)) + "/" +
@@ -251,9 +290,11 @@ void register_all() {
           ->Unit(benchmark::kMicrosecond);
     }
   }
-  // Small batches (several decode streams stepped together) for the 32-block types.
-  for (Isa isa : {Isa::Avx512, Isa::Avx2}) {
-    for (TensorType t : {TensorType::Q4_1, TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0}) {
+  // Small batches (several decode streams stepped together) for the 32-block types, and
+  // the k-quants where AMX takes over from AVX-512 VNNI.
+  for (Isa isa : {Isa::Amx, Isa::Avx512, Isa::Avx2}) {
+    for (TensorType t : {TensorType::Q4_1, TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0,
+                         TensorType::Q4_K, TensorType::Q6_K}) {
       for (size_t n : {2, 4, 8, 16, 32, 64, 128}) {
         const std::string name = "matmul/" + std::string(isa_name(isa)) + "/" +
                                  std::string(type_name(t)) + "/n=" + std::to_string(n);

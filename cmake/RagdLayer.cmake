@@ -1,5 +1,5 @@
 # ragd_layer(NAME DEPS...) builds src/<NAME>/*.cpp into the static library ragd_<NAME>.
-# Files ending in _avx2.cpp / _avx512.cpp get the ISA flags they need; callers must only
+# Files ending in _avx2.cpp / _avx512.cpp / _amx.cpp get the ISA flags they need; callers must only
 # reach them through run-time CPU dispatch (see kernels/cpu_features.h).
 function(ragd_layer name)
   file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
@@ -19,6 +19,9 @@ function(ragd_layer name)
     elseif(src MATCHES "_avx512\\.cpp$")
       set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS
         "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-mavx512bf16")
+    elseif(src MATCHES "_amx\\.cpp$")
+      set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS
+        "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-mavx512bf16;-mamx-tile;-mamx-bf16")
     endif()
   endforeach()
 endfunction()

@@ -131,10 +131,23 @@ void pack_q8k_panel(Isa isa, const float* x, size_t cols, size_t n_rows, uint8_t
   }
 }
 
+// One BF16P16 panel of up to 16 rows (rows >= n_rows are zero).
+void pack_bf16_panel(const float* x, size_t cols, size_t n_rows, uint8_t* dst) {
+  auto* out = reinterpret_cast<uint16_t*>(dst);
+  std::fill(out, out + cols * kPanelRows, uint16_t{0});
+  for (size_t t = 0; t < n_rows; ++t) {
+    const float* xt = x + t * cols;
+    for (size_t k = 0; k < cols; ++k) {
+      out[(k / 2) * 2 * kPanelRows + 2 * t + k % 2] = bf16_from_float(xt[k]);
+    }
+  }
+}
+
 }  // namespace
 
 size_t pack_unit_rows(ActFormat fmt) {
-  return fmt == ActFormat::Q8x32R16 || fmt == ActFormat::F32P16 || fmt == ActFormat::Q8KP16
+  return fmt == ActFormat::Q8x32R16 || fmt == ActFormat::F32P16 || fmt == ActFormat::Q8KP16 ||
+                 fmt == ActFormat::BF16P16
              ? kPanelRows
              : 1;
 }
@@ -147,6 +160,7 @@ size_t packed_stride(ActFormat fmt, size_t cols) {
     case ActFormat::Q8x32R16: return cols / 32 * kPanelBlockBytes;
     case ActFormat::F32P16: return round_up64(cols * kPanelRows * sizeof(float));
     case ActFormat::Q8KP16: return cols / QK_K * kPanelSuperBytes;
+    case ActFormat::BF16P16: return cols * kPanelRows * sizeof(uint16_t);
   }
   return 0;
 }
@@ -162,6 +176,17 @@ void pack_units(Isa isa, ActFormat fmt, AuxKind aux, const float* x, size_t cols
       for (size_t t = 0; t < rows; ++t) {
         const float* xi = x + (i0 + t) * cols;
         for (size_t k = 0; k < cols; ++k) out[k * kPanelRows + t] = xi[k];
+      }
+    }
+    return;
+  }
+  if (fmt == ActFormat::BF16P16) {
+    for (size_t u = u0; u < u1; ++u) {
+      const size_t i0 = u * kPanelRows, rows = std::min(kPanelRows, n - i0);
+      if (isa >= Isa::Amx) {
+        pack_bf16_panel_avx512(x + i0 * cols, cols, rows, dst + u * stride);
+      } else {
+        pack_bf16_panel(x + i0 * cols, cols, rows, dst + u * stride);
       }
     }
     return;
@@ -190,7 +215,8 @@ void pack_units(Isa isa, ActFormat fmt, AuxKind aux, const float* x, size_t cols
       case ActFormat::F32: std::memcpy(out, xi, cols * sizeof(float)); break;
       case ActFormat::Q8x32: pack_q8x32_any(isa, aux, xi, cols, out); break;
       case ActFormat::Q8K: quantize_q8_k_any(isa, xi, reinterpret_cast<BlockQ8_K*>(out), cols); break;
-      case ActFormat::Q8x32R16: case ActFormat::F32P16: case ActFormat::Q8KP16: break;
+      case ActFormat::Q8x32R16: case ActFormat::F32P16: case ActFormat::Q8KP16:
+      case ActFormat::BF16P16: break;
     }
   }
 }

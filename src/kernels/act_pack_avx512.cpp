@@ -5,6 +5,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/simd_avx512.h"
+#include "kernels/transpose_avx512.h"
 
 namespace ragd::kernels::detail {
 namespace {
@@ -91,6 +92,24 @@ void quantize_q8_k_avx512(const float* x, BlockQ8_K* y, size_t cols) {
       y[b].bsums[j / 16] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
     }
     y[b].d = 1.0f / iscale;
+  }
+}
+
+// Each 32-column step converts the 16 rows to bf16 pairs (one zmm of 16 pair-words per row)
+// and transposes them so that one zmm holds a pair of all 16 rows.
+void pack_bf16_panel_avx512(const float* x, size_t cols, size_t n_rows, uint8_t* dst) {
+  for (size_t c = 0; c < cols; c += 32) {
+    __m512i r[16];
+    for (size_t t = 0; t < 16; ++t) {
+      if (t < n_rows) {
+        const float* xt = x + t * cols + c;
+        r[t] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(xt + 16), _mm512_loadu_ps(xt));
+      } else {
+        r[t] = _mm512_setzero_si512();
+      }
+    }
+    transpose16x16_epi32(r);
+    for (size_t j = 0; j < 16; ++j) _mm512_storeu_si512(dst + (c / 2 + j) * 64, r[j]);
   }
 }
 

@@ -6,7 +6,9 @@
 
 namespace ragd::kernels {
 
-// Avx2 means AVX2 + FMA + F16C; Avx512 additionally AVX-512 F/BW/VL/DQ + VNNI.
+// Avx2 means AVX2 + FMA + F16C; Avx512 additionally AVX-512 F/BW/VL/DQ + VNNI; Amx
+// additionally AVX512_BF16 and AMX-TILE + AMX-BF16 with the OS's permission granted (the
+// first call asks Linux for it).
 Isa detect_isa();
 // True if this CPU also has AVX512_BF16 (only meaningful when detect_isa() == Avx512).
 bool has_avx512_bf16();

@@ -40,6 +40,10 @@
 //                                 sub-blocks 2p (low half) and 2p+1 (high half)
 //   F32P16 panels of 16 float activation rows, column-major: float x[cols][16]
 //          (rows past n are zero), for the batched float-weight kernels.
+//   BF16P16 panels of 16 activation rows for the AMX kernels, in the pair-interleaved
+//          layout of a tile's B operand: uint32 x[cols/2][16], word (p, t) holds row t's
+//          columns 2p (low half) and 2p+1 (high half) as bf16 (bf16_from_float). Rows
+//          past n are zero. cols is a multiple of 32.
 #pragma once
 
 #include <cstddef>
@@ -50,7 +54,17 @@
 
 namespace ragd::kernels::detail {
 
-enum class ActFormat { F32, Q8x32, Q8K, Q8x32R16, F32P16, Q8KP16 };
+enum class ActFormat { F32, Q8x32, Q8K, Q8x32R16, F32P16, Q8KP16, BF16P16 };
+
+// float -> bf16 as VCVTNE2PS2BF16 rounds: to nearest even, denormal inputs as signed zero,
+// NaNs quiet. The scalar reference of every bf16 conversion here.
+inline uint16_t bf16_from_float(float f) {
+  uint32_t u;
+  __builtin_memcpy(&u, &f, 4);
+  if ((u & 0x7F800000u) == 0) return static_cast<uint16_t>((u >> 16) & 0x8000u);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x0040u);
+  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
 
 constexpr size_t kPanelRows = 16;
 // Decode kernels stream each weight row from memory once and prefetch every row stream
@@ -116,6 +130,14 @@ GemmKernel avx512_kernel(TensorType type, size_t n);
 // For weights in the Interleaved16 layout (interleave.h), any batch size.
 GemmKernel avx512_interleaved_kernel(TensorType type);
 GemmKernel avx2_interleaved_kernel(TensorType type);
+// The AMX tile kernel for weights of `type` in `layout` and a batch of n rows, or none
+// (types without 32-column blocks, batches too small to repay dequantizing the weights).
+GemmKernel amx_kernel(TensorType type, size_t n, WeightLayout layout);
+// Weight rows per task for the AMX kernel: a multiple of 32 (two 16-row tiles).
+size_t amx_chunk_rows(size_t rows, size_t n_threads);
+// One BF16P16 panel of up to 16 rows (rows >= n_rows zero) with AVX512_BF16, byte-identical
+// to the scalar packer.
+void pack_bf16_panel_avx512(const float* x, size_t cols, size_t n_rows, uint8_t* dst);
 
 // Packing works in units: one row for row formats, one panel of kPanelRows for panels.
 size_t pack_unit_rows(ActFormat fmt);

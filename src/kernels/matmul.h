@@ -44,16 +44,21 @@ struct WeightView {
   WeightLayout layout = WeightLayout::RowMajor;
 };
 
-enum class Isa { Scalar, Avx2, Avx512 };
+// Amx: Avx512 plus AVX512_BF16 and AMX-TILE/AMX-BF16 tiles that the OS lets this process
+// use; batched products (n >= 32: prefill, many streams) of quantized weights then run on
+// bf16 tiles, everything else on the Avx512 kernels. Opt-in (RAGD_ISA=amx or force_isa):
+// unlike the other kernels its results depend on the batch size (see matmul.cpp).
+enum class Isa { Scalar, Avx2, Avx512, Amx };
 Isa best_isa();                 // what this CPU supports
-Isa active_isa();               // what matmul uses now
+Isa active_isa();               // what matmul uses now (at most Avx512 unless RAGD_ISA=amx)
 void force_isa(Isa isa);        // testing: must be <= best_isa()
 std::string_view isa_name(Isa isa);
 
-// The ISA of the kernel matmul uses for `type` right now: active_isa() when that ISA has
-// a kernel for the type, else the best lower one that has; Scalar also covers the
-// dequantize-then-dot fallback of types without integer kernels (Q2_K Q3_K Q8_1 Q8_K).
-Isa kernel_isa(TensorType type);
+// The ISA of the kernel matmul uses for `type` and a batch of n rows (row-major weights)
+// right now: active_isa() when that ISA has a kernel for the type, else the best lower one
+// that has; Scalar also covers the dequantize-then-dot fallback of types without integer
+// kernels (Q2_K Q3_K Q8_1 Q8_K).
+Isa kernel_isa(TensorType type, size_t n = 1);
 
 // Fast path (run-time dispatch, threaded over `pool`).
 void matmul(const WeightView& w, const float* x, size_t n, float* y, ThreadPool& pool);

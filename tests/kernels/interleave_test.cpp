@@ -117,12 +117,13 @@ TEST_P(InterleavedMatmul, AgreesWithReference) {
     }
     check_against_reference(type, {1104, 576, 1}, pool2, seed++, true);
     check_against_reference(type, {64, 2048, 300}, pool2, seed++, true);
+    check_against_reference(type, {64, 2560, 40}, pool2, seed++, true);
     if (HasFatalFailure()) return;
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, InterleavedMatmul,
-                         ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
+                         ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Amx),
                          [](const auto& info) { return std::string(isa_name(info.param)); });
 
 // On AVX-512, batches that already took the batched kernel on row-major weights (n >= 2

@@ -14,6 +14,7 @@ inline std::vector<Isa> isas_of_this_cpu() {
   std::vector<Isa> isas{Isa::Scalar};
   if (best_isa() >= Isa::Avx2) isas.push_back(Isa::Avx2);
   if (best_isa() >= Isa::Avx512) isas.push_back(Isa::Avx512);
+  if (best_isa() >= Isa::Amx) isas.push_back(Isa::Amx);
   return isas;
 }
 

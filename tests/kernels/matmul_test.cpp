@@ -10,7 +10,10 @@
 // (F32/F16/BF16) use float activations: only the float rounding term applies.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <initializer_list>
 #include <random>
 #include <vector>
@@ -51,7 +54,12 @@ TEST_P(MatmulVsReference, RandomShapes) {
   // sure the forced ISA's kernel is the one under test, not a silent fallback.
   if (type != TensorType::Q2_K && type != TensorType::Q3_K && type != TensorType::Q8_1 &&
       type != TensorType::Q8_K) {
-    ASSERT_EQ(kernel_isa(type), GetParam().isa) << type_name(type);
+    // AMX takes batches only: single rows stay on the AVX-512 kernels.
+    ASSERT_EQ(kernel_isa(type), std::min(GetParam().isa, Isa::Avx512)) << type_name(type);
+  }
+  if (GetParam().isa == Isa::Amx && traits(type).block_size >= 32 && type != TensorType::Q8_1 &&
+      type != TensorType::Q8_K) {
+    ASSERT_EQ(kernel_isa(type, 64), Isa::Amx) << type_name(type);
   }
   const size_t bs = traits(type).block_size == 1 ? 32 : traits(type).block_size;
   // Rows not divisible by tile or thread counts; n covering the decode (1) and tiled
@@ -123,11 +131,14 @@ TEST_P(MatmulVsReference, LargeBatchInSeveralActivationBlocks) {
   const TensorType type = GetParam().type;
   ThreadPool pool(2);
   check_against_reference(type, {40, 2048, 300}, pool, 300);
+  // Wider than one column block of the AMX kernel (2048): partial sums carried across
+  // blocks, the last block partial.
+  check_against_reference(type, {48, 2560, 70}, pool, 301);
 }
 
 std::vector<IsaType> all_cases() {
   std::vector<IsaType> cases;
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Amx}) {
     for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q4_0,
                          TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
                          TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
@@ -229,7 +240,43 @@ TEST(Matmul, IsaNames) {
   EXPECT_EQ(isa_name(Isa::Scalar), "scalar");
   EXPECT_EQ(isa_name(Isa::Avx2), "avx2");
   EXPECT_EQ(isa_name(Isa::Avx512), "avx512");
+  EXPECT_EQ(isa_name(Isa::Amx), "amx");
   EXPECT_LE(active_isa(), best_isa());
+}
+
+// The default kernels give a row the same result, up to float summation order, whether it
+// is multiplied alone or in a batch: both quantize each activation row the same way. That
+// keeps greedy answers independent of server load (a decode step batched with another
+// prompt's prefill) and of how much of a prompt the prefix cache served. AMX rounds batches
+// to bf16 instead (differences ~2^-8 of sum |w x|, enough to flip near-tied tokens), so it
+// is only on when asked for (RAGD_ISA=amx).
+TEST(Matmul, DefaultKernelsAreBatchInvariant) {
+  const char* env = std::getenv("RAGD_ISA");
+  if (env && std::string(env) == "amx") GTEST_SKIP() << "RAGD_ISA=amx";
+  EXPECT_LE(active_isa(), Isa::Avx512);
+  ThreadPool pool(2);
+  std::mt19937 rng(3);
+  for (TensorType type : {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q8_0,
+                          TensorType::Q4_K, TensorType::Q6_K}) {
+    const size_t rows = 64, cols = 512, n = 40;
+    const auto w = matmul_testing::random_weights(type, rows, cols, rng);
+    const WeightView view{type, w.data(), rows, cols};
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> x(n * cols), wrow(cols);
+    for (auto& v : x) v = dist(rng);
+    std::vector<float> batched(n * rows), single(rows);
+    matmul(view, x.data(), n, batched.data(), pool);
+    for (size_t i = 0; i < n; ++i) {
+      matmul(view, x.data() + i * cols, 1, single.data(), pool);
+      for (size_t r = 0; r < rows; ++r) {
+        get_row(view, r, wrow.data());
+        double abs_sum = 0;
+        for (size_t k = 0; k < cols; ++k) abs_sum += std::fabs(wrow[k] * x[i * cols + k]);
+        ASSERT_LE(std::fabs(batched[i * rows + r] - single[r]), 1e-5 * abs_sum)
+            << type_name(type) << " row " << i << ", " << r;
+      }
+    }
+  }
 }
 
 }  // namespace
