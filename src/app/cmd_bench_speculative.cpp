@@ -97,7 +97,7 @@ int run(BenchSpeculativeOptions& o) {
   std::vector<std::pair<std::string, model::LlamaModel*>> drafters;  // name, model (nullptr: lookup)
   if (draft) drafters.push_back({draft->path, draft->model.get()});
   if (o.lookup) drafters.push_back({"lookup", nullptr});
-  const std::string tmpl(llm->file->get_string("tokenizer.chat_template", ""));
+  const std::string tmpl(model::chat_template_for(*llm->file));
   std::vector<std::pair<std::string, std::string>> prompts = {{"rag", kRagPrompt}, {"code", kCodePrompt}};
   for (const auto& f : o.prompt_files) {
     std::ifstream in(f);

@@ -27,7 +27,7 @@ struct ChatOptions {
 int run_chat(ChatOptions& o) {
   auto path = o.model.resolve();
   auto llm = engine::Llm::load(path, o.model.threads);
-  const std::string tmpl(llm->file->get_string("tokenizer.chat_template", ""));
+  const std::string tmpl(model::chat_template_for(*llm->file));
   engine::Generator gen(*llm->model, *llm->tokenizer, o.model.ctx_size);
   std::vector<model::ChatMessage> messages;
   if (!o.system.empty()) messages.push_back({"system", o.system});

@@ -11,13 +11,13 @@
 namespace ragd::server {
 
 std::vector<int32_t> chat_prompt_tokens(const engine::Llm& llm, const std::vector<model::ChatMessage>& messages) {
-  const std::string tmpl(llm.file->get_string("tokenizer.chat_template", ""));
+  const std::string tmpl(model::chat_template_for(*llm.file));
   // Message content is tokenized without parsing special tokens (no forged role markers).
   return model::tokenize_chat(*llm.tokenizer, tmpl, messages, /*add_generation_prompt=*/true);
 }
 
 std::vector<int32_t> chat_request_prompt_tokens(const engine::Llm& llm, const ChatRequest& req, const std::string& model_name) {
-  const model::ChatTemplate tmpl(llm.file->get_string("tokenizer.chat_template", ""));
+  const model::ChatTemplate tmpl(model::chat_template_for(*llm.file));
   if ((req.tools.active() || req.tool_turns) && tmpl.tool_format() == model::ToolFormat::None) {
     // No invented fallback format: a model never trained on one would answer unreliably.
     const char* what = req.tools.active() ? "tools" : "messages";

@@ -15,7 +15,7 @@ namespace {
 // role boundary. The server's chat prompts are encoded the same way, so the CLI and the
 // HTTP API give the same answers.
 std::vector<int32_t> template_tokens(const engine::Llm& llm, const std::vector<model::ChatMessage>& messages) {
-  const std::string tmpl(llm.file->get_string("tokenizer.chat_template", ""));
+  const std::string tmpl(model::chat_template_for(*llm.file));
   return model::tokenize_chat(*llm.tokenizer, tmpl, messages, /*add_generation_prompt=*/true);
 }
 

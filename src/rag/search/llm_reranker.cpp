@@ -43,7 +43,7 @@ LlmReranker::LlmReranker(std::unique_ptr<engine::Llm> llm, LlmRerankerOptions op
   std::string model_name(llm_->file->get_string("general.name", ""));
   if (model_name.empty()) model_name = std::filesystem::path(llm_->file->path()).stem().string();
   name_ = "llm:" + model_name;
-  template_ = std::string(llm_->file->get_string("tokenizer.chat_template", ""));
+  template_ = model::chat_template_for(*llm_->file);
   yes_ids_ = single_token_ids(*llm_->tokenizer, {"yes", "Yes"});
   no_ids_ = single_token_ids(*llm_->tokenizer, {"no", "No"});
   if (yes_ids_.empty() || no_ids_.empty()) {
