@@ -18,15 +18,13 @@
 // tiles accumulate in fp32, so |y - exact| <= ~2^-8 * sum_k |w_k x_k|: within the bound the
 // 8-bit activation kernels already meet (matmul.h).
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
 
 #include "kernels/dequant_bf16.h"
 #include "kernels/gemm.h"
+#include "kernels/scratch_buffer.h"
 #include "kernels/simd_avx512.h"
 #include "kernels/transpose_avx512.h"
-#include "util/error.h"
 
 namespace ragd::kernels::detail {
 namespace {
@@ -54,26 +52,6 @@ void configure_tiles() {
   }
   _tile_loadconfig(&cfg);
 }
-
-// Grow-only 64-byte aligned buffer per thread.
-class ThreadBuffer {
- public:
-  void* get(size_t bytes) {
-    if (bytes > cap_) {
-      cap_ = std::max(bytes, 2 * cap_);
-      buf_.reset(std::aligned_alloc(64, (cap_ + 63) & ~size_t{63}));
-      if (!buf_) fail("out of memory allocating {} bytes of AMX scratch", cap_);
-    }
-    return buf_.get();
-  }
-
- private:
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
-  std::unique_ptr<void, Free> buf_;
-  size_t cap_ = 0;
-};
 
 // Products of weight rows w (bf16, row stride ws elements) with activation panels b0 (and
 // b1) over kc columns, into c: tile (u, g) at c + 256 * (2u + g). With `accumulate` the
@@ -157,18 +135,18 @@ void dequantize_panel(const GemmArgs& args, size_t rb, size_t rows, size_t k0, s
 
 template <TensorType Type, bool Interleaved>
 void gemm_amx(const GemmArgs& args, size_t r0, size_t r1, size_t i0, size_t i1) {
-  thread_local ThreadBuffer panel_buf, tmp_buf, acc_buf;
+  thread_local ScratchBuffer panel_buf, tmp_buf, acc_buf;
   const size_t cols = args.cols;
   const size_t kc_max = std::min(cols, kColBlock);
   // Panel rows are padded by one cache line so that a tile's 16 row loads fall in
   // different L1 sets (a stride that is a multiple of 4 KB would put them all in one).
   const size_t ws = kc_max + 32;
-  auto* panel = static_cast<uint16_t*>(panel_buf.get(kMacroRows * ws * sizeof(uint16_t)));
-  auto* tmp = static_cast<float*>(tmp_buf.get(kc_max * sizeof(float)));
+  auto* panel = reinterpret_cast<uint16_t*>(panel_buf.get(kMacroRows * ws * sizeof(uint16_t)));
+  auto* tmp = reinterpret_cast<float*>(tmp_buf.get(kc_max * sizeof(float)));
   const size_t pairs = (i1 - i0 + 2 * kTileRows - 1) / (2 * kTileRows);
   const bool blocked = cols > kc_max;
   // C tiles of every (32-row sub-panel, activation pair) while column blocks accumulate.
-  float* acc = blocked ? static_cast<float*>(acc_buf.get(kMacroRows / 32 * pairs * 1024 * 4))
+  float* acc = blocked ? reinterpret_cast<float*>(acc_buf.get(kMacroRows / 32 * pairs * 1024 * 4))
                        : nullptr;
   alignas(64) float c_local[4 * 256];
   configure_tiles();

@@ -14,6 +14,7 @@
 #include "kernels/gemm.h"
 #include "kernels/interleave.h"
 #include "kernels/quants.h"
+#include "kernels/scratch_buffer.h"
 #include "util/error.h"
 
 namespace ragd::kernels {
@@ -75,26 +76,9 @@ GemmKernel select_kernel(Isa isa, TensorType type, size_t n, Isa* chosen = nullp
   return detail::scalar_kernel(type);
 }
 
-// 64-byte aligned, grow-only scratch for packed activations. One per calling thread:
-// the workers of a call only ever write disjoint rows of the caller's buffer.
-class Scratch {
- public:
-  uint8_t* get(size_t bytes) {
-    if (bytes > cap_) {
-      cap_ = std::max(bytes, cap_ * 2);
-      buf_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (cap_ + 63) & ~size_t{63})));
-      if (!buf_) fail("out of memory allocating {} bytes of matmul scratch", cap_);
-    }
-    return buf_.get();
-  }
-
- private:
-  struct Free {
-    void operator()(uint8_t* p) const { std::free(p); }
-  };
-  std::unique_ptr<uint8_t, Free> buf_;
-  size_t cap_ = 0;
-};
+// Scratch for packed activations: one per calling thread; the workers of a call only ever
+// write disjoint rows of the caller's buffer.
+using Scratch = detail::ScratchBuffer;
 
 // Weight types without a kernel (Q2_K, Q3_K, ...): dequantize a row, then float dots.
 void gemm_dequant(const WeightView& w, const float* x, size_t n, float* y, size_t r0, size_t r1) {

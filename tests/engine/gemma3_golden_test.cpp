@@ -25,6 +25,7 @@
 
 #include "engine/generator.h"
 #include "engine/llm.h"
+#include "log_softmax.h"
 #include "model/quant_plan.h"
 #include "model/quantize_model.h"
 
@@ -51,15 +52,7 @@ nlohmann::json read_golden(const std::string& name) {
   return nlohmann::json::parse(in);
 }
 
-std::vector<double> log_softmax(std::span<const float> logits) {
-  double max = *std::max_element(logits.begin(), logits.end());
-  double sum = 0.0;
-  for (float l : logits) sum += std::exp(l - max);
-  double log_z = max + std::log(sum);
-  std::vector<double> out(logits.size());
-  for (size_t i = 0; i < logits.size(); ++i) out[i] = logits[i] - log_z;
-  return out;
-}
+using golden::log_softmax;
 
 class Gemma3Golden : public ::testing::Test {
  protected:

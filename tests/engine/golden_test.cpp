@@ -11,6 +11,7 @@
 
 #include "engine/generator.h"
 #include "engine/llm.h"
+#include "log_softmax.h"
 
 namespace ragd::engine {
 namespace {
@@ -25,15 +26,7 @@ const std::string kGolden = std::string(RAGD_SHARED_DIR) + "/golden/stories260K-
 // error (a wrong rope, norm, mask or head mapping moves log-probabilities by > 0.1).
 constexpr double kLogprobTolerance = 0.02;
 
-std::vector<double> log_softmax(std::span<const float> logits) {
-  double max = *std::max_element(logits.begin(), logits.end());
-  double sum = 0.0;
-  for (float l : logits) sum += std::exp(l - max);
-  double log_z = max + std::log(sum);
-  std::vector<double> out(logits.size());
-  for (size_t i = 0; i < logits.size(); ++i) out[i] = logits[i] - log_z;
-  return out;
-}
+using golden::log_softmax;
 
 class Stories260K : public ::testing::Test {
  protected:
