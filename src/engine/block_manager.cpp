@@ -109,6 +109,30 @@ bool BlockManager::allocate(std::vector<uint32_t>& table, size_t n_tokens) {
   return true;
 }
 
+bool BlockManager::share_prefix(std::span<const uint32_t> source, size_t n_tokens,
+                                std::vector<uint32_t>& table) {
+  if (!table.empty()) fail("share_prefix: the block table must be empty");
+  const size_t full = n_tokens / block_tokens_;
+  const bool partial = n_tokens % block_tokens_ != 0;
+  if (blocks_for(n_tokens, block_tokens_) > source.size()) {
+    fail("share_prefix: {} tokens need more than the source's {} blocks", n_tokens, source.size());
+  }
+  // The copy's block first: when none is left, nothing has been referenced yet.
+  uint32_t copy = 0;
+  if (partial && !take_free_block(copy)) return false;
+  for (size_t i = 0; i < full; ++i) {
+    Block& b = blocks_[source[i]];
+    if (b.ref_count == 0) fail("share_prefix: block {} is not referenced by its source", source[i]);
+    ++b.ref_count;  // referenced, so not in the LRU list
+    table.push_back(source[i]);
+  }
+  if (partial) {
+    blocks_[copy].ref_count = 1;
+    table.push_back(copy);
+  }
+  return true;
+}
+
 void BlockManager::register_full_blocks(std::span<const int32_t> tokens, size_t n_computed,
                                         std::span<const uint32_t> table) {
   if (!prefix_caching_) return;

@@ -18,6 +18,15 @@
 // prefix, and the matched prefix never includes the last prompt token (its logits are
 // needed), so no shared block is written.
 //
+// Forks: the choices of one request (OpenAI `n`) share their prompt's blocks outright.
+// share_prefix() gives a new table a reference on each full block of a computed prompt,
+// and a fresh block for the prompt's last, partly filled block, which the caller fills by
+// copying (copy-on-write done at fork time: the sequences will write different tokens
+// there). The shared full blocks lie wholly before every position either sequence writes,
+// so, like matched prefix blocks, they stay read-only; each table's release() drops its own
+// references, so a block shared by n tables returns to the free list or the cache once,
+// when the last of them lets go.
+//
 // Partial blocks: prompts often share a prefix that ends inside a block (a system prompt or
 // retrieved chunk of any length, then a different question). After the full-block match,
 // match_partial() looks among the registered blocks that continue the matched chain for
@@ -75,6 +84,13 @@ class BlockManager {
     size_t tokens = 0;
   };
   PartialMatch match_partial(std::span<const int32_t> tokens, std::span<const uint32_t> table);
+
+  // Fills the empty `table` for a fork of a sequence whose keys/values of tokens[0,
+  // n_tokens) are in `source`: the full blocks shared (a reference each), then, when
+  // n_tokens is not a multiple of block_tokens, one fresh block for the partial last one,
+  // whose first n_tokens % block_tokens slots the caller copies from source's block.
+  // Returns false and leaves `table` empty when no block is available for that copy.
+  bool share_prefix(std::span<const uint32_t> source, size_t n_tokens, std::vector<uint32_t>& table);
 
   // Grows `table` with fresh blocks until it covers n_tokens positions. Returns false and
   // leaves `table` unchanged when not enough blocks are available.

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <deque>
 #include <unordered_map>
+#include <utility>
 
 #include "engine/sequence.h"
 #include "model/kv_cache.h"
@@ -63,8 +64,14 @@ struct Scheduler::Impl {
     std::vector<int32_t> ids;
     std::vector<TokenLogprobs> ids_logprobs;
     size_t accepted = 0;
+    // A fork's first token (submit_choices): its own copy of its first choice's logits row,
+    // since sampling rewrites the row in place and both sample in the same parallel pass.
+    std::vector<float> row_copy;
   };
   std::vector<Sampled> to_sample;  // process_outputs scratch
+  // Choices to queue again at the next step, each leading the rest of its group: forks whose
+  // first choice was cancelled before its prompt was done, or that found no block or slot.
+  std::vector<std::unique_ptr<Sequence>> regrouped;
   SchedulerStats counters;  // steps, tokens, outcomes (published with each snapshot)
 
   std::thread thread;  // last: starts once everything above exists
@@ -76,7 +83,9 @@ struct Scheduler::Impl {
   // The step, in order.
   void step();
   void retire_cancelled();
+  void requeue_regrouped();
   void admit_waiting();
+  size_t reserved_slots() const;
   bool try_admit(Sequence& s);
   void expire_waiting();
   std::vector<ScheduledChunk> build_batch();
@@ -85,6 +94,8 @@ struct Scheduler::Impl {
   bool run_draft(const std::vector<ScheduledChunk>& plan);
   bool run_forward(const std::vector<ScheduledChunk>& plan);
   void process_outputs(const std::vector<ScheduledChunk>& plan);
+  void fork_choices(Sequence& s, size_t row, std::vector<std::unique_ptr<Sequence>>& forked);
+  void regroup(std::vector<std::unique_ptr<Sequence>> choices, std::optional<Clock::time_point> started);
   void verify_draft(Sampled& x, size_t n_vocab);
   void finish_round(Sampled& x);
   size_t registrable(const Sequence& s) const {
@@ -95,6 +106,7 @@ struct Scheduler::Impl {
 
   // Ending a sequence.
   void finish(Sequence& s, FinishReason reason, const std::string& error = {});
+  void end_forks(Sequence& s, FinishReason reason, const std::string& error);
   void fail_everything(const std::string& message);
   void cancel_everything();
   GenerationSummary summary_of(const Sequence& s) const;
@@ -175,6 +187,11 @@ Scheduler::~Scheduler() {
 // Client side: admission control, stats, cache admin.
 
 Admission Scheduler::submit(GenerationRequest request) {
+  const uint64_t seed = request.options.sampling.seed;
+  return submit_choices(std::move(request), std::span(&seed, 1));
+}
+
+Admission Scheduler::submit_choices(GenerationRequest request, std::span<const uint64_t> seeds) {
   Admission a;
   auto refuse = [&](AdmitStatus status, std::string message, double retry_after = 0) {
     a.status = status;
@@ -182,14 +199,16 @@ Admission Scheduler::submit(GenerationRequest request) {
     a.retry_after_seconds = retry_after;
     return a;
   };
+  const size_t n = seeds.size();
   const size_t n_vocab = impl_->llm.model->config().n_vocab;
   std::string invalid;
-  if (request.prompt.empty()) invalid = "the prompt is empty";
+  if (n == 0) invalid = "no choices were asked for";
+  if (invalid.empty() && request.prompt.empty()) invalid = "the prompt is empty";
   for (int32_t id : request.prompt) {
+    if (!invalid.empty()) break;
     if (id < 0 || static_cast<size_t>(id) >= n_vocab) {
       invalid =
           fmt::format("prompt token id {} is outside the vocabulary (0..{})", id, n_vocab - 1);
-      break;
     }
   }
   if (invalid.empty() && request.options.max_tokens == 0) invalid = "max_tokens must be at least 1";
@@ -217,33 +236,51 @@ Admission Scheduler::submit(GenerationRequest request) {
   }
   // Retry-After: roughly when one batch's worth of the requests ahead will have finished.
   const double mean = std::max(impl_->mean_request_seconds, 1.0);
-  if (impl_->active >= options_.max_concurrent) {
+  const std::string needs = n > 1 ? fmt::format("; this request's {} choices count as {}", n, n) : "";
+  if (impl_->active + n > options_.max_concurrent) {
     ++impl_->rejected;
-    const double batches = std::ceil(double(impl_->active) / options_.max_batch_size);
+    const double batches = std::ceil(double(impl_->active + n) / options_.max_batch_size);
     return refuse(AdmitStatus::Overloaded,
-                  fmt::format("the server is busy ({} requests running or waiting); retry later",
-                              impl_->active),
+                  fmt::format("the server is busy ({} requests running or waiting{}); retry later",
+                              impl_->active, needs),
                   std::max(1.0, std::min(mean * batches, 60.0)));
   }
   size_t& mine = impl_->per_user[request.user];
-  if (options_.max_per_user > 0 && mine >= options_.max_per_user) {
+  if (options_.max_per_user > 0 && mine + n > options_.max_per_user) {
     ++impl_->rejected;
     return refuse(AdmitStatus::UserLimit,
-                  fmt::format("too many requests in flight for this user ({} of {} allowed)",
-                              mine, options_.max_per_user),
+                  fmt::format("too many requests in flight for this user ({} of {} allowed{})",
+                              mine, options_.max_per_user, needs),
                   std::max(1.0, std::min(mean, 60.0)));
   }
   request.priority = std::min(request.priority, options_.priority_levels - 1);
-  a.stream = std::make_shared<RequestStream>();
-  auto seq = std::make_unique<Sequence>(impl_->next_id++, std::move(request), *impl_->llm.tokenizer, a.stream);
-  if (impl_->draft && !seq->options.json_constraint && !seq->options.grammar) {
-    SamplingParams dp = seq->options.sampling;
-    dp.seed = ~dp.seed;  // its own draws: the target's stay those of the request's seed
-    seq->draft_sampler.emplace(std::move(dp));
+  // Choice 0 carries as many others as can run beside it in one batch; any beyond that (n
+  // above max_batch_size) are queued as requests of their own.
+  const size_t forks = std::min(n, options_.max_batch_size) - 1;
+  std::unique_ptr<Sequence> first;
+  for (size_t i = 0; i < n; ++i) {
+    GenerationRequest choice = i + 1 < n ? request : std::move(request);
+    choice.options.sampling.seed = seeds[i];
+    auto stream = std::make_shared<RequestStream>();
+    a.choices.push_back(stream);
+    auto seq = std::make_unique<Sequence>(impl_->next_id++, std::move(choice), *impl_->llm.tokenizer, stream);
+    if (impl_->draft && !seq->options.json_constraint && !seq->options.grammar) {
+      SamplingParams dp = seq->options.sampling;
+      dp.seed = ~dp.seed;  // its own draws: the target's stay those of the request's seed
+      seq->draft_sampler.emplace(std::move(dp));
+    }
+    if (i == 0) {
+      first = std::move(seq);
+    } else if (i <= forks) {
+      first->forks.push_back(std::move(seq));
+    } else {
+      impl_->incoming.push_back(std::move(seq));
+    }
   }
-  impl_->incoming.push_back(std::move(seq));
-  ++impl_->active;
-  ++mine;
+  impl_->incoming.insert(impl_->incoming.end() - static_cast<std::ptrdiff_t>(n - 1 - forks), std::move(first));
+  a.stream = a.choices.front();
+  impl_->active += n;
+  mine += n;
   impl_->wake.notify_one();
   return a;
 }
@@ -252,7 +289,7 @@ SchedulerStats Scheduler::stats() const {
   std::lock_guard lock(impl_->mu);
   SchedulerStats s = impl_->published;
   s.rejected = impl_->rejected;
-  for (const auto& seq : impl_->incoming) ++s.waiting_by_priority[seq->priority];
+  for (const auto& seq : impl_->incoming) s.waiting_by_priority[seq->priority] += 1 + seq->forks.size();
   return s;
 }
 
@@ -317,6 +354,7 @@ void Scheduler::Impl::take_incoming() {
 void Scheduler::Impl::step() {
   Stopwatch clock;
   retire_cancelled();
+  requeue_regrouped();
   admit_waiting();
   expire_waiting();
   const auto plan = build_batch();
@@ -343,6 +381,18 @@ void Scheduler::Impl::step() {
 
 // 1. A client that went away frees its sequence (and its blocks) here.
 void Scheduler::Impl::retire_cancelled() {
+  auto cancelled = [](const Sequence& s) { return s.stream->cancelled_.load(std::memory_order_relaxed); };
+  // Forks first: a cancelled first choice hands on only the forks still wanted.
+  auto retire_forks = [&](Sequence& s) {
+    std::erase_if(s.forks, [&](const auto& f) {
+      if (cancelled(*f)) finish(*f, FinishReason::Cancelled);
+      return cancelled(*f);
+    });
+  };
+  for (auto& s : running) retire_forks(*s);
+  for (auto& queue : waiting) {
+    for (auto& s : queue) retire_forks(*s);
+  }
   for (auto& s : running) {
     if (s->stream->cancelled_.load(std::memory_order_relaxed)) finish(*s, FinishReason::Cancelled);
   }
@@ -360,13 +410,32 @@ void Scheduler::Impl::retire_cancelled() {
   }
 }
 
+// Choices that lost their first choice (cancelled) or found no room to fork go back to the
+// front of their queue, as one group again: they were admitted before whatever waits there.
+void Scheduler::Impl::requeue_regrouped() {
+  for (auto& s : regrouped) {
+    const size_t priority = s->priority;
+    s->queued = Clock::now();
+    waiting[priority].push_front(std::move(s));
+  }
+  regrouped.clear();
+}
+
+// Batch slots promised to the forks of running first choices still prefilling.
+size_t Scheduler::Impl::reserved_slots() const {
+  size_t n = 0;
+  for (const auto& s : running) n += s->forks.size();
+  return n;
+}
+
 // 2. Strict order (priority, then age): a request that does not fit blocks the ones behind
 // it, so a long prompt is not starved by a stream of short ones.
 void Scheduler::Impl::admit_waiting() {
   for (auto& queue : waiting) {
     while (!queue.empty()) {
-      if (running.size() >= opt.max_batch_size) return;
       Sequence& s = *queue.front();
+      // A first choice brings its forks: a slot for each, kept until they fork.
+      if (running.size() + reserved_slots() + 1 + s.forks.size() > opt.max_batch_size) return;
       if (!try_admit(s)) {
         if (!running.empty()) return;
         // Nothing else holds blocks, so it can never fit (the pool is sized for one full
@@ -383,11 +452,14 @@ void Scheduler::Impl::admit_waiting() {
 }
 
 // Takes cached prefix blocks and fresh blocks for every pending token. Keeps one spare block
-// per running sequence so that admitting does not immediately force a preemption.
+// per running sequence (and per fork, for the copy of the prompt's last block) so that
+// admitting does not immediately force a preemption. Alone, a first choice needs no spare
+// for its forks: in a pool too small for them they wait as a group once it has forked
+// (fork_choices), rather than fail here for a lack of blocks nothing else holds.
 bool Scheduler::Impl::try_admit(Sequence& s) {
   const size_t bt = opt.block_tokens;
   const size_t need_all = BlockManager::blocks_for(s.tokens.size(), bt);
-  const size_t spare = running.size();
+  const size_t spare = running.empty() ? 0 : running.size() + s.forks.size();
   const size_t most_matchable = (s.tokens.size() - 1) / bt;
   if (blocks.available() + most_matchable < need_all + spare) return false;  // skip the lookup
   size_t matched = blocks.match_prefix(s.tokens, s.blocks);
@@ -613,6 +685,7 @@ bool Scheduler::Impl::run_forward(const std::vector<ScheduledChunk>& plan) {
 void Scheduler::Impl::process_outputs(const std::vector<ScheduledChunk>& plan) {
   const size_t n_vocab = llm.model->config().n_vocab;
   to_sample.clear();
+  std::vector<std::unique_ptr<Sequence>> forked;  // join `running` once this step has sampled
   size_t row = 0;
   for (const auto& c : plan) {
     Sequence& s = *c.seq;
@@ -625,7 +698,10 @@ void Scheduler::Impl::process_outputs(const std::vector<ScheduledChunk>& plan) {
     }
     s.n_computed += c.n_tokens;
     blocks.register_full_blocks(s.tokens, registrable(s), s.blocks);
-    if (s.pending() == 0) to_sample.emplace_back().seq = &s, to_sample.back().row = row;
+    if (s.pending() == 0) {
+      to_sample.emplace_back().seq = &s, to_sample.back().row = row;
+      if (!s.forks.empty()) fork_choices(s, row, forked);
+    }
     ++row;
   }
   // Pool tasks must not throw: a failure ends only its own sequence.
@@ -633,7 +709,8 @@ void Scheduler::Impl::process_outputs(const std::vector<ScheduledChunk>& plan) {
     Sampled& x = to_sample[i];
     try {
       if (x.seq->draft_k > 0) return verify_draft(x, n_vocab);
-      const auto row = std::span(logits).subspan(x.row * n_vocab, n_vocab);
+      const auto row = x.row_copy.empty() ? std::span(logits).subspan(x.row * n_vocab, n_vocab)
+                                          : std::span(x.row_copy);
       const int32_t want = x.seq->options.logprobs;
       x.id = want < 0 ? x.seq->sampler.sample(row, x.seq->tokens)
                       : x.seq->sampler.sample(row, x.seq->tokens, static_cast<size_t>(want), x.logprobs);
@@ -655,6 +732,55 @@ void Scheduler::Impl::process_outputs(const std::vector<ScheduledChunk>& plan) {
       stream_sampled(*x.seq, x.id, x.seq->options.logprobs < 0 ? nullptr : &x.logprobs);
     }
   }
+  for (auto& f : forked) running.push_back(std::move(f));
+}
+
+// The step that computed the last prompt token of a first choice starts its forks: each
+// shares the full blocks of the prompt, copies its partial last block, and samples its
+// first token from its own copy of the same logits row (see scheduler.h). Forks without a
+// block or a batch slot now are queued again as a group (regrouped).
+void Scheduler::Impl::fork_choices(Sequence& s, size_t row, std::vector<std::unique_ptr<Sequence>>& forked) {
+  const size_t n_vocab = llm.model->config().n_vocab;
+  const auto source = std::span(logits).subspan(row * n_vocab, n_vocab);
+  const size_t partial = s.n_computed % opt.block_tokens;
+  std::vector<std::unique_ptr<Sequence>> unplaced;
+  auto forks = std::exchange(s.forks, {});
+  const size_t others_reserved = reserved_slots();  // slots promised to other first choices' forks
+  for (auto& f : forks) {
+    if (running.size() + forked.size() + others_reserved >= opt.max_batch_size ||
+        !blocks.share_prefix(s.blocks, s.n_computed, f->blocks)) {
+      unplaced.push_back(std::move(f));
+      continue;
+    }
+    if (partial > 0) {
+      const uint32_t from = s.blocks[s.n_computed / opt.block_tokens];
+      cache->copy_slots(from, f->blocks.back(), partial);
+      if (draft_cache) draft_cache->copy_slots(from, f->blocks.back(), partial);
+    }
+    f->n_computed = s.n_computed;
+    f->draft_computed = s.draft_computed;
+    f->cached_prompt_tokens = s.cached_prompt_tokens;
+    f->first_scheduled = s.first_scheduled;
+    f->stream->update(summary_of(*f));
+    counters.shared_prompt_tokens += s.n_computed;
+    Sampled& x = to_sample.emplace_back();
+    x.seq = f.get();
+    x.row_copy.assign(source.begin(), source.end());
+    forked.push_back(std::move(f));
+  }
+  if (!unplaced.empty()) regroup(std::move(unplaced), s.first_scheduled);
+}
+
+// The first of `choices` carries the others (queued by requeue_regrouped at the next step).
+// `started`: when their first choice was first scheduled, if it was; they count as started
+// since then (their prompt was being computed), so, like a preempted sequence, they wait for
+// their turn rather than fail with the queue timeout.
+void Scheduler::Impl::regroup(std::vector<std::unique_ptr<Sequence>> choices,
+                              std::optional<Clock::time_point> started) {
+  for (auto& c : choices) c->first_scheduled = started;
+  auto first = std::move(choices.front());
+  for (size_t i = 1; i < choices.size(); ++i) first->forks.push_back(std::move(choices[i]));
+  regrouped.push_back(std::move(first));
 }
 
 // The acceptance rule over a round's k + 1 rows (engine/speculative_acceptance.h), up to the
@@ -725,6 +851,7 @@ void Scheduler::Impl::finish(Sequence& s, FinishReason reason, const std::string
     s.stream->push(s.stops.push(s.detok.flush()) + s.stops.flush());
   }
   blocks.release(s.blocks);
+  if (!s.forks.empty()) end_forks(s, reason, error);
   s.done = true;
   switch (reason) {
     case FinishReason::Stop:
@@ -750,6 +877,15 @@ void Scheduler::Impl::finish(Sequence& s, FinishReason reason, const std::string
   s.stream->finish(summary);
 }
 
+// A first choice that ends before its forks started (they never end Stop or Length first:
+// forking precedes its first token). Its failure or timeout was theirs too (the same
+// prompt, the same wait); a cancellation is its own client's, so the others go on.
+void Scheduler::Impl::end_forks(Sequence& s, FinishReason reason, const std::string& error) {
+  auto forks = std::exchange(s.forks, {});
+  if (reason == FinishReason::Cancelled) return regroup(std::move(forks), s.first_scheduled);
+  for (auto& f : forks) finish(*f, reason, error);
+}
+
 void Scheduler::Impl::fail_everything(const std::string& message) {
   for (auto& s : running) {
     if (!s->done) finish(*s, FinishReason::Error, message);
@@ -759,6 +895,7 @@ void Scheduler::Impl::fail_everything(const std::string& message) {
     for (auto& s : queue) finish(*s, FinishReason::Error, message);
     queue.clear();
   }
+  for (auto& s : std::exchange(regrouped, {})) finish(*s, FinishReason::Error, message);
   std::lock_guard lock(mu);
   publish_stats();
 }
@@ -771,6 +908,10 @@ void Scheduler::Impl::cancel_everything() {
   for (auto& queue : waiting) {
     for (auto& s : queue) finish(*s, FinishReason::Cancelled);
     queue.clear();
+  }
+  // Each cancelled first choice regroups its forks; every round has fewer of them.
+  while (!regrouped.empty()) {
+    for (auto& s : std::exchange(regrouped, {})) finish(*s, FinishReason::Cancelled);
   }
 }
 
@@ -793,10 +934,14 @@ GenerationSummary Scheduler::Impl::summary_of(const Sequence& s) const {
 
 void Scheduler::Impl::publish_stats() {
   SchedulerStats s = counters;
-  s.running = static_cast<size_t>(
-      std::count_if(running.begin(), running.end(), [](const auto& q) { return !q->done; }));
-  s.waiting_by_priority.resize(waiting.size());
-  for (size_t p = 0; p < waiting.size(); ++p) s.waiting_by_priority[p] = waiting[p].size();
+  // A first choice's forks count where it is: running (prefilling for them) or waiting.
+  s.running = 0;
+  for (const auto& q : running) s.running += q->done ? 0 : 1 + q->forks.size();
+  s.waiting_by_priority.assign(waiting.size(), 0);
+  for (size_t p = 0; p < waiting.size(); ++p) {
+    for (const auto& q : waiting[p]) s.waiting_by_priority[p] += 1 + q->forks.size();
+  }
+  for (const auto& q : regrouped) s.waiting_by_priority[q->priority] += 1 + q->forks.size();
   s.blocks = blocks.stats();
   published = std::move(s);
 }

@@ -52,6 +52,21 @@
 // A round takes 1 + k tokens of max_batch_tokens and blocks for its k extra positions;
 // when either is short, k shrinks (to 0: a plain decode).
 //
+// Choices of one prompt (submit_choices, OpenAI `n`): the first choice is an ordinary
+// sequence that carries the others ("forks") until its prompt is computed; they hold no
+// blocks and take no prefill budget meanwhile. In the step that computes its last prompt
+// token, each fork takes a reference on the first choice's full blocks and a copy of its
+// partial last block (BlockManager::share_prefix), starts at the same n_computed, and
+// samples its first token from a copy of the same logits row with its own sampler (its own
+// seed): the prompt is prefilled once, and each choice's tokens are those it would have got
+// computing the prompt itself. The first choice is admitted only when the batch has a slot
+// for every choice and blocks for the forks' copies; after the fork the choices are
+// independent sequences (preempted, cancelled, finished one by one). Forks that find no
+// block or slot then, or whose first choice was cancelled before its prompt was done, go
+// back to the front of their queue as a group again (the first of them carrying the
+// others), and their prompt comes from the prefix cache as far as that still holds it.
+// When the first choice fails or times out before the fork, its forks end the same way.
+//
 // Threads: submit(), stats() and RequestStream are safe from any thread; the model is
 // only touched by the scheduler thread. No exception crosses threads: a failing forward
 // pass finishes the affected streams with an error message.
@@ -65,6 +80,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -155,7 +171,8 @@ enum class AdmitStatus { Accepted, Overloaded, UserLimit, TooLong, Invalid };
 
 struct Admission {
   AdmitStatus status = AdmitStatus::Accepted;
-  std::shared_ptr<RequestStream> stream;  // set when Accepted
+  std::shared_ptr<RequestStream> stream;  // set when Accepted (submit_choices: choice 0's)
+  std::vector<std::shared_ptr<RequestStream>> choices;  // submit_choices: one per choice
   std::string message;                    // why not, for the error body
   double retry_after_seconds = 0;         // for Overloaded / UserLimit
 };
@@ -178,6 +195,8 @@ struct SchedulerStats {
                                       // recomputes after preemption included)
   uint64_t finished = 0;              // stop or length
   uint64_t cancelled = 0, timed_out = 0, rejected = 0, failed = 0;
+  uint64_t shared_prompt_tokens = 0;  // prompt tokens choices took from their first
+                                      // choice's blocks instead of computing (submit_choices)
   uint64_t preemptions = 0;           // sequences that gave back their blocks to recompute
   bool speculative = false;           // a draft model proposes tokens
   SpeculativeStats spec;              // its rounds, proposed and accepted tokens
@@ -194,6 +213,11 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   Admission submit(GenerationRequest request);
+  // seeds.size() choices of one prompt, choice i sampling with request.options.sampling
+  // seeded by seeds[i]; the prompt is prefilled once for all of them (see above). All or
+  // nothing: every choice counts against max_concurrent and max_per_user, and when they do
+  // not all fit, none is queued. Admission::choices holds the streams in choice order.
+  Admission submit_choices(GenerationRequest request, std::span<const uint64_t> seeds);
   SchedulerStats stats() const;
   const SchedulerOptions& options() const { return options_; }
   // Called on the scheduler thread after every step that ran a forward pass; keep it cheap

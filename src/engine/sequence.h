@@ -85,6 +85,10 @@ struct Sequence {
   DraftProposal draft;                 // this step's proposal
   std::vector<int32_t> verify;         // this step's target tokens: last token, proposal
 
+  // The other choices of the same prompt (Scheduler::submit_choices), carried until this
+  // sequence's prompt is computed, then forked from its blocks; empty for any other.
+  std::vector<std::unique_ptr<Sequence>> forks;
+
   bool done = false;  // finished; waiting to be removed from the running list
 };
 

@@ -142,14 +142,12 @@ const engine::Llm& local_llm(const engine::LoadedModel& model, const std::string
   return *model.llm;
 }
 
-Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
-                            std::vector<int32_t> prompt, const GenerationParams& params,
-                            const std::string& user, const std::string& endpoint) {
-  Generation g;
-  g.model_name = model->spec.name;
-  g.quantization = ctx.quantization(g.model_name);
-  g.endpoint = endpoint;
-  const engine::Llm& llm = local_llm(*model, "a prompt of token ids");
+namespace {
+
+// A local model's request, checked as far as the scheduler does not check it itself.
+engine::GenerationRequest local_request(ServerContext& ctx, const engine::LoadedModel& model, std::vector<int32_t> prompt,
+                                        const GenerationParams& params, const std::string& user) {
+  const engine::Llm& llm = local_llm(model, "a prompt of token ids");
   if (prompt.empty()) throw bad_request("the prompt is empty", "prompt");
   check_logit_bias(params.options.sampling, llm.tokenizer->vocab_size());
   check_stop_token_ids(params.options, llm.tokenizer->vocab_size());
@@ -159,6 +157,19 @@ Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedMo
   request.priority = params.priority;
   request.user = user;
   ctx.active_users.touch(user);
+  return request;
+}
+
+}  // namespace
+
+Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
+                            std::vector<int32_t> prompt, const GenerationParams& params,
+                            const std::string& user, const std::string& endpoint) {
+  Generation g;
+  g.model_name = model->spec.name;
+  g.quantization = ctx.quantization(g.model_name);
+  g.endpoint = endpoint;
+  auto request = local_request(ctx, *model, std::move(prompt), params, user);
   g.stream = admitted_stream(ctx, g.model_name, model->scheduler->submit(std::move(request)));
   g.model = std::move(model);
   return g;
@@ -177,22 +188,23 @@ Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedMo
 std::vector<std::shared_ptr<Generation>> start_generations(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
                                                            const std::vector<int32_t>& prompt, const GenerationParams& params,
                                                            const std::string& user, const std::string& endpoint) {
-  std::vector<std::shared_ptr<Generation>> out;
   const size_t n = std::max<size_t>(params.n, 1);
-  out.reserve(n);
-  try {
-    for (size_t i = 0; i < n; ++i) {
-      GenerationParams choice = params;
-      choice.options.sampling.seed = choice_seed(params.options.sampling.seed, i);
-      out.push_back(std::make_shared<Generation>(start_generation(ctx, model, prompt, choice, user, endpoint)));
-    }
-  } catch (...) {
-    for (auto& g : out) {
-      g->stream->cancel();
-      g->stream->wait_all();  // retired at the scheduler's next step
-      finish_generation(ctx, *g);
-    }
-    throw;
+  std::vector<uint64_t> seeds(n);
+  for (size_t i = 0; i < n; ++i) seeds[i] = choice_seed(params.options.sampling.seed, i);
+  auto request = local_request(ctx, *model, prompt, params, user);
+  const std::string name = model->spec.name;
+  // All or nothing in the scheduler: a refusal (thrown here) queued none of the choices.
+  engine::Admission admission = model->scheduler->submit_choices(std::move(request), seeds);
+  admitted_stream(ctx, name, admission);
+  std::vector<std::shared_ptr<Generation>> out;
+  for (auto& stream : admission.choices) {
+    auto g = std::make_shared<Generation>();
+    g->model = model;
+    g->stream = std::move(stream);
+    g->model_name = name;
+    g->quantization = ctx.quantization(name);
+    g->endpoint = endpoint;
+    out.push_back(std::move(g));
   }
   return out;
 }

@@ -68,11 +68,11 @@ Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedMo
 Generation start_generation(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model, const PromptInput& prompt,
                             const GenerationParams& params, const std::string& user, const std::string& endpoint);
 
-// `params.n` independent choices of one prompt (OpenAI `n`), each its own sequence on the
-// scheduler with the seed choice_seed(seed, i). They are submitted together, so they are
-// prefilled in the same steps (the prefix cache shares only what an earlier request left).
-// All or nothing: when one is refused, the ones already admitted are cancelled (and their
-// metrics recorded) and the refusal is thrown as start_generation throws it.
+// `params.n` choices of one prompt (OpenAI `n`), each its own sequence on the scheduler
+// with the seed choice_seed(seed, i), submitted as one group (Scheduler::submit_choices):
+// the prompt is prefilled once and the choices start from its KV blocks. All or nothing:
+// the scheduler admits every choice or none, and a refusal is thrown as start_generation
+// throws it.
 std::vector<std::shared_ptr<Generation>> start_generations(ServerContext& ctx, std::shared_ptr<engine::LoadedModel> model,
                                                            const std::vector<int32_t>& prompt, const GenerationParams& params,
                                                            const std::string& user, const std::string& endpoint);

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "engine/sampler.h"
 #include "server/api_error.h"
 #include "server/known_fields.h"
 
@@ -15,10 +16,10 @@ namespace {
 using nlohmann::json;
 
 // The no-op values some fields are accepted with, and the fields each endpoint reads.
-constexpr std::string_view kChatFields[] = {"model", "messages", "stream", "options", "keep_alive",
-                                            "tools", "format",   "think",  "logprobs"};
-constexpr std::string_view kGenerateFields[] = {"model",      "prompt", "system", "raw",   "stream", "options",
-                                                "keep_alive", "suffix", "images", "format", "think", "logprobs"};
+constexpr std::string_view kChatFields[] = {"model", "messages", "stream", "options",  "keep_alive",
+                                            "tools", "format",   "think",  "logprobs", "top_logprobs"};
+constexpr std::string_view kGenerateFields[] = {"model",  "prompt", "system", "raw",   "stream",   "options",     "keep_alive",
+                                                "suffix", "images", "format", "think", "logprobs", "top_logprobs"};
 constexpr std::string_view kMessageFields[] = {"role", "content", "images"};
 constexpr std::string_view kEmbedFields[] = {"model", "input", "truncate", "options", "keep_alive"};
 constexpr std::string_view kEmbeddingsFields[] = {"model", "prompt", "options", "keep_alive"};
@@ -42,7 +43,6 @@ void require_no_op_values(const json& body) {
   require_value(body, "tools", json::array());
   require_value(body, "images", json::array());
   require_value(body, "think", false);
-  require_value(body, "logprobs", false);
   require_value(body, "suffix", "");
 }
 
@@ -93,12 +93,34 @@ std::shared_ptr<const engine::JsonSchemaGrammar> parse_format(const json& body, 
   return compile_schema_at(body, {"format"}, raw_body, false, "format", "format");
 }
 
+// Ollama 0.12.11+: `logprobs: true` reports each generated token's logprob, `top_logprobs`
+// (0..20, as Ollama checks) that many alternatives each; as on the OpenAI side, only with
+// `logprobs: true` (a K that would be dropped is refused rather than ignored). -1: none.
+int32_t parse_logprobs(const json& body) {
+  bool logprobs = false;
+  if (const json* v = field(body, "logprobs")) {
+    if (!v->is_boolean()) throw bad_request("'logprobs' must be true or false", "logprobs");
+    logprobs = v->get<bool>();
+  }
+  int64_t top = 0;
+  if (const json* v = field(body, "top_logprobs")) {
+    const int64_t hi = static_cast<int64_t>(engine::kMaxTopLogprobs);
+    if (!v->is_number_integer() || v->get<int64_t>() < 0 || v->get<int64_t>() > hi) {
+      throw bad_request(fmt::format("'top_logprobs' must be an integer between 0 and {}", hi), "top_logprobs");
+    }
+    top = v->get<int64_t>();
+    if (!logprobs) throw bad_request("'top_logprobs' requires 'logprobs': true", "top_logprobs");
+  }
+  return logprobs ? static_cast<int32_t>(top) : -1;
+}
+
 OllamaGenerateRequest common_fields(const json& body, const GenerationDefaults& d, std::string_view raw_body) {
   require_no_op_values(body);
   OllamaGenerateRequest r;
   json openai = options_as_openai_fields(body, d, r.num_ctx);
   r.gen = parse_generation_params(openai, d);
   r.gen.options.json_constraint = parse_format(body, raw_body);
+  r.gen.options.logprobs = parse_logprobs(body);
   if (!field(body, "stream")) r.gen.stream = true;
   if (const json* k = field(body, "keep_alive")) r.keep_alive_seconds = parse_keep_alive(*k);
   return r;

@@ -1,8 +1,10 @@
 // Ollama API request bodies (/api/chat, /api/generate, /api/embed, /api/embeddings) →
 // validated requests, with the rules of request_parsing.h: every field ragd does not
 // implement is refused with ApiError(400) naming it (server/known_fields.h); fields at
-// their no-op value (`tools: []`, `images: []`, `think: false`,
-// `logprobs: false`) are accepted.
+// their no-op value (`tools: []`, `images: []`, `think: false`) are accepted.
+//
+// `logprobs: true` and `top_logprobs: K` (0..20, only with logprobs) set
+// gen.options.logprobs to K, as the OpenAI chat fields do (request_parsing.h).
 //
 // `options` map onto the OpenAI-side generation fields and are validated by the same code
 // (parse_generation_params): temperature, top_p, top_k, min_p, seed, stop,

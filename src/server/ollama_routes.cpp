@@ -22,9 +22,11 @@
 #include "model/gguf.h"
 #include "server/api_error.h"
 #include "server/generation.h"
+#include "server/generation_logprobs.h"
 #include "server/generation_stream.h"
 #include "server/known_fields.h"
 #include "server/ollama_request.h"
+#include "server/ollama_template.h"
 #include "server/routes.h"
 #include "util/error.h"
 #include "util/timing.h"
@@ -151,6 +153,13 @@ void after_request(ServerContext& ctx, const OllamaCall& c) {
   if (c.keep_alive && *c.keep_alive == 0) ctx.registry.unload(c.model);  // false while others use it
 }
 
+// Ollama's `logprobs` of the tokens an object brings: the OpenAI chat entries' shape
+// ({token, logprob, bytes, top_logprobs}, server/generation_logprobs.h), at the top level of
+// the object; left out when there are none, as Ollama omits the empty field.
+void add_logprobs(json& o, const model::Tokenizer& tokenizer, const std::vector<engine::TokenLogprobs>& tokens) {
+  if (!tokens.empty()) o["logprobs"] = chat_logprobs_content(tokenizer, tokens);
+}
+
 // options.num_ctx bounds prompt + generated tokens.
 void fit_num_ctx(OllamaGenerateRequest& req, size_t prompt_tokens) {
   if (!req.num_ctx) return;
@@ -189,23 +198,38 @@ void handle_generation(ServerContext& ctx, const httplib::Request& http, httplib
   const char* endpoint = chat ? "/api/chat" : "/api/generate";
   auto g = std::make_shared<Generation>(
       start_generation(ctx, std::move(model), std::move(prompt), req.gen, info.user_for(""), endpoint));
+  // Valid while the generation holds the model: until `finished` below lets it go.
+  const model::Tokenizer* tokenizer = llm.tokenizer.get();
   if (!req.gen.stream) {
-    std::string text = g->stream->wait_all();
+    std::vector<engine::TokenLogprobs> logprobs;
+    std::string text = g->stream->wait_all(&logprobs);
     auto s = finish_generation(ctx, *g);
+    json o = final_object(*call, text, s);
+    add_logprobs(o, *tokenizer, logprobs);  // before the model (and its tokenizer) may go
     g->model.reset();
     after_request(ctx, *call);
     throw_if_failed(s);
-    return send_json(res, 200, final_object(*call, text, s));
+    return send_json(res, 200, o);
   }
-  StreamShape shape;
-  shape.delta = [call](const std::string& text) { return text_object(*call, text, false); };
-  shape.final = [call](const engine::GenerationSummary& s) { return final_object(*call, "", s); };
+  ChoiceStreamShape shape;
+  shape.delta = [call, tokenizer](size_t, const std::string& text, const std::vector<engine::TokenLogprobs>& lp) {
+    json o = text_object(*call, text, false);
+    add_logprobs(o, *tokenizer, lp);
+    return o;
+  };
+  // `rest`: tokens whose text a stop string held back and never released.
+  shape.final = [call, tokenizer](size_t, const engine::GenerationSummary& s,
+                                  const std::vector<engine::TokenLogprobs>& rest) {
+    json o = final_object(*call, "", s);
+    add_logprobs(o, *tokenizer, rest);
+    return o;
+  };
   shape.error = [](const ApiError& e) { return json{{"error", redact_paths(e.what())}}; };
-  shape.finished = [&ctx, call](Generation& done) {
-    done.model.reset();  // the handle would keep the model loaded
+  shape.finished = [&ctx, call](std::vector<std::shared_ptr<Generation>>& done) {
+    done.front()->model.reset();  // the handle would keep the model loaded
     after_request(ctx, *call);
   };
-  stream_generation(res, ctx, g, shape, StreamFormat::Ndjson);
+  stream_choices(res, ctx, {std::move(g)}, std::move(shape), StreamFormat::Ndjson);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -303,7 +327,7 @@ void handle_show(ServerContext& ctx, const httplib::Request& http, httplib::Resp
   send_json(res, 200,
             {{"modelfile", ""},
              {"parameters", ""},
-             {"template", std::string(file->get_string("tokenizer.chat_template", ""))},
+             {"template", embedder ? std::string() : ollama_show_template(*file)},
              {"license", std::string(file->get_string("general.license", ""))},
              {"details", details_json(described.architecture, described.quantization, parameters)},
              {"model_info", model_info(*file, parameters)},

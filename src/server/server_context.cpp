@@ -62,6 +62,11 @@ void ServerContext::declare_metrics() {
   m.gauge("ragd_kv_cache_usage_ratio",
           "KV cache blocks held by running sequences / all blocks of the model's pool (0..1); prefix-cached "
           "blocks no sequence holds count as free");
+  m.counter("ragd_prefill_tokens_total",
+            "Prompt tokens computed by forward passes (prefix-cache hits and choices sharing their prompt's KV "
+            "excluded, recomputes after preemption included)");
+  m.counter("ragd_shared_prompt_tokens_total",
+            "Prompt tokens the choices of an n > 1 request took from their first choice's KV blocks instead of computing");
   m.counter("ragd_preemptions_total",
             "Running sequences that gave their KV blocks back for lack of memory, to be recomputed later");
   m.counter("ragd_spec_draft_tokens_total", "Speculative decoding: tokens the draft model proposed");
@@ -182,6 +187,8 @@ void ServerContext::refresh_model_metrics() {
     const double blocks = static_cast<double>(st.blocks.used + st.blocks.cached + st.blocks.free);
     m.set("ragd_kv_cache_usage_ratio", model, blocks > 0 ? static_cast<double>(st.blocks.used) / blocks : 0);
     m.set("ragd_preemptions_total", model, static_cast<double>(st.preemptions));
+    m.set("ragd_prefill_tokens_total", model, static_cast<double>(st.prompt_tokens));
+    m.set("ragd_shared_prompt_tokens_total", model, static_cast<double>(st.shared_prompt_tokens));
     if (st.speculative) {
       m.set("ragd_spec_draft_tokens_total", model, static_cast<double>(st.spec.proposed));
       m.set("ragd_spec_accepted_tokens_total", model, static_cast<double>(st.spec.accepted));
