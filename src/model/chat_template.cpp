@@ -197,6 +197,102 @@ void render_hermes(Builder& out, const std::vector<ChatMessage>& messages, const
   }
 }
 
+// The tool instructions of Qwen3's template, its literal text (single braces, unlike
+// Qwen2.5's) between the tool list and the end of the system turn.
+constexpr std::string_view kQwen3ToolsEnd =
+    "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
+    "within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
+    "\"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n";
+
+// Qwen3's template: ChatML without a default system turn, Hermes tool calls, and reasoning
+// kept only where the model is still working on the last user query. An assistant turn's
+// "<think>...</think>" part is cut from turns before the last real user message (one that is
+// not a wrapped tool response); after it (a tool-calling loop), a turn with reasoning, and a
+// final assistant turn being continued, is written as "<think>\nR\n</think>\n\nC".
+void render_qwen3(Builder& out, const std::vector<ChatMessage>& messages,
+                  const std::vector<std::string>& tools) {
+  const bool has_system = !messages.empty() && messages.front().role == "system";
+  if (!tools.empty()) {
+    out.tpl("<|im_start|>system\n");
+    if (has_system) {
+      out.msg(messages.front().content);
+      out.tpl("\n\n");
+    }
+    out.tpl("# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+            "You are provided with function signatures within <tools></tools> XML tags:\n<tools>");
+    for (const auto& tool : tools) {
+      out.tpl("\n");
+      out.msg(tool);
+    }
+    out.tpl(kQwen3ToolsEnd);
+  } else if (has_system) {
+    out.tpl("<|im_start|>system\n");
+    out.msg(messages.front().content);
+    out.tpl("<|im_end|>\n");
+  }
+  const auto is_query = [](const ChatMessage& m) {
+    return m.role == "user" && !(m.content.starts_with("<tool_response>") &&
+                                 m.content.ends_with("</tool_response>"));
+  };
+  size_t last_query = messages.empty() ? 0 : messages.size() - 1;
+  for (size_t i = messages.size(); i-- > 0;) {
+    if (is_query(messages[i])) {
+      last_query = i;
+      break;
+    }
+  }
+  const auto strip_newlines = [](std::string_view s, bool front, bool back) {
+    while (front && !s.empty() && s.front() == '\n') s.remove_prefix(1);
+    while (back && !s.empty() && s.back() == '\n') s.remove_suffix(1);
+    return s;
+  };
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const ChatMessage& m = messages[i];
+    if (m.role == "user" || (m.role == "system" && i > 0)) {
+      out.tpl("<|im_start|>");
+      out.role(m.role);
+      out.tpl("\n");
+      out.msg(m.content);
+      out.tpl("<|im_end|>\n");
+    } else if (m.role == "assistant") {
+      std::string_view content = m.content, reasoning;
+      if (const size_t close = content.rfind("</think>"); close != std::string_view::npos) {
+        std::string_view before = content.substr(0, content.find("</think>"));
+        before = strip_newlines(before, false, true);
+        if (const size_t open = before.rfind("<think>"); open != std::string_view::npos) {
+          before = before.substr(open + 7);
+        }
+        reasoning = strip_newlines(before, true, false);
+        content = strip_newlines(content.substr(close + 8), true, false);
+      }
+      out.tpl("<|im_start|>assistant\n");
+      if (i > last_query && (i + 1 == messages.size() || !reasoning.empty())) {
+        out.tpl("<think>\n");
+        out.msg(strip_newlines(reasoning, true, true));
+        out.tpl("\n</think>\n\n");
+        out.msg(strip_newlines(content, true, false));
+      } else {
+        out.msg(content);
+      }
+      for (size_t c = 0; c < m.tool_calls.size(); ++c) {
+        if (c > 0 || !content.empty()) out.tpl("\n");
+        out.tpl("<tool_call>\n{\"name\": \"");
+        out.msg(m.tool_calls[c].name);
+        out.tpl("\", \"arguments\": ");
+        out.msg(m.tool_calls[c].arguments);
+        out.tpl("}\n</tool_call>");
+      }
+      out.tpl("<|im_end|>\n");
+    } else if (m.role == "tool") {
+      if (i == 0 || messages[i - 1].role != "tool") out.tpl("<|im_start|>user");
+      out.tpl("\n<tool_response>\n");
+      out.msg(m.content);
+      out.tpl("\n</tool_response>");
+      if (i + 1 == messages.size() || messages[i + 1].role != "tool") out.tpl("<|im_end|>\n");
+    }
+  }
+}
+
 void render_llama3(Builder& out, const std::vector<ChatMessage>& messages,
                    const std::string& knowledge, const std::string& today) {
   const auto header = [&](std::string_view role) {
@@ -337,6 +433,7 @@ void render_gemma(Builder& out, const std::vector<ChatMessage>& messages) {
 std::string_view chat_template_name(ChatTemplateKind kind) {
   switch (kind) {
     case ChatTemplateKind::ChatML: return "chatml";
+    case ChatTemplateKind::Qwen3: return "qwen3";
     case ChatTemplateKind::Llama3: return "llama3";
     case ChatTemplateKind::Llama2: return "llama2";
     case ChatTemplateKind::Mistral: return "mistral";
@@ -349,13 +446,16 @@ std::string_view chat_template_name(ChatTemplateKind kind) {
 }
 
 ChatTemplateKind detect_chat_template(std::string_view t) {
-  for (auto kind : {ChatTemplateKind::ChatML, ChatTemplateKind::Llama3, ChatTemplateKind::Llama2,
+  for (auto kind : {ChatTemplateKind::ChatML, ChatTemplateKind::Qwen3, ChatTemplateKind::Llama3, ChatTemplateKind::Llama2,
                     ChatTemplateKind::Mistral, ChatTemplateKind::MistralV3, ChatTemplateKind::Phi3,
                     ChatTemplateKind::Gemma}) {
     if (t == chat_template_name(kind)) return kind;
   }
   // Order matters: e.g. a ChatML template may mention [INST] in a comment, not vice versa.
-  if (contains(t, "<|im_start|>")) return ChatTemplateKind::ChatML;
+  if (contains(t, "<|im_start|>")) {
+    // Qwen3 (and its reasoning variants) switch thinking off through `enable_thinking`.
+    return contains(t, "enable_thinking") ? ChatTemplateKind::Qwen3 : ChatTemplateKind::ChatML;
+  }
   if (contains(t, "<|start_header_id|>") && contains(t, "<|end_header_id|>")) {
     return ChatTemplateKind::Llama3;
   }
@@ -374,6 +474,9 @@ ChatTemplate::ChatTemplate(std::string_view tmpl) : kind_(detect_chat_template(t
     case ChatTemplateKind::ChatML:
       default_system_ = find_default_system(tmpl);
       if (contains(tmpl, "<tool_call>")) tool_format_ = ToolFormat::Hermes;
+      break;
+    case ChatTemplateKind::Qwen3:
+      tool_format_ = ToolFormat::Hermes;  // <tool_call> blocks, as Qwen2.5's
       break;
     case ChatTemplateKind::Llama3:
       find_llama3_dates(tmpl, knowledge_date_, today_date_);
@@ -406,6 +509,12 @@ std::vector<ChatSegment> ChatTemplate::render(const std::vector<ChatMessage>& me
         render_chatml(out, messages, default_system_);
       }
       if (add_generation_prompt) out.tpl("<|im_start|>assistant\n");
+      break;
+    case ChatTemplateKind::Qwen3:
+      render_qwen3(out, messages, tools);
+      // ragd never asks for reasoning: the template's enable_thinking=false form (what
+      // llama.cpp's --jinja and HF's apply_chat_template write for it), an empty think block.
+      if (add_generation_prompt) out.tpl("<|im_start|>assistant\n<think>\n\n</think>\n\n");
       break;
     case ChatTemplateKind::Llama3:
       render_llama3(out, messages, knowledge_date_, today_date_);
@@ -457,6 +566,7 @@ std::string chat_template_for(const GgufFile& file) {
   if (arch == "gemma" || arch == "gemma2" || arch == "gemma3") {
     return std::string(chat_template_name(ChatTemplateKind::Gemma));
   }
+  if (arch == "phi3") return std::string(chat_template_name(ChatTemplateKind::Phi3));
   return tmpl;
 }
 

@@ -4,6 +4,9 @@
 // built-in templates, ragd recognises the family from tell-tale substrings and renders it
 // natively (no Jinja interpreter). Families:
 //   chatml      <|im_start|>role\ncontent<|im_end|>\n            (SmolLM2, Qwen2/2.5, Hermes)
+//   qwen3       ChatML with reasoning (templates using `enable_thinking`): earlier turns'
+//               <think> blocks are dropped, and the generation prompt is the
+//               enable_thinking=false form "<|im_start|>assistant\n<think>\n\n</think>\n\n"
 //   llama3      <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>
 //               (Llama-3.1+ templates also get their "Cutting Knowledge Date" system header)
 //   llama2      [INST] <<SYS>>\nsystem\n<</SYS>>\n\nuser [/INST] answer </s><s>[INST] ...
@@ -19,6 +22,7 @@
 //
 // Tools (function calling): a template whose Jinja source carries a tool format renders the
 // declared tools and the tool turns natively too. Supported: the Hermes format of Qwen2.5's
+// (and Qwen3's, whose system turn has no default text)
 // ChatML template (recognised by "<tool_call>" in the source): the tools as JSON lines in
 // <tools></tools> appended to the system turn, assistant calls as
 // "<tool_call>\n{"name": ..., "arguments": ...}\n</tool_call>", and consecutive `tool`
@@ -67,9 +71,9 @@ struct ChatSegment {
 // How a template writes tools and tool calls (see above).
 enum class ToolFormat { None, Hermes };
 
-enum class ChatTemplateKind { ChatML, Llama3, Llama2, Mistral, MistralV3, Phi3, Gemma, Unknown };
+enum class ChatTemplateKind { ChatML, Qwen3, Llama3, Llama2, Mistral, MistralV3, Phi3, Gemma, Unknown };
 
-// "chatml", "llama3", "llama2", "mistral", "mistral-v3", "phi3", "gemma", "unknown".
+// "chatml", "qwen3", "llama3", "llama2", "mistral", "mistral-v3", "phi3", "gemma", "unknown".
 std::string_view chat_template_name(ChatTemplateKind kind);
 
 // Recognises a family name (as above) or Jinja template source.
@@ -113,7 +117,8 @@ class GgufFile;
 
 // The template to use for a model file: its tokenizer.chat_template; for a file without one
 // (base models such as Gemma-3-270M) the built-in family of its architecture when that has
-// one ("gemma" for gemma/gemma2/gemma3, whose vocabularies have no ChatML markers), else ""
+// one ("gemma" for gemma/gemma2/gemma3, "phi3" for phi3: vocabularies without ChatML
+// markers), else ""
 // (ChatML, with the warning an unknown template gets).
 std::string chat_template_for(const GgufFile& file);
 

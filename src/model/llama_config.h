@@ -1,5 +1,5 @@
-// Hyper-parameters of a llama-family decoder (Llama 2/3, SmolLM2, Mistral, Qwen2, Gemma 3),
-// read from GGUF metadata under the architecture's prefix ("llama.", "qwen2.", "gemma3.").
+// Hyper-parameters of a llama-family decoder (Llama 2/3, SmolLM2, Mistral, Qwen2, Qwen3,
+// Phi-3, Gemma 2, Gemma 3), read from GGUF metadata under the architecture's prefix ("llama.", "qwen3.", ...).
 //
 // The llama layer is  x += attn(norm(x));  x += ffn(norm(x))  with a SiLU-gated FFN. Gemma 3
 // is that layer with a few switches, all carried here so the forward pass has one shape:
@@ -13,6 +13,9 @@
 //     `sliding_window` positions and use their own RoPE base (rope_base_swa); the rest are
 //     global and use rope.freq_base with the linear rope.scaling factor;
 //   - optional soft-capping of the final logits (final_logit_softcap).
+// Gemma 2 is Gemma 3 without q/k norms, with attention-logit soft-capping
+// (attn_logit_softcap) and sliding windows on every other layer. Phi-3's fused matrices
+// and Llama 3's rope_freqs are tensor-layout matters of LlamaModel.
 // Gemma's norm weights need no "+1": llama.cpp's converter stores HF's (1 + w) in the file.
 #pragma once
 
@@ -26,7 +29,7 @@ namespace ragd::model {
 
 enum class RopeStyle {
   Interleaved,  // rotate pairs (2i, 2i+1): llama.cpp's "norm" mode (llama, mistral)
-  Neox,         // rotate pairs (i, i + dim/2): qwen2, gemma3 and GPT-NeoX-style models
+  Neox,         // rotate pairs (i, i + dim/2): qwen2, qwen3, gemma3 and GPT-NeoX-style models
 };
 
 enum class FfnActivation {
@@ -52,10 +55,11 @@ struct LlamaConfig {
 
   float embd_scale = 1.0f;   // token embedding rows are multiplied by this
   float attn_scale = 0.0f;   // softmax(attn_scale * q.k); 1/sqrt(head_dim) but for gemma3
-  bool qk_norm = false;      // attn_q_norm / attn_k_norm over each head before RoPE
+  bool qk_norm = false;      // attn_q_norm / attn_k_norm over each head before RoPE (gemma3, qwen3)
   bool post_norms = false;   // post_attention_norm / post_ffw_norm before the residual adds
   FfnActivation ffn_act = FfnActivation::Silu;
   float final_logit_softcap = 0.0f;  // 0: none; else logits = cap * tanh(logits / cap)
+  float attn_logit_softcap = 0.0f;   // gemma2: softmax over cap * tanh(scaled q.k / cap)
 
   // Sliding-window attention: layer il with swa_layers[il] sees positions (pos - window, pos]
   // only, and rotates with rope_base_swa (and no position scaling). Empty: every layer global.

@@ -17,19 +17,76 @@ using kernels::WeightView;
 
 namespace {
 
-// RoPE angles with positions multiplied by `scale` (linear RoPE scaling; scale 1 is
-// kernels::rope_angles). In double, as kernels::rope_angles, for the same reason.
-void rope_angles_scaled(size_t pos, float scale, size_t rope_dim, float base, float* cos_out,
-                        float* sin_out) {
-  if (scale == 1.0f) {
+// RoPE angles with positions multiplied by `scale` (linear RoPE scaling) and, when
+// `freq_factors` is given (Llama 3.1+'s rope_freqs.weight, rope_dim / 2 values), pair i's
+// angle divided by freq_factors[i], as ggml_rope_ext does. Scale 1 without factors is
+// kernels::rope_angles. In double, as kernels::rope_angles, for the same reason.
+void rope_angles_scaled(size_t pos, float scale, const float* freq_factors, size_t rope_dim,
+                        float base, float* cos_out, float* sin_out) {
+  if (scale == 1.0f && freq_factors == nullptr) {
     kernels::rope_angles(pos, rope_dim, base, cos_out, sin_out);
     return;
   }
   for (size_t i = 0; i < rope_dim / 2; ++i) {
-    const double theta = static_cast<double>(pos) * scale *
-                         std::pow(static_cast<double>(base), -2.0 * i / rope_dim);
+    double theta = static_cast<double>(pos) * scale *
+                   std::pow(static_cast<double>(base), -2.0 * i / rope_dim);
+    if (freq_factors) theta /= freq_factors[i];
     cos_out[i] = static_cast<float>(std::cos(theta));
     sin_out[i] = static_cast<float>(std::sin(theta));
+  }
+}
+
+// Rows [first, first + n) of a row-major matrix: a view into the same bytes. Phi-3 fuses
+// q/k/v into attn_qkv (rows q | k | v) and gate/up into ffn_up (rows gate | up); their parts
+// are such views, so the rest of the model sees separate matrices.
+WeightView row_range(const WeightView& w, size_t first, size_t n) {
+  WeightView part = w;
+  part.data = static_cast<const uint8_t*>(w.data) + first * kernels::row_bytes(w.type, w.cols);
+  part.rows = n;
+  return part;
+}
+
+// Attention with Gemma 2's logit soft-capping, which the attention kernels do not offer:
+// kernels::attend_kv_head's contract (same PagedKv, group of query heads per KV head), but
+// each score s = scale * q.k becomes cap * tanh(s / cap) before the softmax (llama.cpp's
+// order). Plain loops, each cached row read once for the whole group; `scores` holds
+// group * n_ctx floats.
+void attend_softcapped(const float* q, size_t group, size_t head_dim, const kernels::PagedKv& kv,
+                       size_t n_ctx, float scale, float cap, float* scores, float* out) {
+  thread_local std::vector<float> row;
+  row.resize(head_dim);
+  const auto load = [&](std::span<const void* const> blocks, size_t j) {
+    const size_t offset = (j % kv.block_rows) * kv.row_stride;
+    if (kv.type == kernels::KvType::F16) {
+      const auto* src = static_cast<const kernels::fp16_t*>(blocks[j / kv.block_rows]) + offset;
+      for (size_t d = 0; d < head_dim; ++d) row[d] = kernels::fp16_to_fp32(src[d]);
+    } else {
+      const auto* src = static_cast<const float*>(blocks[j / kv.block_rows]) + offset;
+      std::copy(src, src + head_dim, row.begin());
+    }
+  };
+  for (size_t j = 0; j < n_ctx; ++j) {
+    load(kv.key_blocks, j);
+    for (size_t g = 0; g < group; ++g) {
+      const float s = scale * kernels::dot_f32(q + g * head_dim, row.data(), head_dim);
+      scores[g * n_ctx + j] = cap * std::tanh(s / cap);
+    }
+  }
+  for (size_t g = 0; g < group; ++g) {
+    float* sg = scores + g * n_ctx;
+    const float max = *std::max_element(sg, sg + n_ctx);
+    double sum = 0.0;
+    for (size_t j = 0; j < n_ctx; ++j) sum += (sg[j] = std::exp(sg[j] - max));
+    for (size_t j = 0; j < n_ctx; ++j) sg[j] = static_cast<float>(sg[j] / sum);
+  }
+  std::fill(out, out + group * head_dim, 0.0f);
+  for (size_t j = 0; j < n_ctx; ++j) {
+    load(kv.value_blocks, j);
+    for (size_t g = 0; g < group; ++g) {
+      const float p = scores[g * n_ctx + j];
+      float* o = out + g * head_dim;
+      for (size_t d = 0; d < head_dim; ++d) o[d] += p * row[d];
+    }
   }
 }
 
@@ -45,6 +102,11 @@ LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool
   const auto& c = config_;
   token_embd_ = matrix_weight(*file_, "token_embd.weight", c.n_vocab, c.n_embd);
   output_norm_ = vector_weight(*file_, "output_norm.weight", c.n_embd);
+  // Llama 3.1+ "llama3" RoPE scaling: per-frequency divisors the converter computed.
+  rope_freqs_ = vector_weight(*file_, "rope_freqs.weight", c.rope_dim / 2, true);
+  if (rope_freqs_ && c.has_swa()) {
+    fail("'{}': rope_freqs.weight with sliding-window layers is not supported", file_->path());
+  }
   // Tied embeddings: without output.weight the token embedding doubles as the output head
   // (then it is laid out for matmul; embed() reads rows of either layout).
   output_ = file_->find_tensor("output.weight")
@@ -54,16 +116,30 @@ LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file, kernels::ThreadPool
     const std::string p = "blk." + std::to_string(i) + ".";
     Layer l;
     l.attn_norm = vector_weight(*file_, p + "attn_norm.weight", c.n_embd);
-    l.wq = for_matmul(matrix_weight(*file_, p + "attn_q.weight", c.q_dim(), c.n_embd));
-    l.wk = for_matmul(matrix_weight(*file_, p + "attn_k.weight", c.kv_dim(), c.n_embd));
-    l.wv = for_matmul(matrix_weight(*file_, p + "attn_v.weight", c.kv_dim(), c.n_embd));
+    if (file_->find_tensor(p + "attn_qkv.weight")) {
+      const WeightView qkv =
+          matrix_weight(*file_, p + "attn_qkv.weight", c.q_dim() + 2 * c.kv_dim(), c.n_embd);
+      l.wq = for_matmul(row_range(qkv, 0, c.q_dim()));
+      l.wk = for_matmul(row_range(qkv, c.q_dim(), c.kv_dim()));
+      l.wv = for_matmul(row_range(qkv, c.q_dim() + c.kv_dim(), c.kv_dim()));
+    } else {
+      l.wq = for_matmul(matrix_weight(*file_, p + "attn_q.weight", c.q_dim(), c.n_embd));
+      l.wk = for_matmul(matrix_weight(*file_, p + "attn_k.weight", c.kv_dim(), c.n_embd));
+      l.wv = for_matmul(matrix_weight(*file_, p + "attn_v.weight", c.kv_dim(), c.n_embd));
+    }
     l.wo = for_matmul(matrix_weight(*file_, p + "attn_output.weight", c.n_embd, c.q_dim()));
     l.bq = vector_weight(*file_, p + "attn_q.bias", c.q_dim(), true);
     l.bk = vector_weight(*file_, p + "attn_k.bias", c.kv_dim(), true);
     l.bv = vector_weight(*file_, p + "attn_v.bias", c.kv_dim(), true);
     l.ffn_norm = vector_weight(*file_, p + "ffn_norm.weight", c.n_embd);
-    l.w_gate = for_matmul(matrix_weight(*file_, p + "ffn_gate.weight", c.n_ff, c.n_embd));
-    l.w_up = for_matmul(matrix_weight(*file_, p + "ffn_up.weight", c.n_ff, c.n_embd));
+    if (file_->find_tensor(p + "ffn_gate.weight")) {
+      l.w_gate = for_matmul(matrix_weight(*file_, p + "ffn_gate.weight", c.n_ff, c.n_embd));
+      l.w_up = for_matmul(matrix_weight(*file_, p + "ffn_up.weight", c.n_ff, c.n_embd));
+    } else {  // fused (Phi-3): silu(gate) * up with gate the first n_ff rows, as ggml_swiglu
+      const WeightView up = matrix_weight(*file_, p + "ffn_up.weight", 2 * c.n_ff, c.n_embd);
+      l.w_gate = for_matmul(row_range(up, 0, c.n_ff));
+      l.w_up = for_matmul(row_range(up, c.n_ff, c.n_ff));
+    }
     l.w_down = for_matmul(matrix_weight(*file_, p + "ffn_down.weight", c.n_embd, c.n_ff));
     if (c.qk_norm) {
       l.q_norm = vector_weight(*file_, p + "attn_q_norm.weight", c.head_dim);
@@ -173,7 +249,7 @@ void LlamaModel::forward(std::span<const SequenceBatch> batch, KvCache& cache,
   rope_sin_swa_.resize(swa_rope ? T * half : 0);
   for_token_ranges([&](size_t t0, size_t t1) {
     for (size_t t = t0; t < t1; ++t) {
-      rope_angles_scaled(slots_[t].pos, c.rope_scale, c.rope_dim, c.rope_base,
+      rope_angles_scaled(slots_[t].pos, c.rope_scale, rope_freqs_, c.rope_dim, c.rope_base,
                          &rope_cos_[t * half], &rope_sin_[t * half]);
       if (swa_rope) {
         kernels::rope_angles(slots_[t].pos, c.rope_dim, c.rope_base_swa, &rope_cos_swa_[t * half],
@@ -304,7 +380,10 @@ void LlamaModel::attend(size_t il, std::span<const SequenceBatch> batch, const K
     const size_t head0 = kvh * group;
     const float* q = &q_[t * c.q_dim() + head0 * c.head_dim];
     float* out = &attn_[t * c.q_dim() + head0 * c.head_dim];
-    if (reference_) {
+    if (c.attn_logit_softcap > 0.0f) {
+      attend_softcapped(q, group, c.head_dim, kv, n_ctx, scale, c.attn_logit_softcap,
+                        &scores_[thread * group * max_ctx], out);
+    } else if (reference_) {
       kernels::attend_kv_head_reference(q, group, c.head_dim, kv, n_ctx, scale, out);
     } else {
       kernels::attend_kv_head(q, group, c.head_dim, kv, n_ctx, scale,

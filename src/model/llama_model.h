@@ -1,7 +1,9 @@
-// LlamaModel: the llama-family decoder (Llama 2/3, SmolLM2, Mistral, Qwen2, Gemma 3) as a
-// batched forward pass over weights mapped from a GGUF file. Gemma 3's differences (scaled
-// embeddings, q/k norms, post-norms, GELU FFN, sliding-window layers, logit soft-capping)
-// are switches of LlamaConfig (llama_config.h), not a second model class.
+// LlamaModel: the llama-family decoder (Llama 2/3, SmolLM2, Mistral, Qwen2, Qwen3, Phi-3,
+// Gemma 2, Gemma 3) as a batched forward pass over weights mapped from a GGUF file. The
+// families' differences (scaled embeddings, q/k norms, post-norms, GELU FFN, sliding-window
+// layers, logit soft-capping) are switches of LlamaConfig (llama_config.h), not model
+// classes; tensor-layout ones are handled at load: Phi-3's fused attn_qkv / ffn_up become
+// row views, Llama 3.1+'s rope_freqs.weight divides the RoPE angles.
 //
 // One forward() call takes the new tokens of any number of sequences at once (a decode
 // step contributes one token per sequence, a prefill chunk many) and runs every matmul
@@ -105,6 +107,7 @@ class LlamaModel {
   kernels::WeightView token_embd_{};
   kernels::WeightView output_{};
   const float* output_norm_ = nullptr;
+  const float* rope_freqs_ = nullptr;  // Llama 3.1+: rope_dim / 2 angle divisors, or null
   std::vector<Layer> layers_;
   std::vector<std::unique_ptr<kernels::InterleavedWeight>> interleaved_;  // owned by for_matmul
   bool reference_ = false;

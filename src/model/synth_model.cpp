@@ -51,6 +51,37 @@ const std::vector<SynthArch> kArchs = [] {
   llama.llama_keys = true, llama.head_dim_keys = true;
   llama.rope_factor = 32.0f;  // rope_scaling: llama3, low 1, high 4, original 8192
   v.push_back(llama);
+
+  SynthArch qwen3;  // Qwen/Qwen3-0.6B: qwen2 without q/k/v biases, with q/k norms
+  qwen3.name = "qwen3-0.6b";
+  qwen3.arch = "qwen3";
+  qwen3.n_embd = 1024, qwen3.n_ff = 3072, qwen3.n_layer = 28;
+  qwen3.n_head = 16, qwen3.n_head_kv = 8, qwen3.n_vocab = 151936, qwen3.n_ctx = 40960;
+  qwen3.rope_base = 1000000.0f, qwen3.rms_eps = 1e-6f;
+  qwen3.head_dim_keys = true, qwen3.head_dim_override = 128;  // q is 2048 wide, n_embd 1024
+  qwen3.qk_norm = true;
+  v.push_back(qwen3);
+
+  SynthArch phi3;  // microsoft/Phi-3-mini-4k-instruct
+  phi3.name = "phi-3-mini-4k";
+  phi3.arch = "phi3";
+  phi3.n_embd = 3072, phi3.n_ff = 8192, phi3.n_layer = 32;
+  phi3.n_head = 32, phi3.n_head_kv = 32, phi3.n_vocab = 32064, phi3.n_ctx = 4096;
+  phi3.rope_base = 10000.0f, phi3.rms_eps = 1e-5f;
+  phi3.tied = false, phi3.fused = true, phi3.sliding_window = 2047;
+  phi3.rope_original_ctx = 4096;
+  v.push_back(phi3);
+
+  SynthArch gemma2;  // google/gemma-2-2b
+  gemma2.name = "gemma-2-2b";
+  gemma2.arch = "gemma2";
+  gemma2.n_embd = 2304, gemma2.n_ff = 9216, gemma2.n_layer = 26;
+  gemma2.n_head = 8, gemma2.n_head_kv = 4, gemma2.n_vocab = 256000, gemma2.n_ctx = 8192;
+  gemma2.rope_base = 10000.0f, gemma2.rms_eps = 1e-6f;
+  gemma2.head_dim_keys = true, gemma2.head_dim_override = 256;
+  gemma2.post_norms = true, gemma2.attn_softcap = 50.0f, gemma2.final_softcap = 30.0f;
+  gemma2.sliding_window = 4096;
+  v.push_back(gemma2);
   return v;
 }();
 
@@ -72,19 +103,33 @@ std::vector<Spec> tensor_specs(const SynthArch& a, uint32_t n_layer, uint32_t n_
   for (uint32_t l = 0; l < n_layer; ++l) {
     const std::string p = fmt::format("blk.{}.", l);
     s.push_back({p + "attn_norm.weight", {e}, Init::Ones});
-    s.push_back({p + "attn_q.weight", {e, q}, Init::Normal});
-    s.push_back({p + "attn_k.weight", {e, kv}, Init::Normal});
-    s.push_back({p + "attn_v.weight", {e, kv}, Init::Normal});
+    if (a.fused) {
+      s.push_back({p + "attn_qkv.weight", {e, q + 2 * kv}, Init::Normal});
+    } else {
+      s.push_back({p + "attn_q.weight", {e, q}, Init::Normal});
+      s.push_back({p + "attn_k.weight", {e, kv}, Init::Normal});
+      s.push_back({p + "attn_v.weight", {e, kv}, Init::Normal});
+    }
     if (a.qkv_bias) {
       s.push_back({p + "attn_q.bias", {q}, Init::Normal});
       s.push_back({p + "attn_k.bias", {kv}, Init::Normal});
       s.push_back({p + "attn_v.bias", {kv}, Init::Normal});
     }
+    if (a.qk_norm) {
+      s.push_back({p + "attn_q_norm.weight", {a.head_dim()}, Init::Ones});
+      s.push_back({p + "attn_k_norm.weight", {a.head_dim()}, Init::Ones});
+    }
     s.push_back({p + "attn_output.weight", {q, e}, Init::Normal});
+    if (a.post_norms) s.push_back({p + "post_attention_norm.weight", {e}, Init::Ones});
     s.push_back({p + "ffn_norm.weight", {e}, Init::Ones});
-    s.push_back({p + "ffn_gate.weight", {e, ff}, Init::Normal});
-    s.push_back({p + "ffn_up.weight", {e, ff}, Init::Normal});
+    if (a.fused) {
+      s.push_back({p + "ffn_up.weight", {e, 2 * ff}, Init::Normal});
+    } else {
+      s.push_back({p + "ffn_gate.weight", {e, ff}, Init::Normal});
+      s.push_back({p + "ffn_up.weight", {e, ff}, Init::Normal});
+    }
     s.push_back({p + "ffn_down.weight", {ff, e}, Init::Normal});
+    if (a.post_norms) s.push_back({p + "post_ffw_norm.weight", {e}, Init::Ones});
   }
   s.push_back({"output_norm.weight", {e}, Init::Ones});
   if (!a.tied) s.push_back({"output.weight", {e, n_vocab}, Init::Normal});
@@ -142,6 +187,13 @@ void write_metadata(GgufWriter& w, const SynthArch& a, uint32_t n_layer, uint32_
     w.set_u32(p + "vocab_size", n_vocab);
     w.set_u32(p + "rope.dimension_count", a.head_dim());
   }
+  if (a.fused) {  // Phi-3's converter
+    w.set_u32(p + "rope.dimension_count", a.head_dim());
+    w.set_u32(p + "rope.scaling.original_context_length", a.rope_original_ctx);
+  }
+  if (a.sliding_window > 0) w.set_u32(p + "attention.sliding_window", a.sliding_window);
+  if (a.attn_softcap > 0) w.set_f32(p + "attn_logit_softcapping", a.attn_softcap);
+  if (a.final_softcap > 0) w.set_f32(p + "final_logit_softcapping", a.final_softcap);
   // Provenance, so a synthetic file is never mistaken for a real model.
   w.set_string("ragd.synth.arch", a.name);
   w.set_u64("ragd.synth.seed", o.seed);

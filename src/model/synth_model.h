@@ -1,6 +1,7 @@
 // synth_model: writes a random-weight GGUF with the exact shape of a real model
-// (`ragd synth`), for speed tests at sizes no package ships. Speed does not depend on the
-// weight values, only on shapes and types.
+// (`ragd synth`), for speed tests at sizes no package ships (speed does not depend on the
+// weight values, only on shapes and types) and for checking architectures no registry
+// ships a small file of against llama.cpp (tests/engine/synthetic_golden_test.cpp).
 //
 // Invariants of the written file:
 //  - tensor names, shapes and metadata keys are those of llama.cpp's conversion of the real
@@ -44,13 +45,24 @@ struct SynthArch {
   bool llama_keys = false;   // llama.cpp's llama converter also writes vocab_size and
                              // rope.dimension_count
   bool head_dim_keys = false;  // attention.key_length / value_length (config has head_dim)
+  uint32_t head_dim_override = 0;  // config.json's head_dim when it is not n_embd / n_head
+  bool qk_norm = false;            // attn_q_norm / attn_k_norm per-head weights (qwen3)
+  // Phi-3: attn_qkv (rows q | k | v) and ffn_up (rows gate | up) instead of separate
+  // matrices; the converter also writes rope.dimension_count,
+  // rope.scaling.original_context_length and attention.sliding_window.
+  bool fused = false;
+  uint32_t sliding_window = 0;  // written as attention.sliding_window when > 0
+  // Gemma 2: post_attention_norm / post_ffw_norm tensors and the soft-capping keys.
+  bool post_norms = false;
+  float attn_softcap = 0.0f;
+  float final_softcap = 0.0f;
   // Llama 3 RoPE scaling (rope_freqs.weight), active when rope_factor > 0.
   float rope_factor = 0.0f;
   float rope_low_freq_factor = 1.0f;
   float rope_high_freq_factor = 4.0f;
   uint32_t rope_original_ctx = 8192;
 
-  uint32_t head_dim() const { return n_embd / n_head; }
+  uint32_t head_dim() const { return head_dim_override ? head_dim_override : n_embd / n_head; }
 };
 
 // The architectures `ragd synth` knows, with their published configurations.

@@ -8,8 +8,9 @@ log-probabilities (softmax of the raw logits: post_sampling_probs is off). The f
 that of ../shared/golden/stories260K-greedy.json, read by tests/engine/*golden_test.cpp.
 
 Usage: llama_golden.py --server PATH/llama-server --model FILE.gguf --out FILE.json
-                       [--prompts FILE.json] [--n-predict N] [--threads N]
---prompts is a JSON list of strings (default: the built-in PROMPTS).
+                       [--prompts FILE.json | --short] [--n-predict N] [--threads N]
+--prompts is a JSON list of strings (default: the built-in PROMPTS and a long prompt that
+exercises sliding windows; --short: the built-in PROMPTS only).
 """
 import argparse
 import json
@@ -82,12 +83,13 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--prompts")
+    ap.add_argument("--short", action="store_true", help="the built-in short prompts only")
     ap.add_argument("--n-predict", type=int, default=48)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ctx", type=int, default=2048)
     ap.add_argument("--extra", nargs="*", default=[], help="more llama-server arguments")
     a = ap.parse_args()
-    prompts = json.load(open(a.prompts)) if a.prompts else PROMPTS + [long_prompt()]
+    prompts = json.load(open(a.prompts)) if a.prompts else PROMPTS + ([] if a.short else [long_prompt()])
 
     port = free_port()
     cmd = [a.server, "-m", a.model, "--host", "127.0.0.1", "--port", str(port), "-t", str(a.threads),
