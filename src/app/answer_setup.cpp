@@ -12,7 +12,8 @@ namespace ragd::app {
 namespace fs = std::filesystem;
 
 LocalAnswerer open_answerer(const ModelOptions& model, const EmbedderChoice& embed, const std::string& db_dir,
-                            rag::AnswerOptions options, const RerankChoice& rerank, const std::string& profile) {
+                            rag::AnswerOptions options, const RerankChoice& rerank, const std::string& profile,
+                            const std::string& store) {
   LocalAnswerer a;
   engine::RegistryOptions ro;
   ro.threads = model.threads;
@@ -38,7 +39,7 @@ LocalAnswerer open_answerer(const ModelOptions& model, const EmbedderChoice& emb
       fail("embedding model file {} does not exist", path);
     }
   }
-  a.store = std::make_unique<rag::StoreAccess>(db_dir);
+  a.store = std::make_unique<rag::StoreAccess>(db_dir, store);
   rag::ServiceDeps deps;
   deps.registry = a.registry.get();
   deps.store = a.store.get();

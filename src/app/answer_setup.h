@@ -29,13 +29,14 @@ struct LocalAnswerer {
 
 // Registers the LLM (--model; else the profile's model, rag::profile_model(), when it is
 // installed; else the default) and the embedder (--embed-model, else the default when
-// installed), opens (creating) the store in db_dir, and builds the service. Requests name
+// installed), opens (creating) the store (`store`: sqlite in db_dir, or a postgres:// URI),
+// and builds the service. Requests name
 // `llm` as their model.
 // With a reranker other than "none", retrieval reranks the profile's candidates (callers
 // put rerank.depth into their requests' retrieval.rerank_depth).
 LocalAnswerer open_answerer(const ModelOptions& model, const EmbedderChoice& embed, const std::string& db_dir,
                             rag::AnswerOptions options = {}, const RerankChoice& rerank = {},
-                            const std::string& profile = "default");
+                            const std::string& profile = "default", const std::string& store = "sqlite");
 
 // The registered embedder as a rag::Embedder for ingestion; null when there is none.
 std::unique_ptr<rag::ModelEmbedder> answerer_embedder(const LocalAnswerer& a);

@@ -10,6 +10,7 @@
 #include "app/embed_options.h"
 #include "app/rag_options.h"
 #include "rag/answer/service_error.h"
+#include "rag/store/open_store.h"
 #include "util/error.h"
 
 namespace ragd::app {
@@ -30,11 +31,11 @@ struct AskOptions {
 };
 
 int run_ask(const AskOptions& o) {
-  if (!std::filesystem::exists(std::filesystem::path(o.where.db_dir) / rag::Store::kDbFileName)) {
+  if (!rag::store_exists(o.where.store, o.where.db_dir)) {
     fail("no document store in {}: ingest documents first (ragd ingest PATH --db {})", o.where.db_dir,
          o.where.db_dir);
   }
-  LocalAnswerer a = open_answerer(o.model, o.embed, o.where.db_dir, {}, o.rerank, o.profile);
+  LocalAnswerer a = open_answerer(o.model, o.embed, o.where.db_dir, {}, o.rerank, o.profile, o.where.store);
   rag::AnswerRequest req;
   req.model = a.llm;
   req.retrieval.query = o.question;

@@ -93,7 +93,7 @@ BenchRow bench_one(size_t n, const BenchRagOptions& o) {
   rag::SyntheticCorpusOptions corpus{n, o.mean_words, 30000, 42};
   auto corpus_file = tmp.path() / "corpus.jsonl";
   rag::write_synthetic_corpus(corpus_file, corpus);
-  auto store = rag::Store::open(tmp.path() / "db");
+  auto store = rag::SqliteStore::open(tmp.path() / "db");
   rag::IngestOptions defaults;
   rag::Ingestor ingestor(*store, defaults);
   rag::IngestStats s = ingestor.ingest({corpus_file});

@@ -167,7 +167,7 @@ struct Step {
 };
 
 // Ingests `file` into the growing store and embeds its new chunks (when `embedder` is given).
-Step add_slice(rag::Store& store, const rag::IngestOptions& ingest, rag::Embedder* embedder, const fs::path& file) {
+Step add_slice(rag::SqliteStore& store, const rag::IngestOptions& ingest, rag::Embedder* embedder, const fs::path& file) {
   rag::Ingestor ingestor(store, ingest);
   const rag::IngestStats s = ingestor.ingest({file});
   if (s.errors) fail("bench retrieval: {} records could not be ingested", s.errors);
@@ -213,7 +213,7 @@ int run_bench_retrieval(const BenchRetrievalOptions& o) {
   if (embedder) use_model_tokenizer(ingest.chunker, *embedder);  // as `ragd ingest` chunks
 
   rag::TempDir tmp("ragd-bench-retrieval");
-  auto store = rag::Store::open(tmp.path() / "db");
+  auto store = rag::SqliteStore::open(tmp.path() / "db");
   nlohmann::json rows = nlohmann::json::array(), steps = nlohmann::json::array();
   if (!o.json) {
     fmt::print("{:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9}\n", "documents", "chunks", "mode", "hit@1",

@@ -14,6 +14,7 @@
 #include "app/rag_options.h"
 #include "rag/eval/beir.h"
 #include "rag/ingest/temp_dir.h"
+#include "rag/store/open_store.h"
 #include "util/error.h"
 
 namespace ragd::app {
@@ -25,6 +26,7 @@ struct EvalBeirOptions {
   std::string mode = "bm25";
   std::string profile = "default";
   std::string keep_db;
+  std::string store = "sqlite";
   std::string fts_tokenizer = "porter";
   std::string fusion = "weighted";
   double bm25_weight = 0.3;
@@ -60,7 +62,7 @@ int run_eval_beir(const EvalBeirOptions& o) {
   rag::BeirData data = rag::load_beir(o.data, o.split);
   rag::TempDir tmp("ragd-eval");
   std::filesystem::path dir = o.keep_db.empty() ? tmp.path() : std::filesystem::path(o.keep_db);
-  auto store = rag::Store::open(dir);
+  auto store = rag::open_store(o.store, dir);
   if (embedder) {
     if (auto existing = store->find_collection("beir")) rag::check_embedder_matches(*existing, *embedder);
   }
@@ -144,6 +146,10 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("--db,--keep-db", o->keep_db,
                   "Ingest into this directory and keep it; an existing one is reused (unchanged "
                   "corpus: nothing re-ingested or re-embedded)");
+  sub->add_option("--store", o->store,
+                  "Document store: sqlite (in --db) or postgres://USER@HOST:PORT/DB (its 'beir' collection "
+                  "is reused like --db's)")
+      ->capture_default_str();
   sub->add_option("--fusion", o->fusion, "Hybrid fusion: weighted or rrf")->capture_default_str();
   sub->add_option("--bm25-weight", o->bm25_weight, "Hybrid weighted fusion: BM25 share")
       ->capture_default_str();

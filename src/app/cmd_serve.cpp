@@ -97,6 +97,9 @@ constexpr KeyInfo kKeys[] = {
     {"scheduler.draft_tokens", "--draft-tokens", "Tokens the draft model proposes per step (1..16)", "N"},
     {"generation.max_tokens", "--default-max-tokens", "max_tokens when a request gives none", "N"},
     {"data.db", "--db", "Data directory of the document store ($RAGD_DATA_DIR or ./data)", "DIR"},
+    {"data.store", "--store",
+     "Document store: sqlite (in --db, the default) or postgres://USER@HOST:PORT/DB, shared by every replica "
+     "that names it (--db then only caches vector indexes)", "URL"},
     {"rag.collection", "--collection", "Collection used when a RAG query names none", "NAME"},
     {"rag.max_source_tokens", "", ""},
     {"rag.rerank", "--rerank", "Rerank stage of RAG answers and searches: none or sentence", "NAME"},
@@ -491,7 +494,8 @@ int run_serve(ServeCmd& cmd) {
   }
 
   std::string db = config.get_string("data.db", default_data_dir());
-  auto store = std::make_unique<server::StoreAccess>(db);
+  std::string store_location = config.get_string("data.store", default_store());
+  auto store = std::make_unique<server::StoreAccess>(db, store_location);
   if (!opts.embedding_cache_file.empty() && fs::exists(opts.embedding_cache_file)) {
     try {
       size_t n = embedding_cache->load(opts.embedding_cache_file);

@@ -5,6 +5,7 @@
 
 #include "app/model_options.h"
 #include "rag/search/reranker_factory.h"
+#include "rag/store/open_store.h"
 #include "util/error.h"
 
 namespace ragd::app {
@@ -14,9 +15,19 @@ std::string default_data_dir() {
   return env && *env ? env : "data";
 }
 
+std::string default_store() {
+  const char* env = std::getenv("RAGD_STORE");
+  return env && *env ? env : "sqlite";
+}
+
 void add_store_options(CLI::App* sub, StoreLocation& where, bool with_collection) {
   where.db_dir = default_data_dir();
+  where.store = default_store();
   sub->add_option("--db", where.db_dir, "Data directory holding the store ($RAGD_DATA_DIR or ./data)")
+      ->capture_default_str();
+  sub->add_option("--store", where.store,
+                  "Document store: sqlite (in --db) or postgres://USER@HOST:PORT/DB, shared by every "
+                  "replica; --db then only caches vector indexes ($RAGD_STORE or sqlite)")
       ->capture_default_str();
   if (with_collection) {
     sub->add_option("--collection", where.collection, "Collection name")->capture_default_str();
@@ -24,12 +35,12 @@ void add_store_options(CLI::App* sub, StoreLocation& where, bool with_collection
 }
 
 std::unique_ptr<rag::Store> open_store(const StoreLocation& where, bool must_exist) {
-  if (must_exist && !std::filesystem::exists(std::filesystem::path(where.db_dir) / rag::Store::kDbFileName)) {
+  if (must_exist && !rag::store_exists(where.store, where.db_dir)) {
     fail("no ragd store in '{}': run 'ragd ingest PATH --db {}' first (or set --db / "
          "RAGD_DATA_DIR)",
          where.db_dir, where.db_dir);
   }
-  return rag::Store::open(where.db_dir);
+  return rag::open_store(where.store, where.db_dir);
 }
 
 void RerankChoice::add_to(CLI::App* sub) {

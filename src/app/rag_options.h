@@ -16,17 +16,23 @@ namespace ragd::app {
 
 struct StoreLocation {
   std::string db_dir;  // filled with default_data_dir() by add_store_options
+  // --store: "sqlite" (in db_dir) or a postgres:// URI (rag/store/open_store.h); filled
+  // with default_store() by add_store_options.
+  std::string store = "sqlite";
   std::string collection = "default";
 };
 
 // $RAGD_DATA_DIR if set and non-empty, else ./data.
 std::string default_data_dir();
 
-// Adds --db and (unless with_collection is false) --collection.
+// $RAGD_STORE if set and non-empty, else "sqlite".
+std::string default_store();
+
+// Adds --db, --store and (unless with_collection is false) --collection.
 void add_store_options(CLI::App* sub, StoreLocation& where, bool with_collection = true);
 
-// Opens the store. With must_exist, a directory without a database is a ragd::Error that
-// says to ingest first (searching must not create empty stores as a side effect).
+// Opens the store. With must_exist, a directory without an SQLite database is a ragd::Error
+// that says to ingest first (searching must not create empty stores as a side effect).
 std::unique_ptr<rag::Store> open_store(const StoreLocation& where, bool must_exist);
 
 // The rerank stage of search and eval beir: --rerank none|sentence|llm:MODEL,

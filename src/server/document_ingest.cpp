@@ -90,7 +90,7 @@ UploadResult ingest_documents(StoreAccess& store, const std::string& collection_
     {
       p.phase = "chunking";
       report();
-      rag::Transaction tx(s.db());
+      rag::StoreTransaction tx(s);
       for (auto& d : docs) {
         ++p.documents_processed;
         std::string hash = rag::document_hash(d, signature);

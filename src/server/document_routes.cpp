@@ -128,17 +128,11 @@ void handle_list_documents(ServerContext& ctx, const std::string& name, const ht
   int64_t limit = parse_count("limit", 100, 10000), offset = parse_count("offset", 0, INT64_MAX / 2);
   json out = store_of(ctx).read([&](rag::Store& s) {
     auto c = require(s, name);
-    auto& q = s.cached(
-        "SELECT external_id, title, metadata, chunk_count, ingested_at FROM documents WHERE collection_id = ? "
-        "ORDER BY id LIMIT ? OFFSET ?");
-    q.reset();
-    q.bind(1, c.id).bind(2, limit).bind(3, offset);
     json data = json::array();
-    while (q.step()) {
-      data.push_back({{"id", q.text(0)}, {"title", q.text(1)}, {"metadata", json::parse(q.text(2), nullptr, false)},
-                      {"chunks", q.int64(3)}, {"ingested_at", q.int64(4)}});
+    for (const auto& d : s.list_documents(c.id, limit, offset)) {
+      data.push_back({{"id", d.external_id}, {"title", d.title}, {"metadata", json::parse(d.metadata, nullptr, false)},
+                      {"chunks", d.chunk_count}, {"ingested_at", d.ingested_at}});
     }
-    q.reset();
     return json{{"object", "list"}, {"collection", name}, {"data", data}, {"total", s.stats(c.id).documents},
                 {"limit", limit}, {"offset", offset}};
   });
@@ -148,27 +142,15 @@ void handle_list_documents(ServerContext& ctx, const std::string& name, const ht
 void handle_get_document(ServerContext& ctx, const std::string& name, const std::string& id, httplib::Response& res) {
   json out = store_of(ctx).read([&](rag::Store& s) {
     auto c = require(s, name);
-    auto& q = s.cached(
-        "SELECT id, title, metadata, chunk_count, ingested_at FROM documents WHERE collection_id = ? AND external_id = ?");
-    q.reset();
-    q.bind(1, c.id).bind(2, std::string_view(id));
-    if (!q.step()) {
-      q.reset();
-      throw not_found("document '" + id + "' is not in collection '" + name + "'", "id");
-    }
-    int64_t doc_id = q.int64(0);
-    json doc = {{"id", id}, {"title", q.text(1)}, {"metadata", json::parse(q.text(2), nullptr, false)},
-                {"chunk_count", q.int64(3)}, {"ingested_at", q.int64(4)}};
-    q.reset();
-    auto& cq = s.cached("SELECT id, ordinal, heading, text, token_count FROM chunks WHERE document_id = ? ORDER BY ordinal");
-    cq.reset();
-    cq.bind(1, doc_id);
+    auto d = s.get_document(c.id, id);
+    if (!d) throw not_found("document '" + id + "' is not in collection '" + name + "'", "id");
+    json doc = {{"id", id}, {"title", d->title}, {"metadata", json::parse(d->metadata, nullptr, false)},
+                {"chunk_count", d->chunk_count}, {"ingested_at", d->ingested_at}};
     json chunks = json::array();
-    while (cq.step()) {
-      chunks.push_back({{"chunk_id", cq.int64(0)}, {"ordinal", cq.int64(1)}, {"heading", cq.text(2)},
-                        {"text", cq.text(3)}, {"tokens", cq.int64(4)}});
+    for (const auto& ch : s.document_chunks(d->id)) {
+      chunks.push_back({{"chunk_id", ch.id}, {"ordinal", ch.ordinal}, {"heading", ch.heading},
+                        {"text", ch.text}, {"tokens", ch.token_count}});
     }
-    cq.reset();
     doc["chunks"] = chunks;
     return doc;
   });
@@ -180,7 +162,7 @@ void handle_delete_document(ServerContext& ctx, const std::string& name, const s
     auto c = require(s, name);
     auto ref = s.find_document(c.id, id);
     if (!ref) throw not_found("document '" + id + "' is not in collection '" + name + "'", "id");
-    rag::Transaction tx(s.db());
+    rag::StoreTransaction tx(s);
     s.remove_document(c, ref->id);
     tx.commit();
     return 0;
@@ -192,12 +174,7 @@ void handle_delete_collection(ServerContext& ctx, const std::string& name, httpl
   auto& store = store_of(ctx);
   store.write([&](rag::Store& s) {
     auto c = require(s, name);
-    rag::Transaction tx(s.db());
-    // Foreign keys cascade from the collection row to sources, documents, chunks and
-    // embeddings; the FTS table is the collection's own.
-    s.db().exec(fmt::format("DROP TABLE IF EXISTS {}", rag::fts_table_name(c.id)));
-    s.db().prepare("DELETE FROM collections WHERE id = ?").bind(1, c.id).run();
-    tx.commit();
+    s.delete_collection(c);
     std::error_code ec;
     auto index = rag::CollectionVectors::index_path(s.dir(), name);
     std::filesystem::remove(index, ec);

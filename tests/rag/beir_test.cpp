@@ -1,3 +1,4 @@
+#include "rag/store/sqlite_store.h"
 #include "rag/eval/beir.h"
 
 #include <gtest/gtest.h>
@@ -28,7 +29,7 @@ TEST(Beir, LoadsAndEvaluatesATinyDataset) {
   EXPECT_EQ(data.queries[0].first, "q1");
   EXPECT_EQ(data.qrels["q2"]["d2"], 2);
 
-  auto store = Store::open(tmp.path() / "db");
+  auto store = SqliteStore::open(tmp.path() / "db");
   auto r = evaluate_beir(data, *store, BeirOptions{});
   EXPECT_EQ(r.documents, 3u);
   EXPECT_EQ(r.queries, 2u);
@@ -56,7 +57,7 @@ TEST(Beir, SciFactBm25ReachesThePublishedBaseline) {
   auto dir = testing::scifact_dir();
   if (!std::filesystem::exists(dir / "corpus.jsonl")) GTEST_SKIP() << "no SciFact data at " << dir;
   TempDir tmp;
-  auto store = Store::open(tmp.path());
+  auto store = SqliteStore::open(tmp.path());
   auto r = evaluate_beir(load_beir(dir), *store, BeirOptions{});
   std::printf("SciFact BM25: nDCG@10 %.4f Recall@100 %.4f MRR@10 %.4f p50 %.2f ms p99 %.2f ms\n",
               r.ndcg_at_10, r.recall_at_100, r.mrr_at_10, r.latency_ms_p50, r.latency_ms_p99);

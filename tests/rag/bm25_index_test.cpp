@@ -1,5 +1,6 @@
 // The in-memory BM25 index against FTS5's bm25(): same top-k chunk ids in the same order,
 // same scores, and in step with the collection after documents are replaced or removed.
+#include "rag/store/sqlite_store.h"
 #include "rag/search/bm25_index.h"
 
 #include <gtest/gtest.h>
@@ -37,7 +38,7 @@ DocumentInput make_doc(const std::string& id, const std::vector<std::string>& te
 // lengths, so that tf, document length and IDF (including its 1e-6 floor) all matter.
 struct Corpus {
   TempDir tmp;
-  std::unique_ptr<Store> store = Store::open(tmp.path());
+  std::unique_ptr<SqliteStore> store = SqliteStore::open(tmp.path());
   Collection c = store->create_collection("default");
 
   Corpus() {
@@ -61,7 +62,7 @@ struct Corpus {
   }
 };
 
-std::vector<std::string> query_tokens(Store& store, const Collection& c, const std::string& q) {
+std::vector<std::string> query_tokens(SqliteStore& store, const Collection& c, const std::string& q) {
   Fts5TextTokenizer tok(store.db(), c.fts_tokenizer);
   std::vector<std::string> out;
   for (const auto& term : fts_query_terms(q)) {
@@ -107,8 +108,7 @@ TEST(Bm25Index, FiltersMatchFts5) {
   Corpus f;
   auto index = Bm25Index::build(*f.store, f.c);
   std::vector<MetadataFilter> filters = {MetadataFilter::parse("lang=de")};
-  auto ids = f.store->chunk_ids_where(f.c.id, filters_sql(filters, 2),
-                                      [&](Stmt& s, int first) { bind_filters(s, filters, first); });
+  auto ids = f.store->chunk_ids_matching(f.c.id, filters);
   ASSERT_FALSE(ids.empty());
   auto mask = index->mask_of(ids);
   for (const auto& q : kQueries) {
@@ -173,7 +173,7 @@ TEST(Bm25Index, BuildsOnlyAfterRepeatedQueries) {
 TEST(Bm25Index, MatchesFts5OnASyntheticCorpus) {
   TempDir tmp;
   SyntheticCorpusOptions corpus{300, 120, 2000, 3};
-  auto store = Store::open(tmp.path());
+  auto store = SqliteStore::open(tmp.path());
   auto c = store->create_collection("default");
   // Several chunks per document via long texts would need the chunker; one chunk each is
   // enough here: what matters is realistic Zipf term statistics.

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "rag/store/schema.h"
-#include "rag/store/store.h"
+#include "rag/store/sqlite_store.h"
 #include "rag/ingest/temp_dir.h"
 
 namespace ragd::rag {
@@ -19,7 +19,7 @@ DocumentInput doc(const std::string& id, const std::string& text) {
 
 TEST(ContentVersion, BumpsOnEveryDocumentChangeAndNothingElse) {
   TempDir tmp;
-  auto store = Store::open(tmp.path());
+  auto store = SqliteStore::open(tmp.path());
   auto c = store->create_collection("docs");
   auto other = store->create_collection("other");
   EXPECT_EQ(store->content_version(c.id), 0u);
@@ -53,7 +53,7 @@ TEST(ContentVersion, BumpsOnEveryDocumentChangeAndNothingElse) {
 
 TEST(ContentVersion, ARolledBackWriteLeavesItUnchanged) {
   TempDir tmp;
-  auto store = Store::open(tmp.path());
+  auto store = SqliteStore::open(tmp.path());
   auto c = store->create_collection("docs");
   {
     Transaction tx(store->db());
@@ -67,12 +67,12 @@ TEST(ContentVersion, AVersionOneDatabaseIsMigrated) {
   TempDir tmp;
   {
     // Make a version-1 database: today's schema minus the column version 2 added.
-    auto store = Store::open(tmp.path());
+    auto store = SqliteStore::open(tmp.path());
     store->create_collection("docs");
     store->db().exec("ALTER TABLE collections DROP COLUMN content_version");
     store->db().exec("PRAGMA user_version = 1");
   }
-  auto store = Store::open(tmp.path());
+  auto store = SqliteStore::open(tmp.path());
   auto st = store->db().prepare("PRAGMA user_version");
   st.step();
   EXPECT_EQ(st.int64(0), kSchemaVersion);

@@ -1,3 +1,4 @@
+#include "rag/store/sqlite_store.h"
 #include "rag/ingest/embed_chunks.h"
 
 #include <gtest/gtest.h>
@@ -34,7 +35,7 @@ class RecordingEmbedder : public Embedder {
 
 struct Fixture {
   TempDir tmp;
-  std::unique_ptr<Store> store = Store::open(tmp.path() / "db");
+  std::unique_ptr<SqliteStore> store = SqliteStore::open(tmp.path() / "db");
   Collection collection;
 
   Fixture() {

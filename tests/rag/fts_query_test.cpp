@@ -1,3 +1,4 @@
+#include "rag/store/sqlite_store.h"
 #include "rag/search/fts_query.h"
 
 #include <fmt/format.h>
@@ -42,7 +43,7 @@ class HostileQueries : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(HostileQueries, NeverFailAgainstARealIndex) {
   TempDir tmp;
-  auto store = Store::open(tmp.path());
+  auto store = SqliteStore::open(tmp.path());
   auto c = store->create_collection("default");
   DocumentInput d{"doc", "title", "h", nlohmann::json::object(),
                   {Chunk{"title", "", "and or near not quotes \" café 日本語 text", 5}}};
@@ -61,7 +62,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(FtsQuery, AnyTermMatchesAndMoreTermsRankHigher) {
   TempDir tmp;
-  auto store = Store::open(tmp.path());
+  auto store = SqliteStore::open(tmp.path());
   auto c = store->create_collection("default");
   auto put = [&](std::string id, std::string text) {
     store->put_document(c, std::nullopt, DocumentInput{id, "", id, nlohmann::json::object(), {Chunk{"", "", text, 3}}});

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <random>
 
+#include "rag/store/sqlite_store.h"
 #include "rag/search/collection_vectors.h"
 #include "rag/ingest/temp_dir.h"
 #include "util/error.h"
@@ -16,7 +17,7 @@ namespace {
 
 struct IndexedStore {
   TempDir tmp;
-  std::unique_ptr<Store> store = Store::open(tmp.path());
+  std::unique_ptr<SqliteStore> store = SqliteStore::open(tmp.path());
   Collection c = store->create_collection("crash");
   std::vector<std::vector<float>> vectors;
   std::vector<int64_t> chunk_ids;

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <random>
 
+#include "rag/store/sqlite_store.h"
 #include "engine/embedding_cache.h"
 #include "rag/ingest/temp_dir.h"
 #include "rag/search/collection_vectors.h"
@@ -55,7 +56,7 @@ class FileSizeLimit {
 
 struct VectorStore {
   TempDir tmp{"ragd-idxerr"};
-  std::unique_ptr<Store> store = Store::open(tmp.path());
+  std::unique_ptr<SqliteStore> store = SqliteStore::open(tmp.path());
   Collection c = store->create_collection("docs");
   VectorIndexConfig cfg;
   std::mt19937 rng{11};

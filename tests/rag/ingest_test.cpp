@@ -1,3 +1,4 @@
+#include "rag/store/sqlite_store.h"
 #include "rag/ingest/ingest.h"
 
 #include <fmt/format.h>
@@ -23,7 +24,7 @@ using testing::write_file;
 struct Fixture {
   TempDir tmp;
   std::filesystem::path docs = tmp.path() / "docs";
-  std::unique_ptr<Store> store = Store::open(tmp.path() / "db");
+  std::unique_ptr<SqliteStore> store = SqliteStore::open(tmp.path() / "db");
 
   IngestStats ingest(std::vector<std::string> paths = {}, IngestOptions o = {}) {
     if (paths.empty()) paths = {docs.string()};
@@ -151,7 +152,7 @@ TEST(Ingest, SurvivesSigkillMidway) {
   if (pid == 0) {
     close(fds[0]);
     try {
-      auto store = Store::open(db_dir);
+      auto store = SqliteStore::open(db_dir);
       IngestOptions o;
       o.batch_documents = 200;
       o.on_commit = [&](size_t committed) {
@@ -177,7 +178,7 @@ TEST(Ingest, SurvivesSigkillMidway) {
   ASSERT_TRUE(WIFSIGNALED(status)) << "the child finished before it was killed";
   ASSERT_GE(committed, 1000u);
 
-  auto store = Store::open(db_dir);
+  auto store = SqliteStore::open(db_dir);
   auto check = store->db().prepare("PRAGMA integrity_check");
   ASSERT_TRUE(check.step());
   EXPECT_EQ(check.text(0), "ok");

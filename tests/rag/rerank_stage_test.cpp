@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "rag/store/sqlite_store.h"
 #include "rag/ingest/ingest.h"
 #include "rag/search/retriever.h"
 #include "rag/ingest/temp_dir.h"
@@ -26,7 +27,7 @@ class ReversingReranker : public Reranker {
 
 struct Docs {
   TempDir tmp;
-  std::unique_ptr<Store> store = Store::open(tmp.path() / "db");
+  std::unique_ptr<SqliteStore> store = SqliteStore::open(tmp.path() / "db");
   Collection c;
   Docs() {
     // "lava" occurs 4, 3, 2, 1 times: BM25 ranks a, b, c, d.

@@ -1,3 +1,4 @@
+#include "rag/store/sqlite_store.h"
 #include "rag/search/retriever.h"
 
 #include <fmt/format.h>
@@ -52,7 +53,7 @@ class KeywordReranker : public Reranker {
 
 struct Corpus {
   TempDir tmp;
-  std::unique_ptr<Store> store = Store::open(tmp.path() / "db");
+  std::unique_ptr<SqliteStore> store = SqliteStore::open(tmp.path() / "db");
   Collection c;
   ToyEmbedder embedder;
   std::unique_ptr<CollectionVectors> vectors;

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "rag/store/sqlite_store.h"
 #include "failing_vfs.h"
 #include "rag/ingest/embed_chunks.h"
 #include "rag/ingest/ingest.h"
@@ -151,7 +152,7 @@ RunResult run_ingest(const fs::path& db_dir, const std::vector<fs::path>& files,
                      const std::string& vfs) {
   RunResult r;
   HashEmbedder embedder;
-  std::unique_ptr<Store> store;
+  std::unique_ptr<SqliteStore> store;
   const FailingVfs* faults = vfs.empty() ? nullptr : &FailingVfs::install();
   // Called at the end of each step: names the step in which the first fault fired.
   const char* step = "open";
@@ -160,7 +161,7 @@ RunResult run_ingest(const fs::path& db_dir, const std::vector<fs::path>& files,
     step = next;
   };
   try {
-    store = Store::open(db_dir, vfs);
+    store = SqliteStore::open(db_dir, vfs);
     step_done("create collection");
     IngestOptions o = ingest_options();
     o.on_commit = [&](size_t n) { r.committed = n; };
@@ -203,7 +204,7 @@ struct RefDoc {
 
 // The documents of a clean run, in the order they were written (= acknowledged).
 std::vector<RefDoc> reference_documents(const fs::path& db_dir) {
-  auto store = Store::open(db_dir);
+  auto store = SqliteStore::open(db_dir);
   auto s = store->db().prepare("SELECT external_id, title, chunk_count FROM documents ORDER BY id");
   std::vector<RefDoc> docs;
   while (s.step()) {
@@ -213,18 +214,18 @@ std::vector<RefDoc> reference_documents(const fs::path& db_dir) {
   return docs;
 }
 
-std::string one_text(Store& store, const std::string& sql) {
+std::string one_text(SqliteStore& store, const std::string& sql) {
   auto s = store.db().prepare(sql);
   return s.step() ? s.text(0) : std::string();
 }
 
-int64_t one_int(Store& store, const std::string& sql) {
+int64_t one_int(SqliteStore& store, const std::string& sql) {
   auto s = store.db().prepare(sql);
   return s.step() ? s.int64(0) : -1;
 }
 
 // doc_key → document id of the collection's documents.
-std::map<std::string, int64_t> stored_documents(Store& store, const Collection& c) {
+std::map<std::string, int64_t> stored_documents(SqliteStore& store, const Collection& c) {
   auto s = store.db().prepare("SELECT external_id, id FROM documents WHERE collection_id = ?");
   s.bind(1, c.id);
   std::map<std::string, int64_t> out;
@@ -232,18 +233,18 @@ std::map<std::string, int64_t> stored_documents(Store& store, const Collection& 
   return out;
 }
 
-bool owned_by(Store& store, const std::vector<int64_t>& chunk_ids, int64_t doc_id) {
+bool owned_by(SqliteStore& store, const std::vector<int64_t>& chunk_ids, int64_t doc_id) {
   auto owners = store.document_ids(chunk_ids);
   return std::any_of(owners.begin(), owners.end(), [&](auto& p) { return p.second == doc_id; });
 }
 
-bool bm25_finds(Store& store, const Collection& c, const RefDoc& d, int64_t doc_id) {
+bool bm25_finds(SqliteStore& store, const Collection& c, const RefDoc& d, int64_t doc_id) {
   std::vector<int64_t> ids;
   for (const auto& h : bm25_search(store, c, d.marker, 5)) ids.push_back(h.chunk_id);
   return owned_by(store, ids, doc_id);
 }
 
-bool dense_finds(Store& store, const Collection& c, const RefDoc& d, int64_t doc_id) {
+bool dense_finds(SqliteStore& store, const Collection& c, const RefDoc& d, int64_t doc_id) {
   HashEmbedder embedder;
   auto cv = CollectionVectors::open(store, c);
   std::vector<int64_t> ids;
@@ -281,8 +282,8 @@ void check_after_fault(const fs::path& db_dir, const Scenario& sc, const RunResu
   const size_t committed = r.committed;  // on_commit runs after every commit, the last included
   for (size_t i = 0; i < committed && i < sc.written.size(); ++i) must_have[sc.written[i]] = true;
 
-  std::unique_ptr<Store> store;
-  ASSERT_NO_THROW(store = Store::open(db_dir));
+  std::unique_ptr<SqliteStore> store;
+  ASSERT_NO_THROW(store = SqliteStore::open(db_dir));
   EXPECT_EQ(one_text(*store, "PRAGMA integrity_check"), "ok");
   EXPECT_EQ(one_int(*store, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
   auto c = store->find_collection("default");
@@ -325,8 +326,8 @@ void check_after_fault(const fs::path& db_dir, const Scenario& sc, const RunResu
 
 // After the re-run: the whole corpus, every chunk embedded, found both ways.
 void check_complete(const fs::path& db_dir, const std::vector<RefDoc>& ref) {
-  std::unique_ptr<Store> store;
-  ASSERT_NO_THROW(store = Store::open(db_dir));
+  std::unique_ptr<SqliteStore> store;
+  ASSERT_NO_THROW(store = SqliteStore::open(db_dir));
   EXPECT_EQ(one_text(*store, "PRAGMA integrity_check"), "ok");
   auto c = store->find_collection("default");
   ASSERT_TRUE(c.has_value());
@@ -541,13 +542,13 @@ TEST(StoreIoError, TheShimFailsExactlyThePlannedCall) {
   vfs.reset_counters();
   vfs.arm(plan);
   {
-    auto store = Store::open(tmp.path(), vfs.name());
+    auto store = SqliteStore::open(tmp.path(), vfs.name());
     store->create_collection("a");
   }
   const int64_t wal_writes = vfs.calls();
   EXPECT_GT(wal_writes, 0);
   EXPECT_EQ(vfs.failures(), 0);
-  auto store = Store::open(tmp.path(), vfs.name());
+  auto store = SqliteStore::open(tmp.path(), vfs.name());
   plan.fail_at = 1;
   plan.disk_full = true;
   vfs.reset_counters();

@@ -1,4 +1,4 @@
-#include "rag/store/store.h"
+#include "rag/store/sqlite_store.h"
 
 #include <gtest/gtest.h>
 
@@ -19,7 +19,7 @@ DocumentInput make_doc(std::string id, std::vector<std::string> texts, std::stri
   return d;
 }
 
-int64_t scalar(Store& s, const std::string& sql) {
+int64_t scalar(SqliteStore& s, const std::string& sql) {
   auto st = s.db().prepare(sql);
   st.step();
   return st.int64(0);
@@ -27,7 +27,7 @@ int64_t scalar(Store& s, const std::string& sql) {
 
 TEST(Store, CreatesASchemaWithVersionAndWal) {
   TempDir tmp;
-  auto store = Store::open(tmp.path());
+  auto store = SqliteStore::open(tmp.path());
   EXPECT_EQ(scalar(*store, "PRAGMA user_version"), kSchemaVersion);
   {
     auto mode = store->db().prepare("PRAGMA journal_mode");
@@ -44,13 +44,13 @@ TEST(Store, CreatesASchemaWithVersionAndWal) {
 
 TEST(Store, RefusesADatabaseFromANewerRagd) {
   TempDir tmp;
-  { Store::open(tmp.path())->db().exec("PRAGMA user_version = 999"); }
-  EXPECT_THROW(Store::open(tmp.path()), Error);
+  { SqliteStore::open(tmp.path())->db().exec("PRAGMA user_version = 999"); }
+  EXPECT_THROW(SqliteStore::open(tmp.path()), Error);
 }
 
 TEST(Store, ReplacingADocumentReplacesItsChunksAndFtsRows) {
   TempDir tmp;
-  auto store = Store::open(tmp.path());
+  auto store = SqliteStore::open(tmp.path());
   auto c = store->create_collection("default");
   int64_t id = store->put_document(c, std::nullopt, make_doc("a", {"apple banana", "cherry"}));
   store->put_document(c, std::nullopt, make_doc("b", {"banana split"}));
@@ -73,7 +73,7 @@ TEST(Store, ReplacingADocumentReplacesItsChunksAndFtsRows) {
 
 TEST(Store, CollectionsAreSeparateIndexes) {
   TempDir tmp;
-  auto store = Store::open(tmp.path());
+  auto store = SqliteStore::open(tmp.path());
   auto a = store->create_collection("a"), b = store->create_collection("b");
   store->put_document(a, std::nullopt, make_doc("1", {"shared word alpha"}));
   store->put_document(b, std::nullopt, make_doc("1", {"shared word beta"}));
@@ -86,7 +86,7 @@ TEST(Store, CollectionsAreSeparateIndexes) {
 
 TEST(Store, EmbeddingsFixTheDimensionAndBumpTheVersion) {
   TempDir tmp;
-  auto store = Store::open(tmp.path());
+  auto store = SqliteStore::open(tmp.path());
   auto c = store->create_collection("default");
   store->put_document(c, std::nullopt, make_doc("a", {"x", "y"}));
   auto ids = store->chunks_without_embedding(c.id, 10);

@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 
+#include "rag/store/sqlite_store.h"
 #include "rag/search/collection_vectors.h"
 #include "rag/search/exact_index.h"
 #include "rag/search/hnsw_index.h"
@@ -163,7 +164,7 @@ TEST(HnswIndex, DeleteReAddGrowAndPersist) {
 // A store with `n` one-chunk documents, each with a random embedding.
 struct EmbeddedStore {
   TempDir tmp;
-  std::unique_ptr<Store> store = Store::open(tmp.path());
+  std::unique_ptr<SqliteStore> store = SqliteStore::open(tmp.path());
   Collection c = store->create_collection("vecs");
   std::vector<int64_t> chunk_ids;
 

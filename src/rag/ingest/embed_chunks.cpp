@@ -46,7 +46,7 @@ EmbedStats embed_missing_chunks(Store& store, Collection& collection, Embedder& 
     // Computed outside the transaction: the database stays free for readers meanwhile.
     auto vectors = embedder.embed_passages(texts);
     if (vectors.size() != chunks.size()) fail("embedding model returned {} vectors for {} texts", vectors.size(), chunks.size());
-    Transaction tx(store.db());
+    StoreTransaction tx(store);
     for (size_t i = 0; i < chunks.size(); ++i) {
       store.put_embedding(collection, chunks[i].id, vectors[i], model);
     }

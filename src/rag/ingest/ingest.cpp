@@ -225,7 +225,7 @@ void Ingestor::ingest_document(Document& doc, int64_t source_id) {
 }
 
 void Ingestor::begin_transaction() {
-  if (!tx_) store_write([&] { tx_.emplace(store_.db()); });
+  if (!tx_) store_write([&] { tx_.emplace(store_); });
 }
 
 void Ingestor::maybe_commit(bool force) {

@@ -89,7 +89,7 @@ class Ingestor {
   IngestStats stats_;
   IngestProgress progress_;
   ProgressFn progress_fn_;
-  std::optional<Transaction> tx_;
+  std::optional<StoreTransaction> tx_;
   size_t pending_documents_ = 0, committed_documents_ = 0;
   double last_commit_ = 0;
   std::vector<std::string> seen_;  // external ids found in the current file

@@ -31,7 +31,7 @@ uint64_t read_varint(std::span<const std::byte> b, size_t& pos) {
 }
 
 // Rows and total tokens (all columns) as FTS5 records them; zeros for an empty table.
-std::pair<int64_t, int64_t> fts_totals(Store& store, const Collection& collection) {
+std::pair<int64_t, int64_t> fts_totals(SqliteStore& store, const Collection& collection) {
   auto& s = store.cached(
       fmt::format("SELECT block FROM {}_data WHERE id = {}", fts_table_name(collection.id), kAveragesRowid));
   if (!s.step()) return {0, 0};
@@ -162,7 +162,7 @@ class Bm25IndexBuilder {
   uint64_t total_tokens_ = 0;
 };
 
-std::string Bm25Index::fts_version(Store& store, const Collection& collection) {
+std::string Bm25Index::fts_version(SqliteStore& store, const Collection& collection) {
   auto& s = store.cached(fmt::format("SELECT block FROM {}_data WHERE id IN ({}, {}) ORDER BY id",
                                      fts_table_name(collection.id), kAveragesRowid, kStructureRowid));
   std::string v;
@@ -174,7 +174,7 @@ std::string Bm25Index::fts_version(Store& store, const Collection& collection) {
   return v;
 }
 
-std::shared_ptr<const Bm25Index> Bm25Index::build(Store& store, const Collection& collection) {
+std::shared_ptr<const Bm25Index> Bm25Index::build(SqliteStore& store, const Collection& collection) {
   auto index = std::make_shared<Bm25Index>();
   ReadSnapshot snapshot(store.db());
   index->version_ = fts_version(store, collection);

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "rag/search/scored_chunk.h"
-#include "rag/store/store.h"
+#include "rag/store/sqlite_store.h"
 
 namespace ragd::rag {
 
@@ -39,11 +39,11 @@ class Bm25Index {
   // Reads the collection's chunks in one read transaction (a savepoint, so it also works
   // inside a caller's transaction). Throws ragd::Error when the chunks and the FTS5 table
   // disagree on the row or token count.
-  static std::shared_ptr<const Bm25Index> build(Store& store, const Collection& collection);
+  static std::shared_ptr<const Bm25Index> build(SqliteStore& store, const Collection& collection);
 
   // The FTS5 table's structure and totals records: one primary-key lookup, and different
   // after every committed write (each commit flushes a new segment and new totals).
-  static std::string fts_version(Store& store, const Collection& collection);
+  static std::string fts_version(SqliteStore& store, const Collection& collection);
 
   const std::string& version() const { return version_; }
 

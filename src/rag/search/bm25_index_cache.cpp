@@ -25,7 +25,7 @@ struct Entry {
 
 // The database file's path and inode: a database deleted and recreated at the same path
 // (tests, benchmarks) gets a new inode while it exists beside the old one's cache entry.
-std::string db_key(Store& store) {
+std::string db_key(SqliteStore& store) {
   const std::string path = store.db().path().string();
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return path;
@@ -34,7 +34,7 @@ std::string db_key(Store& store) {
 
 class Cache {
  public:
-  std::shared_ptr<const Bm25Index> for_query(Store& store, const Collection& collection) {
+  std::shared_ptr<const Bm25Index> for_query(SqliteStore& store, const Collection& collection) {
     std::string version = Bm25Index::fts_version(store, collection);
     std::string key = entry_key(store, collection);
     {
@@ -48,14 +48,14 @@ class Cache {
     return build(store, collection, key);
   }
 
-  void note(Store& store, const Collection& collection, double seconds) {
+  void note(SqliteStore& store, const Collection& collection, double seconds) {
     std::lock_guard lock(mu_);
     Entry& e = entries_[entry_key(store, collection)];
     ++e.fts_queries;
     e.fts_seconds += seconds;
   }
 
-  std::shared_ptr<const Bm25Index> warm(Store& store, const Collection& collection, double* seconds) {
+  std::shared_ptr<const Bm25Index> warm(SqliteStore& store, const Collection& collection, double* seconds) {
     std::string version = Bm25Index::fts_version(store, collection);
     std::string key = entry_key(store, collection);
     {
@@ -76,19 +76,19 @@ class Cache {
     return index;
   }
 
-  void forget(Store& store) {
+  void forget(SqliteStore& store) {
     std::string prefix = db_key(store) + '/';
     std::lock_guard lock(mu_);
     std::erase_if(entries_, [&](const auto& kv) { return kv.first.starts_with(prefix) && !kv.second.building; });
   }
 
  private:
-  static std::string entry_key(Store& store, const Collection& collection) {
+  static std::string entry_key(SqliteStore& store, const Collection& collection) {
     return db_key(store) + '/' + std::to_string(collection.id);
   }
 
   // Called with `building` set by this thread; never throws.
-  std::shared_ptr<const Bm25Index> build(Store& store, const Collection& collection, const std::string& key) {
+  std::shared_ptr<const Bm25Index> build(SqliteStore& store, const Collection& collection, const std::string& key) {
     Stopwatch watch;
     std::shared_ptr<const Bm25Index> index;
     std::string error;
@@ -131,19 +131,19 @@ Cache& cache() {
 
 }  // namespace
 
-std::shared_ptr<const Bm25Index> bm25_index_for_query(Store& store, const Collection& collection) {
+std::shared_ptr<const Bm25Index> bm25_index_for_query(SqliteStore& store, const Collection& collection) {
   return cache().for_query(store, collection);
 }
 
-void note_fts_query(Store& store, const Collection& collection, double seconds) {
+void note_fts_query(SqliteStore& store, const Collection& collection, double seconds) {
   cache().note(store, collection, seconds);
 }
 
-std::shared_ptr<const Bm25Index> warm_bm25_index(Store& store, const Collection& collection,
+std::shared_ptr<const Bm25Index> warm_bm25_index(SqliteStore& store, const Collection& collection,
                                                  double* build_seconds) {
   return cache().warm(store, collection, build_seconds);
 }
 
-void forget_bm25_indexes(Store& store) { cache().forget(store); }
+void forget_bm25_indexes(SqliteStore& store) { cache().forget(store); }
 
 }  // namespace ragd::rag

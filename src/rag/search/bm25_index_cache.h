@@ -15,21 +15,21 @@
 #include <memory>
 
 #include "rag/search/bm25_index.h"
-#include "rag/store/store.h"
+#include "rag/store/sqlite_store.h"
 
 namespace ragd::rag {
 
 // The index to answer this query with, or nullptr to use FTS5 (then report the time it
 // took with note_fts_query, which feeds the build policy).
-std::shared_ptr<const Bm25Index> bm25_index_for_query(Store& store, const Collection& collection);
-void note_fts_query(Store& store, const Collection& collection, double seconds);
+std::shared_ptr<const Bm25Index> bm25_index_for_query(SqliteStore& store, const Collection& collection);
+void note_fts_query(SqliteStore& store, const Collection& collection, double seconds);
 
 // Builds (or reuses a current) index now, regardless of the policy; for benchmarks and
 // servers that want to warm up. Returns it with the seconds the build took (0 if reused).
-std::shared_ptr<const Bm25Index> warm_bm25_index(Store& store, const Collection& collection,
+std::shared_ptr<const Bm25Index> warm_bm25_index(SqliteStore& store, const Collection& collection,
                                                  double* build_seconds = nullptr);
 
 // Drops every cached index of the store's database (e.g. before deleting it).
-void forget_bm25_indexes(Store& store);
+void forget_bm25_indexes(SqliteStore& store);
 
 }  // namespace ragd::rag

@@ -72,8 +72,7 @@ double Retriever::dense_candidates(std::string_view query, const SearchOptions& 
   IdFilter filter;
   std::shared_ptr<std::unordered_set<int64_t>> allowed;
   if (!o.filters.empty()) {
-    auto ids = store_.chunk_ids_where(collection_.id, filters_sql(o.filters, 2),
-                                      [&](Stmt& s, int first) { bind_filters(s, o.filters, first); });
+    auto ids = store_.chunk_ids_matching(collection_.id, o.filters);
     allowed = std::make_shared<std::unordered_set<int64_t>>(ids.begin(), ids.end());
     filter = [allowed](int64_t id) { return allowed->count(id) > 0; };
   }

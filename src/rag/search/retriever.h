@@ -20,7 +20,7 @@
 #include "rag/search/embedder.h"
 #include "rag/search/fts_query.h"
 #include "rag/search/fusion.h"
-#include "rag/search/metadata_filter.h"
+#include "rag/store/metadata_filter.h"
 #include "rag/search/reranker.h"
 #include "rag/store/store.h"
 

@@ -1,11 +1,13 @@
 #include "rag/store/store_access.h"
 
+#include "rag/store/open_store.h"
+
 namespace ragd::rag {
 
-StoreAccess::StoreAccess(const std::filesystem::path& dir)
-    : dir_(dir), writer_(Store::open(dir)) {
+StoreAccess::StoreAccess(const std::filesystem::path& dir, const std::string& location)
+    : dir_(dir), writer_(open_store(location, dir)) {
   // The writer first: it creates and migrates the database the reader then opens.
-  reader_ = Store::open(dir);
+  reader_ = open_store(location, dir);
 }
 
 CollectionVectors* StoreAccess::vectors(const Collection& collection) {

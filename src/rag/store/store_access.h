@@ -1,7 +1,7 @@
 // StoreAccess: how concurrent callers (the server's handler threads, the answer service)
-// share one SQLite store.
+// share one store (SQLite or PostgreSQL, open_store.h).
 //
-// A Store is one SQLite connection and must be used by one thread at a time. The server
+// A Store is one connection and must be used by one thread at a time. The server
 // keeps two: a read connection for retrieval and listings, and a write connection for
 // ingestion, deletions and collection changes, each behind its own mutex. WAL mode lets
 // the reader run beside a writer, so a long upload does not stall queries; readers wait
@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "rag/search/collection_vectors.h"
 #include "rag/store/store.h"
@@ -26,8 +27,9 @@ namespace ragd::rag {
 
 class StoreAccess {
  public:
-  // Opens (creating if needed) DIR/ragd.db twice.
-  explicit StoreAccess(const std::filesystem::path& dir);
+  // Opens the store at `location` (open_store.h; "" is SQLite in DIR/ragd.db, created if
+  // needed) twice.
+  explicit StoreAccess(const std::filesystem::path& dir, const std::string& location = "");
 
   template <typename F>
   auto read(F&& fn) {

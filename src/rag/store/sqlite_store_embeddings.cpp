@@ -1,13 +1,13 @@
-// Store: embedding vectors (see store.h). Vectors are float32 in host byte order (every
+// SqliteStore: embedding vectors (see sqlite_store.h). Vectors are float32 in host byte order (every
 // platform ragd targets is little-endian), one BLOB per chunk.
 #include <cstring>
 
-#include "rag/store/store.h"
+#include "rag/store/sqlite_store.h"
 #include "util/error.h"
 
 namespace ragd::rag {
 
-void Store::put_embedding(Collection& collection, int64_t chunk_id, std::span<const float> vector,
+void SqliteStore::put_embedding(Collection& collection, int64_t chunk_id, std::span<const float> vector,
                           const std::string& model) {
   if (vector.empty()) fail("empty embedding vector for chunk {}", chunk_id);
   if (collection.embedding_dim == 0) {
@@ -33,7 +33,7 @@ void Store::put_embedding(Collection& collection, int64_t chunk_id, std::span<co
   ++collection.vector_version;
 }
 
-void Store::for_each_embedding(int64_t collection_id,
+void SqliteStore::for_each_embedding(int64_t collection_id,
                                const std::function<void(int64_t, std::span<const float>)>& fn) {
   auto& s = cached(
       "SELECT e.chunk_id, e.vector FROM embeddings e JOIN chunks c ON c.id = e.chunk_id"
@@ -52,19 +52,14 @@ void Store::for_each_embedding(int64_t collection_id,
   }
 }
 
-EmbeddingState Store::embedding_state(int64_t collection_id) {
-  // The checksum mixes each id before summing, so it is order-independent yet does not
-  // collide for common edits (e.g. ids {1,4} vs {2,3}).
+EmbeddingState SqliteStore::embedding_state(int64_t collection_id) {
   auto& s = cached(
       "SELECT e.chunk_id FROM embeddings e JOIN chunks c ON c.id = e.chunk_id"
       " JOIN documents d ON d.id = c.document_id WHERE d.collection_id = ?");
   s.bind(1, collection_id);
   EmbeddingState st;
   while (s.step()) {
-    uint64_t x = static_cast<uint64_t>(s.int64(0)) * 0x9e3779b97f4a7c15ULL;
-    x ^= x >> 29;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    st.id_checksum += x ^ (x >> 32);
+    st.id_checksum += embedding_id_hash(s.int64(0));
     ++st.count;
   }
   auto& v = cached("SELECT vector_version FROM collections WHERE id = ?");
@@ -74,7 +69,7 @@ EmbeddingState Store::embedding_state(int64_t collection_id) {
   return st;
 }
 
-std::vector<int64_t> Store::chunks_without_embedding(int64_t collection_id, size_t limit) {
+std::vector<int64_t> SqliteStore::chunks_without_embedding(int64_t collection_id, size_t limit) {
   auto& s = cached(
       "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
       " LEFT JOIN embeddings e ON e.chunk_id = c.id"

@@ -2,12 +2,12 @@
 // users as `key=value` or `key!=value`; `key` may be a dotted path into nested objects.
 // Values compare as text: strings by value, numbers as written in JSON (`year=2021`),
 // booleans as true/false. A missing key never equals anything (so `key!=v` matches it).
+// Each store backend translates filters into its own query language (SQLite: json_extract;
+// PostgreSQL: jsonb #>>), with the key path and value always bound as parameters.
 #pragma once
 
 #include <string>
 #include <vector>
-
-#include "rag/store/sqlite.h"
 
 namespace ragd::rag {
 
@@ -18,11 +18,10 @@ struct MetadataFilter {
 
   // Throws ragd::Error with the expected form when `expr` is malformed.
   static MetadataFilter parse(const std::string& expr);
-};
 
-// An SQL condition over documents aliased `d`, all filters ANDed, with ?N placeholders
-// numbered from `first_param`; bind_filters() binds them. Empty when there are no filters.
-std::string filters_sql(const std::vector<MetadataFilter>& filters, int first_param);
-void bind_filters(Stmt& stmt, const std::vector<MetadataFilter>& filters, int first_param);
+  // The key's path segments ("author.name" → {"author", "name"}); never empty, and no
+  // segment is empty or holds '"' (parse() refuses those keys).
+  std::vector<std::string> path() const;
+};
 
 }  // namespace ragd::rag
