@@ -37,7 +37,12 @@
 namespace ragd::kernels::detail {
 namespace {
 
-constexpr size_t kMinRows = 32;
+// Batches below these sizes stay on the VNNI panel kernels: the unpack into pieces is paid
+// per weight row and repaid over the batch, and the three- and four-piece types (Q5_K,
+// Q6_K) do two to four times Q4_K's tile work per weight. CPU time per 2048x2048 product
+// on the Sapphire Rapids VM (bench_matmul, machine loaded), VNNI vs tiles: Q4_K n=32 1.73
+// vs 1.41 ms, n=64 3.10 vs 1.84; Q6_K n=32 2.18 vs 2.63, n=64 3.91 vs 3.25.
+constexpr size_t min_rows(int pieces) { return pieces <= 2 ? 32 : 64; }
 constexpr size_t kTileRows = 16;
 constexpr size_t kMacroRows = 64;
 // Columns unpacked at a time: 4 super-blocks keep a macro panel's pieces (<= 4 x 64 x 1 KB)
@@ -339,12 +344,15 @@ void gemm_int8_amx(const GemmArgs& args, size_t r0, size_t r1, size_t i0, size_t
 }  // namespace
 
 GemmKernel amx_int8_kernel(TensorType type, size_t n, WeightLayout layout) {
-  if (n < kMinRows || layout != WeightLayout::RowMajor) return {};
-  auto with = [](GemmFn fn) { return GemmKernel{fn, ActFormat::Q8KP16, AuxKind::None, true}; };
+  if (layout != WeightLayout::RowMajor) return {};
+  auto with = [n](auto traits, GemmFn fn) {
+    return n < min_rows(decltype(traits)::kPieces) ? GemmKernel{}
+                                                   : GemmKernel{fn, ActFormat::Q8KP16, AuxKind::None, true};
+  };
   switch (type) {
-    case TensorType::Q4_K: return with(gemm_int8_amx<TQ4_K>);
-    case TensorType::Q5_K: return with(gemm_int8_amx<TQ5_K>);
-    case TensorType::Q6_K: return with(gemm_int8_amx<TQ6_K>);
+    case TensorType::Q4_K: return with(TQ4_K{}, gemm_int8_amx<TQ4_K>);
+    case TensorType::Q5_K: return with(TQ5_K{}, gemm_int8_amx<TQ5_K>);
+    case TensorType::Q6_K: return with(TQ6_K{}, gemm_int8_amx<TQ6_K>);
     default: return {};
   }
 }

@@ -175,8 +175,8 @@ TEST(Int8Tiles, BitIdenticalToVnniKernels) {
   ThreadPool pool(2);
   struct Shape { size_t rows, cols, n; };
   for (TensorType type : {TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
-    for (Shape s : {Shape{37, 256, 32}, Shape{64, 1280, 33}, Shape{100, 2560, 70},
-                    Shape{16, 512, 512}, Shape{200, 768, 48}}) {
+    for (Shape s : {Shape{37, 256, 64}, Shape{64, 1280, 65}, Shape{100, 2560, 70},
+                    Shape{16, 512, 512}, Shape{200, 768, 96}}) {
       std::vector<uint8_t> w;
       if (type == TensorType::Q4_K) w = random_k_blocks<BlockQ4_K>(s.rows, s.cols, rng);
       if (type == TensorType::Q5_K) w = random_k_blocks<BlockQ5_K>(s.rows, s.cols, rng);
