@@ -275,7 +275,7 @@ void register_all() {
                               TensorType::Q5_0, TensorType::Q5_1, TensorType::Q4_K,
                               TensorType::Q5_K, TensorType::Q6_K, TensorType::F16,
                               TensorType::BF16, TensorType::F32};
-  for (Isa isa : {Isa::Amx, Isa::Avx512, Isa::Avx2, Isa::Scalar}) {
+  for (Isa isa : {Isa::Amx, Isa::AmxInt8, Isa::Avx512, Isa::Avx2, Isa::Scalar}) {
     for (TensorType t : types) {
       for (size_t n : {size_t{1}, size_t{512}}) {
         const std::string name = "matmul/" + std::string(isa_name(isa)) + "/" +
@@ -292,7 +292,7 @@ void register_all() {
   }
   // Small batches (several decode streams stepped together) for the 32-block types, and
   // the k-quants where AMX takes over from AVX-512 VNNI.
-  for (Isa isa : {Isa::Amx, Isa::Avx512, Isa::Avx2}) {
+  for (Isa isa : {Isa::Amx, Isa::AmxInt8, Isa::Avx512, Isa::Avx2}) {
     for (TensorType t : {TensorType::Q4_1, TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0,
                          TensorType::Q4_K, TensorType::Q6_K}) {
       for (size_t n : {2, 4, 8, 16, 32, 64, 128}) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "app/commands.h"
+#include "kernels/matmul.h"
 #include "pdf/poppler_pdf.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -33,6 +34,8 @@ int main(int argc, char** argv) {
   }
   try {
     ragd::log::init(log_level);
+    // A bad RAGD_ISA fails here, naming the value, not at the first matmul of some thread.
+    ragd::kernels::active_isa();
     return ragd::app::run_selected(app);
   } catch (const ragd::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -120,6 +120,7 @@ struct GemmKernel {
   GemmFn fn = nullptr;  // nullptr: this ISA has no kernel for the type
   ActFormat act = ActFormat::F32;
   AuxKind aux = AuxKind::None;
+  bool tiles = false;  // an AMX kernel: tasks of amx_chunk_rows rows
 };
 
 // Kernels for a weight type and a batch of n activation rows (batches may get a
@@ -133,7 +134,12 @@ GemmKernel avx2_interleaved_kernel(TensorType type);
 // The AMX tile kernel for weights of `type` in `layout` and a batch of n rows, or none
 // (types without 32-column blocks, batches too small to repay dequantizing the weights).
 GemmKernel amx_kernel(TensorType type, size_t n, WeightLayout layout);
-// Weight rows per task for the AMX kernel: a multiple of 32 (two 16-row tiles).
+// The exact int8 AMX kernel (gemm_int8_amx.cpp) for k-quant weights (row-major) and a
+// batch of n rows, or none: results bit-identical to avx512_kernel(type, n)'s. (For the
+// 32-element block types an exact tile kernel gains nothing: their float work per block,
+// which exactness keeps, costs as much as the VNNI dot products it would replace.)
+GemmKernel amx_int8_kernel(TensorType type, size_t n, WeightLayout layout);
+// Weight rows per task for the AMX kernels: a multiple of 32 (two 16-row tiles).
 size_t amx_chunk_rows(size_t rows, size_t n_threads);
 // One BF16P16 panel of up to 16 rows (rows >= n_rows zero) with AVX512_BF16, byte-identical
 // to the scalar packer.

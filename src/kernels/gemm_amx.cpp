@@ -194,7 +194,7 @@ void gemm_amx(const GemmArgs& args, size_t r0, size_t r1, size_t i0, size_t i1) 
 
 GemmKernel amx_kernel(TensorType type, size_t n, WeightLayout layout) {
   if (n < kMinRows) return {};
-  auto with = [](GemmFn fn) { return GemmKernel{fn, ActFormat::BF16P16, AuxKind::None}; };
+  auto with = [](GemmFn fn) { return GemmKernel{fn, ActFormat::BF16P16, AuxKind::None, true}; };
   if (layout == WeightLayout::Interleaved16) {
     switch (type) {
       case TensorType::Q4_0: return with(gemm_amx<TensorType::Q4_0, true>);

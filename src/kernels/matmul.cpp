@@ -24,24 +24,23 @@ using detail::ActFormat;
 using detail::GemmArgs;
 using detail::GemmKernel;
 
-// RAGD_ISA=scalar|avx2|avx512 lowers the ISA for the whole process (debugging, A/B);
-// RAGD_ISA=amx turns the AMX kernels on. They are opt-in because they round differently
-// (bf16 instead of 8-bit activations) while the other kernels give every row the same
-// result whatever the batch: with AMX, a greedy answer could change with the server's
-// load (a decode step batched with another prompt's prefill) or with how much of the
-// prompt the prefix cache served, and the tests hold ragd to answers that do not.
+// RAGD_ISA=scalar|avx2|avx512|amx-int8 lowers the ISA for the whole process (debugging,
+// A/B); RAGD_ISA=amx turns the bf16 AMX kernels on. They are opt-in because they round
+// differently (bf16 instead of 8-bit activations) while the other kernels give every row
+// the same result whatever the batch: with them, a greedy answer could change with the
+// server's load (a decode step batched with another prompt's prefill) or with how much of
+// the prompt the prefix cache served, and the tests hold ragd to answers that do not.
+// Any other value is refused by name.
 Isa initial_isa() {
   const Isa best = best_isa();
+  const Isa batch_invariant = std::min(best, Isa::AmxInt8);
   const char* env = std::getenv("RAGD_ISA");
-  const Isa batch_invariant = std::min(best, Isa::Avx512);
-  if (!env) return batch_invariant;
+  if (!env || !*env) return batch_invariant;
   const std::string v(env);
-  if (v == "amx") return best;
-  Isa want = batch_invariant;
-  if (v == "scalar") want = Isa::Scalar;
-  if (v == "avx2") want = Isa::Avx2;
-  if (v == "avx512") want = Isa::Avx512;
-  return std::min(want, best);
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::AmxInt8, Isa::Amx}) {
+    if (v == isa_name(isa)) return std::min(isa, best);
+  }
+  fail("RAGD_ISA={}: expected one of scalar, avx2, avx512, amx-int8, amx", v);
 }
 
 std::atomic<Isa>& isa_state() {
@@ -51,9 +50,14 @@ std::atomic<Isa>& isa_state() {
 
 GemmKernel select_kernel(Isa isa, TensorType type, size_t n, Isa* chosen = nullptr,
                          WeightLayout layout = WeightLayout::RowMajor) {
+  // Opt-in bf16 tiles first (they take every quantized type), then the exact int8 tiles.
   if (isa >= Isa::Amx) {
     if (chosen) *chosen = Isa::Amx;
     if (auto k = detail::amx_kernel(type, n, layout); k.fn) return k;
+  }
+  if (isa >= Isa::AmxInt8) {
+    if (chosen) *chosen = Isa::AmxInt8;
+    if (auto k = detail::amx_int8_kernel(type, n, layout); k.fn) return k;
   }
   if (chosen) *chosen = Isa::Avx512;
   if (layout == WeightLayout::Interleaved16) {
@@ -160,6 +164,7 @@ std::string_view isa_name(Isa isa) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
     case Isa::Avx512: return "avx512";
+    case Isa::AmxInt8: return "amx-int8";
     case Isa::Amx: return "amx";
   }
   return "?";
@@ -253,8 +258,8 @@ void prepare_job(Job& job, const WeightView& w, const float* x, size_t n, float*
     job.args.a = reinterpret_cast<const uint8_t*>(x);
     job.args.a_stride = w.cols * sizeof(float);
   }
-  job.chunk = job.kernel.act == ActFormat::BF16P16 ? detail::amx_chunk_rows(w.rows, pool.size())
-                                                   : plan_chunk(w, n, wrow, pool.size());
+  job.chunk = job.kernel.tiles ? detail::amx_chunk_rows(w.rows, pool.size())
+                               : plan_chunk(w, n, wrow, pool.size());
 }
 
 size_t job_tasks(const Job& job) { return (job.w->rows + job.chunk - 1) / job.chunk; }

@@ -6,9 +6,9 @@
 // Quantized weights are multiplied against activations quantized on the fly to 8-bit
 // (once per call: per 32 columns with a float scale for Q4_x/Q5_x/Q8_0 weights, per 256
 // as Q8_K for the k-quants) with integer dot products; float weights use float FMAs. The
-// implementation is chosen at run time from the CPU's features (AVX-512 VNNI, AVX2,
-// scalar), and can be forced for testing (or with RAGD_ISA=scalar|avx2 in the
-// environment). One activation row (decode) streams the weights once, bound by memory
+// implementation is chosen at run time from the CPU's features (AMX-INT8, AVX-512 VNNI,
+// AVX2, scalar), and can be forced for testing (or with RAGD_ISA=scalar|avx2|avx512|
+// amx-int8|amx in the environment). One activation row (decode) streams the weights once, bound by memory
 // bandwidth; batches of >= 12 rows (prefill, many streams) use 16-row panel kernels that
 // reuse every weight for all rows and are bound by integer/FMA throughput.
 //
@@ -44,13 +44,16 @@ struct WeightView {
   WeightLayout layout = WeightLayout::RowMajor;
 };
 
-// Amx: Avx512 plus AVX512_BF16 and AMX-TILE/AMX-BF16 tiles that the OS lets this process
-// use; batched products (n >= 32: prefill, many streams) of quantized weights then run on
-// bf16 tiles, everything else on the Avx512 kernels. Opt-in (RAGD_ISA=amx or force_isa):
-// unlike the other kernels its results depend on the batch size (see matmul.cpp).
-enum class Isa { Scalar, Avx2, Avx512, Amx };
+// AmxInt8: Avx512 plus AMX-TILE/AMX-INT8 tiles that the OS lets this process use; batched
+// products (n >= 32: prefill, many streams) of the k-quants (Q4_K Q5_K Q6_K) run on int8
+// tiles with results bit-identical to the Avx512 kernels', so batching changes nothing.
+// The default where the CPU has it.
+// Amx: AmxInt8 plus AVX512_BF16 and AMX-BF16: the other quantized types' batched products
+// run on bf16 tiles too. Opt-in (RAGD_ISA=amx or force_isa): unlike the other kernels, the
+// bf16 ones' results depend on the batch size (see matmul.cpp).
+enum class Isa { Scalar, Avx2, Avx512, AmxInt8, Amx };
 Isa best_isa();                 // what this CPU supports
-Isa active_isa();               // what matmul uses now (at most Avx512 unless RAGD_ISA=amx)
+Isa active_isa();               // what matmul uses now (at most AmxInt8 unless RAGD_ISA=amx)
 void force_isa(Isa isa);        // testing: must be <= best_isa()
 std::string_view isa_name(Isa isa);
 

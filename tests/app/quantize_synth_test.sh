@@ -116,5 +116,7 @@ expect_error "layers" "$RAGD" synth --arch smollm2-135m --type f32 --vocab "$VOC
 expect_error "not a GGUF" "$RAGD" synth --arch smollm2-135m --type f32 --vocab "$T/q8.out" \
   "$T/bad.gguf"
 [[ -e $T/bad.gguf || -e $T/bad.gguf.part ]] && fail "a failed command left an output file"
+# An unknown kernel level is refused by name, not silently replaced by the default.
+RAGD_ISA=avx513 expect_error "RAGD_ISA=avx513" "$RAGD" inspect "$T/q8.gguf"
 
 echo "PASS"

@@ -1,6 +1,7 @@
 // The AMX path's pieces (kernels/gemm.h BF16P16 packing, dequant_bf16.h) against their
-// scalar references; the AMX matmul itself is covered with every other ISA by
-// matmul_test.cpp. Skipped on CPUs (or kernels) without AMX.
+// scalar references, and the int8 tile kernels against the VNNI ones bit for bit; the AMX
+// matmuls themselves are covered with every other ISA by matmul_test.cpp. Skipped on CPUs
+// (or kernels) without AMX.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +14,7 @@
 #include "kernels/gemm.h"
 #include "kernels/interleave.h"
 #include "kernels/quants.h"
+#include "isa_testing.h"
 #include "random_matmul.h"
 
 namespace ragd::kernels::detail {
@@ -140,6 +142,60 @@ TEST(DequantBf16, InterleavedGroupsMatchRows) {
                                     static_cast<int>(bf16_from_float(ref[k])));
           ASSERT_LE(diff, fused ? 1 : 0) << type_name(type) << " row " << 16 * g + r << " col " << k;
         }
+      }
+    }
+  }
+}
+
+// Weights of every bit pattern (every level, sub-block scale and min, Q6_K's negative
+// scales included) with sane super-block scales.
+template <typename Block>
+std::vector<uint8_t> random_k_blocks(size_t rows, size_t cols, std::mt19937& rng) {
+  const size_t count = rows * cols / QK_K;
+  std::vector<uint8_t> w(count * sizeof(Block));
+  for (auto& b : w) b = static_cast<uint8_t>(rng());
+  std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+  auto* blocks = reinterpret_cast<Block*>(w.data());
+  for (size_t i = 0; i < count; ++i) {
+    blocks[i].d = fp32_to_fp16(scale(rng));
+    if constexpr (requires { blocks[i].dmin; }) blocks[i].dmin = fp32_to_fp16(scale(rng));
+  }
+  return w;
+}
+
+// The int8 tiles compute the VNNI kernels' integers and then apply the same float
+// operations in the same order, so every output has the same bits: batched products on
+// AmxInt8 equal those on Avx512 exactly, and so do greedy answers whatever the batching.
+// Shapes: partial 16-row groups and panels, several column blocks (1024 columns each),
+// several row tasks, one activation panel pair short of the second panel.
+TEST(Int8Tiles, BitIdenticalToVnniKernels) {
+  if (best_isa() < Isa::AmxInt8) GTEST_SKIP() << "no AMX-INT8";
+  isa_testing::IsaGuard guard;
+  std::mt19937 rng(21);
+  ThreadPool pool(2);
+  struct Shape { size_t rows, cols, n; };
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
+    for (Shape s : {Shape{37, 256, 64}, Shape{64, 1280, 65}, Shape{100, 2560, 70},
+                    Shape{16, 512, 512}, Shape{200, 768, 96}}) {
+      std::vector<uint8_t> w;
+      if (type == TensorType::Q4_K) w = random_k_blocks<BlockQ4_K>(s.rows, s.cols, rng);
+      if (type == TensorType::Q5_K) w = random_k_blocks<BlockQ5_K>(s.rows, s.cols, rng);
+      if (type == TensorType::Q6_K) w = random_k_blocks<BlockQ6_K>(s.rows, s.cols, rng);
+      const WeightView view{type, w.data(), s.rows, s.cols};
+      std::normal_distribution<float> dist(0.0f, 1.0f);
+      std::vector<float> x(s.n * s.cols);
+      for (auto& v : x) v = dist(rng);
+      x[5] = 40.0f;  // an outlier: one row's quantization scale far from the others'
+      std::vector<float> vnni(s.n * s.rows), tiles(s.n * s.rows, std::nanf(""));
+      force_isa(Isa::Avx512);
+      matmul(view, x.data(), s.n, vnni.data(), pool);
+      force_isa(Isa::AmxInt8);
+      ASSERT_EQ(kernel_isa(type, s.n), Isa::AmxInt8) << type_name(type);
+      matmul(view, x.data(), s.n, tiles.data(), pool);
+      for (size_t i = 0; i < vnni.size(); ++i) {
+        ASSERT_EQ(std::memcmp(&vnni[i], &tiles[i], sizeof(float)), 0)
+            << type_name(type) << " " << s.rows << "x" << s.cols << " n=" << s.n << ": row " << i / s.rows
+            << " col " << i % s.rows << ": " << tiles[i] << " vs " << vnni[i];
       }
     }
   }

@@ -10,6 +10,7 @@
 #include "kernels/interleave.h"
 #include "kernels/matmul.h"
 #include "kernels/quants.h"
+#include "isa_testing.h"
 #include "random_matmul.h"
 #include "util/error.h"
 
@@ -123,8 +124,8 @@ TEST_P(InterleavedMatmul, AgreesWithReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, InterleavedMatmul,
-                         ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Amx),
-                         [](const auto& info) { return std::string(isa_name(info.param)); });
+                         ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::AmxInt8, Isa::Amx),
+                         [](const auto& info) { return isa_testing::isa_test_name(info.param); });
 
 // On AVX-512, batches that already took the batched kernel on row-major weights (n >= 2
 // for Q4_x, n >= 4 for Q5_x, every n for Q8_0) compute the same sums in the same order:

@@ -20,6 +20,7 @@
 
 #include "kernels/matmul.h"
 #include "kernels/quants.h"
+#include "isa_testing.h"
 #include "random_matmul.h"
 #include "util/error.h"
 
@@ -57,9 +58,12 @@ TEST_P(MatmulVsReference, RandomShapes) {
     // AMX takes batches only: single rows stay on the AVX-512 kernels.
     ASSERT_EQ(kernel_isa(type), std::min(GetParam().isa, Isa::Avx512)) << type_name(type);
   }
-  if (GetParam().isa == Isa::Amx && traits(type).block_size >= 32 && type != TensorType::Q8_1 &&
-      type != TensorType::Q8_K) {
+  const bool tiles = traits(type).block_size >= 32 && type != TensorType::Q8_1 && type != TensorType::Q8_K;
+  const bool int8_tiles = type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K;
+  if (GetParam().isa == Isa::Amx && tiles) {
     ASSERT_EQ(kernel_isa(type, 64), Isa::Amx) << type_name(type);
+  } else if (GetParam().isa == Isa::AmxInt8 && int8_tiles) {
+    ASSERT_EQ(kernel_isa(type, 64), Isa::AmxInt8) << type_name(type);
   }
   const size_t bs = traits(type).block_size == 1 ? 32 : traits(type).block_size;
   // Rows not divisible by tile or thread counts; n covering the decode (1) and tiled
@@ -138,7 +142,7 @@ TEST_P(MatmulVsReference, LargeBatchInSeveralActivationBlocks) {
 
 std::vector<IsaType> all_cases() {
   std::vector<IsaType> cases;
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Amx}) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::AmxInt8, Isa::Amx}) {
     for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q4_0,
                          TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
                          TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
@@ -151,7 +155,7 @@ std::vector<IsaType> all_cases() {
 
 INSTANTIATE_TEST_SUITE_P(AllIsasAllTypes, MatmulVsReference, ::testing::ValuesIn(all_cases()),
                          [](const auto& info) {
-                           return std::string(isa_name(info.param.isa)) + "_" +
+                           return isa_testing::isa_test_name(info.param.isa) + "_" +
                                   std::string(type_name(info.param.type));
                          });
 
@@ -240,6 +244,7 @@ TEST(Matmul, IsaNames) {
   EXPECT_EQ(isa_name(Isa::Scalar), "scalar");
   EXPECT_EQ(isa_name(Isa::Avx2), "avx2");
   EXPECT_EQ(isa_name(Isa::Avx512), "avx512");
+  EXPECT_EQ(isa_name(Isa::AmxInt8), "amx-int8");
   EXPECT_EQ(isa_name(Isa::Amx), "amx");
   EXPECT_LE(active_isa(), best_isa());
 }
@@ -247,13 +252,14 @@ TEST(Matmul, IsaNames) {
 // The default kernels give a row the same result, up to float summation order, whether it
 // is multiplied alone or in a batch: both quantize each activation row the same way. That
 // keeps greedy answers independent of server load (a decode step batched with another
-// prompt's prefill) and of how much of a prompt the prefix cache served. AMX rounds batches
-// to bf16 instead (differences ~2^-8 of sum |w x|, enough to flip near-tied tokens), so it
-// is only on when asked for (RAGD_ISA=amx).
+// prompt's prefill) and of how much of a prompt the prefix cache served. The int8 AMX
+// kernels are exact (amx_test.cpp); the bf16 ones round batches to bf16 instead
+// (differences ~2^-8 of sum |w x|, enough to flip near-tied tokens), so they are only on
+// when asked for (RAGD_ISA=amx).
 TEST(Matmul, DefaultKernelsAreBatchInvariant) {
   const char* env = std::getenv("RAGD_ISA");
   if (env && std::string(env) == "amx") GTEST_SKIP() << "RAGD_ISA=amx";
-  EXPECT_LE(active_isa(), Isa::Avx512);
+  EXPECT_LE(active_isa(), Isa::AmxInt8);
   ThreadPool pool(2);
   std::mt19937 rng(3);
   for (TensorType type : {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q8_0,
