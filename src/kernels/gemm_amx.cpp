@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "kernels/dequant_bf16.h"
+#include "kernels/amx_tiles.h"
 #include "kernels/gemm.h"
 #include "kernels/scratch_buffer.h"
 #include "kernels/simd_avx512.h"
@@ -35,23 +36,6 @@ constexpr size_t kStepCols = 32;  // bf16 columns per tile product
 // Dequantized rows kept per macro panel: the activations of one 32-row pair are read from
 // memory once per macro panel, so larger panels cut that traffic.
 constexpr size_t kMacroRows = 128;
-
-struct TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-void configure_tiles() {
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) {
-    cfg.colsb[t] = 64;
-    cfg.rows[t] = kTileRows;
-  }
-  _tile_loadconfig(&cfg);
-}
 
 // Products of weight rows w (bf16, row stride ws elements) with activation panels b0 (and
 // b1) over kc columns, into c: tile (u, g) at c + 256 * (2u + g). With `accumulate` the
@@ -149,7 +133,7 @@ void gemm_amx(const GemmArgs& args, size_t r0, size_t r1, size_t i0, size_t i1) 
   float* acc = blocked ? reinterpret_cast<float*>(acc_buf.get(kMacroRows / 32 * pairs * 1024 * 4))
                        : nullptr;
   alignas(64) float c_local[4 * 256];
-  configure_tiles();
+  configure_full_tiles();
   for (size_t rb = r0; rb < r1; rb += kMacroRows) {
     const size_t rows = std::min(kMacroRows, r1 - rb);
     const size_t padded = (rows + kTileRows - 1) / kTileRows * kTileRows;

@@ -28,7 +28,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/amx_tiles.h"
 #include "kernels/gemm.h"
+#include "kernels/kquant_scales.h"
 #include "kernels/quants.h"
 #include "kernels/scratch_buffer.h"
 #include "kernels/simd_avx512.h"
@@ -49,41 +51,12 @@ constexpr size_t kMacroRows = 64;
 // and the activations' same columns for a 512-row batch (32 panels x 17 KB) in L2.
 constexpr size_t kColBlock = 4 * QK_K;
 
-struct TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-void configure_tiles() {
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) {
-    cfg.colsb[t] = 64;
-    cfg.rows[t] = kTileRows;
-  }
-  _tile_loadconfig(&cfg);
-}
-
 // Per row and super-block constants of the unpacked weights.
 struct RowConsts {
   int32_t corr;      // -128 * sum_k sc(k) * w_k
   float d, dmin;
   int32_t mpair[4];  // m[2p] | m[2p+1] << 16 (Q4_K / Q5_K)
 };
-
-inline void unpack_k4_scales(const uint8_t* s, uint8_t* sc, uint8_t* m) {
-  for (size_t j = 0; j < 8; ++j) {
-    if (j < 4) {
-      sc[j] = s[j] & 63;
-      m[j] = s[j + 4] & 63;
-    } else {
-      sc[j] = static_cast<uint8_t>((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4));
-      m[j] = static_cast<uint8_t>((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
-    }
-  }
-}
 
 // Piece i of scale s: bits [kShift*i, kShift*(i+1)), the last piece carrying the sign.
 template <int kPieces, int kShift>
@@ -294,7 +267,7 @@ void gemm_int8_amx(const GemmArgs& args, size_t r0, size_t r1, size_t i0, size_t
   const size_t panels = p_end - p_begin;
   auto* acc = reinterpret_cast<float*>(acc_buf.get(kMacroRows / kTileRows * panels * 256 * sizeof(float)));
   alignas(64) int32_t c[kPanels * T::kPieces * 256];
-  configure_tiles();
+  configure_full_tiles();
   for (size_t rb = r0; rb < r1; rb += kMacroRows) {
     const size_t rows = std::min(kMacroRows, r1 - rb);
     const size_t groups = (rows + kTileRows - 1) / kTileRows;

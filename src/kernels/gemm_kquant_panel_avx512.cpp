@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/gemm.h"
+#include "kernels/kquant_scales.h"
 #include "kernels/simd_avx512.h"
 #include "kernels/vnni_bcast_avx512.h"
 
@@ -32,18 +33,6 @@ struct KRow {
   std::vector<int32_t> mpair;   // per super-block x 4: m[2p] | m[2p+1] << 16 (Q4_K/Q5_K)
   std::vector<float> d, dmin;   // per super-block
 };
-
-inline void unpack_k4_scales(const uint8_t* s, uint8_t* sc, uint8_t* m) {
-  for (size_t j = 0; j < 8; ++j) {
-    if (j < 4) {
-      sc[j] = s[j] & 63;
-      m[j] = s[j + 4] & 63;
-    } else {
-      sc[j] = static_cast<uint8_t>((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4));
-      m[j] = static_cast<uint8_t>((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
-    }
-  }
-}
 
 struct KQ4 {
   static constexpr bool kMin = true;
