@@ -81,18 +81,6 @@ void tile_products(const uint16_t* w, size_t ws, size_t kc, const uint8_t* b0, c
   }
 }
 
-// Writes C tile t ([weight row n][activation row m]) to y[m * ldy + n] for m < n_act and
-// n < n_w.
-void store_transposed(const float* t, float* y, size_t ldy, size_t n_act, size_t n_w) {
-  __m512i r[16];
-  for (size_t n = 0; n < 16; ++n) r[n] = _mm512_load_si512(t + 16 * n);
-  transpose16x16_epi32(r);
-  const __mmask16 mask = static_cast<__mmask16>((1u << n_w) - 1);
-  for (size_t m = 0; m < n_act; ++m) {
-    _mm512_mask_storeu_ps(y + m * ldy, mask, _mm512_castsi512_ps(r[m]));
-  }
-}
-
 // Columns of the bf16 panel per block: 128 rows x 2048 columns = 512 KB stays in L2 while
 // the activations' same columns stream past it. Wider matrices (ffn_down) are split into
 // column blocks whose partial sums wait in the C buffer.
@@ -163,8 +151,8 @@ void gemm_amx(const GemmArgs& args, size_t r0, size_t r1, size_t i0, size_t i1) 
             const size_t n_w = std::min(kTileRows, rows - n0);
             for (size_t g = 0; g < (two_act ? 2u : 1u); ++g) {
               const size_t m0 = i + g * kTileRows;
-              store_transposed(c + 256 * (2 * wu + g), args.y + m0 * args.ldy + rb + n0,
-                               args.ldy, std::min(kTileRows, i1 - m0), n_w);
+              store_transposed_16x16(c + 256 * (2 * wu + g), args.y + m0 * args.ldy + rb + n0,
+                                     args.ldy, std::min(kTileRows, i1 - m0), n_w);
             }
           }
         }

@@ -242,15 +242,6 @@ void superblock_epilogue(const int32_t* c, const RowConsts* rc, const uint8_t* s
   }
 }
 
-// Writes acc tile ([weight row n][activation row m]) to y[m * ldy + n], m < n_act, n < n_w.
-void store_transposed(const float* t, float* y, size_t ldy, size_t n_act, size_t n_w) {
-  __m512i r[16];
-  for (size_t n = 0; n < 16; ++n) r[n] = _mm512_load_si512(t + 16 * n);
-  transpose16x16_epi32(r);
-  const __mmask16 mask = static_cast<__mmask16>((1u << n_w) - 1);
-  for (size_t m = 0; m < n_act; ++m) _mm512_mask_storeu_ps(y + m * ldy, mask, _mm512_castsi512_ps(r[m]));
-}
-
 template <typename T>
 void gemm_int8_amx(const GemmArgs& args, size_t r0, size_t r1, size_t i0, size_t i1) {
   constexpr int kPanels = kPanelsPerPass<T::kPieces>;
@@ -306,7 +297,7 @@ void gemm_int8_amx(const GemmArgs& args, size_t r0, size_t r1, size_t i0, size_t
       const size_t n0 = g * kTileRows, n_w = std::min(kTileRows, rows - n0);
       for (size_t p = 0; p < panels; ++p) {
         const size_t m0 = (p_begin + p) * kPanelRows;
-        store_transposed(acc + (g * panels + p) * 256, args.y + m0 * args.ldy + rb + n0, args.ldy,
+        store_transposed_16x16(acc + (g * panels + p) * 256, args.y + m0 * args.ldy + rb + n0, args.ldy,
                          std::min(m0 + kPanelRows, i1) - m0, n_w);
       }
     }

@@ -5,6 +5,8 @@
 
 #include <immintrin.h>
 
+#include <cstddef>
+
 namespace ragd::kernels::detail {
 
 // r[i] lane j becomes r[j] lane i. Three stages: 32-bit and 64-bit interleaves leave
@@ -32,6 +34,16 @@ inline void transpose16x16_epi32(__m512i (&r)[16]) {
     r[8 + c] = _mm512_shuffle_i32x4(x1, x3, 0x88);
     r[12 + c] = _mm512_shuffle_i32x4(x1, x3, 0xDD);
   }
+}
+
+// Writes the 16x16 float tile t (row-major, 64-byte aligned: an AMX C tile of [weight row
+// n][activation row m]) transposed into y: y[m * ldy + n] for m < n_act and n < n_w.
+inline void store_transposed_16x16(const float* t, float* y, size_t ldy, size_t n_act, size_t n_w) {
+  __m512i r[16];
+  for (size_t n = 0; n < 16; ++n) r[n] = _mm512_load_si512(t + 16 * n);
+  transpose16x16_epi32(r);
+  const __mmask16 mask = static_cast<__mmask16>((1u << n_w) - 1);
+  for (size_t m = 0; m < n_act; ++m) _mm512_mask_storeu_ps(y + m * ldy, mask, _mm512_castsi512_ps(r[m]));
 }
 
 }  // namespace ragd::kernels::detail

@@ -139,6 +139,26 @@ void render_chatml(Builder& out, const std::vector<ChatMessage>& messages,
 // messages become one user turn of <tool_response> blocks. Without tools the system turn is
 // plain ChatML's; calls and tool turns are rendered this way whether or not tools are given,
 // as the Jinja template does.
+// A Hermes-style tool call as Qwen2.5 and Qwen3 write it: <tool_call>, the JSON object of
+// name and arguments (the arguments' text verbatim), </tool_call>.
+void tool_call_block(Builder& out, const ChatToolCall& call) {
+  out.tpl("<tool_call>\n{\"name\": \"");
+  out.msg(call.name);
+  out.tpl("\", \"arguments\": ");
+  out.msg(call.arguments);
+  out.tpl("}\n</tool_call>");
+}
+
+// Message i, a tool result: consecutive tool results share one user turn, each in its own
+// <tool_response> block.
+void tool_response_block(Builder& out, const std::vector<ChatMessage>& messages, size_t i) {
+  if (i == 0 || messages[i - 1].role != "tool") out.tpl("<|im_start|>user");
+  out.tpl("\n<tool_response>\n");
+  out.msg(messages[i].content);
+  out.tpl("\n</tool_response>");
+  if (i + 1 == messages.size() || messages[i + 1].role != "tool") out.tpl("<|im_end|>\n");
+}
+
 void render_hermes(Builder& out, const std::vector<ChatMessage>& messages, const std::string& default_system,
                    const std::vector<std::string>& tools) {
   size_t first = 0;
@@ -174,19 +194,12 @@ void render_hermes(Builder& out, const std::vector<ChatMessage>& messages, const
         out.msg(m.content);
       }
       for (const auto& call : m.tool_calls) {
-        out.tpl("\n<tool_call>\n{\"name\": \"");
-        out.msg(call.name);
-        out.tpl("\", \"arguments\": ");
-        out.msg(call.arguments);
-        out.tpl("}\n</tool_call>");
+        out.tpl("\n");
+        tool_call_block(out, call);
       }
       out.tpl("<|im_end|>\n");
     } else if (m.role == "tool") {
-      if (i == 0 || messages[i - 1].role != "tool") out.tpl("<|im_start|>user");
-      out.tpl("\n<tool_response>\n");
-      out.msg(m.content);
-      out.tpl("\n</tool_response>");
-      if (i + 1 == messages.size() || messages[i + 1].role != "tool") out.tpl("<|im_end|>\n");
+      tool_response_block(out, messages, i);
     } else {
       out.tpl("<|im_start|>");
       out.role(m.role);
@@ -276,19 +289,11 @@ void render_qwen3(Builder& out, const std::vector<ChatMessage>& messages,
       }
       for (size_t c = 0; c < m.tool_calls.size(); ++c) {
         if (c > 0 || !content.empty()) out.tpl("\n");
-        out.tpl("<tool_call>\n{\"name\": \"");
-        out.msg(m.tool_calls[c].name);
-        out.tpl("\", \"arguments\": ");
-        out.msg(m.tool_calls[c].arguments);
-        out.tpl("}\n</tool_call>");
+        tool_call_block(out, m.tool_calls[c]);
       }
       out.tpl("<|im_end|>\n");
     } else if (m.role == "tool") {
-      if (i == 0 || messages[i - 1].role != "tool") out.tpl("<|im_start|>user");
-      out.tpl("\n<tool_response>\n");
-      out.msg(m.content);
-      out.tpl("\n</tool_response>");
-      if (i + 1 == messages.size() || messages[i + 1].role != "tool") out.tpl("<|im_end|>\n");
+      tool_response_block(out, messages, i);
     }
   }
 }

@@ -3,52 +3,22 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <limits>
 
+#include "model/tokenizer_unicode.h"
 #include "rag/store/schema.h"
 #include "util/error.h"
 
 namespace ragd::rag {
 namespace {
 
-int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // PostgreSQL text holds valid UTF-8 without NUL bytes; SQLite stores any bytes. Input
 // files are not guaranteed clean, so invalid sequences become U+FFFD and NULs spaces
 // rather than failing the ingest (SQLite's nlohmann::json dump replaces the same way).
 std::string clean_text(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
-    if (ok && len > 1) {
-      // Overlong forms, surrogates and code points past U+10FFFF are invalid too.
-      uint32_t cp = c & (0xff >> (len + 1));
-      for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
-      static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-      ok = cp >= kMin[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
-    }
-    if (!ok) {
-      out += "\xef\xbf\xbd";
-      ++i;
-    } else if (c == 0) {
-      out += ' ';
-      ++i;
-    } else {
-      out.append(s.substr(i, len));
-      i += len;
-    }
-  }
+  std::string out = model::unicode::sanitize_utf8(s);
+  std::replace(out.begin(), out.end(), '\0', ' ');
   return out;
 }
 

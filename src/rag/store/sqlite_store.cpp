@@ -2,19 +2,12 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 
 #include "rag/store/schema.h"
 #include "util/error.h"
 
 namespace ragd::rag {
 namespace {
-
-int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string json_text(const nlohmann::json& j) {
   // Replace invalid UTF-8 rather than throw: input files are not guaranteed to be clean.

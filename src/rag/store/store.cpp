@@ -1,11 +1,17 @@
 #include "rag/store/store.h"
 
 #include <cctype>
+#include <chrono>
 
 #include "util/error.h"
 #include "util/log.h"
 
 namespace ragd::rag {
+
+int64_t Store::now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 void Store::validate_collection_name(const std::string& name) {
   bool ok = !name.empty() && name.size() <= 64 && name[0] != '.';

@@ -180,6 +180,8 @@ class Store {
 
  protected:
   explicit Store(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  // The clock of the stored created_at / ingested_at columns: Unix time in seconds.
+  static int64_t now_seconds();
 
  private:
   std::filesystem::path dir_;
