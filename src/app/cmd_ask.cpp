@@ -31,10 +31,7 @@ struct AskOptions {
 };
 
 int run_ask(const AskOptions& o) {
-  if (!rag::store_exists(o.where.store, o.where.db_dir)) {
-    fail("no document store in {}: ingest documents first (ragd ingest PATH --db {})", o.where.db_dir,
-         o.where.db_dir);
-  }
+  if (!rag::store_exists(o.where.store, o.where.db_dir)) fail("{}", missing_store_message(o.where));
   LocalAnswerer a = open_answerer(o.model, o.embed, o.where.db_dir, {}, o.rerank, o.profile, o.where.store);
   rag::AnswerRequest req;
   req.model = a.llm;

@@ -61,7 +61,13 @@ int run(BenchInferenceOptions& o) {
     auto llm = engine::Llm::load(path, o.threads);
     auto r = engine::run_inference_bench(*llm, path, o.bench);
     all.push_back(to_json(r, o.bench));
-    if (o.json) continue;
+    if (o.json) {
+      // Progress on stderr, as the table rows show it on stdout without --json: the JSON
+      // comes only at the end, and each model takes a while.
+      fmt::print(stderr, "bench inference: {}: pp{} {:.1f} t/s, tg{} {:.1f} t/s\n", path, o.bench.prompt_tokens,
+                 r.pp_tokens_per_s, o.bench.gen_tokens, r.tg_tokens_per_s);
+      continue;
+    }
     fmt::print("| {} | {} | {:.1f} | {} | {:.1f} ± {:.1f} | {:.1f} ± {:.1f} | {:.2f} | {:.2f} | {:.2f} | {:.0f} |\n",
                path, r.type, r.model_mib, r.threads, r.pp_tokens_per_s, r.pp_stddev,
                r.tg_tokens_per_s, r.tg_stddev, r.ms_per_token_p50, r.ms_per_token_p95,

@@ -134,7 +134,10 @@ int run(BenchSpeculativeOptions& o) {
                        {"prefill_seconds", plain.prefill_seconds},
                        {"prefill_seconds_speculative", spec.prefill_seconds},
                        {"identical", same}});
-        if (!o.json) {
+        if (o.json) {
+          // Progress on stderr, as the table rows show it on stdout without --json.
+          fmt::print(stderr, "bench speculative: {} prompt, draft {}, k {}: {:.2f}x\n", name, drafter, k, speedup);
+        } else {
           fmt::print("| {} | {} | {} | {} | {:.1f} | {:.1f} | {:.2f}x | {:.1f} % | {:.2f} | {} |\n", name, prompt.size(),
                      drafter, k,
                      plain.tokens_per_s, spec.tokens_per_s, speedup, 100.0 * spec.stats.acceptance_rate(), per_pass,

@@ -57,7 +57,12 @@ int run(BenchThroughputOptions& o) {
     lo.concurrency = c;
     const auto r = server::run_load(lo);
     levels.push_back(to_json(r));
-    if (o.json) continue;
+    if (o.json) {
+      // Progress on stderr, as the table rows show it on stdout without --json.
+      fmt::print(stderr, "bench throughput: {} clients: {} requests, {} errors, {:.1f} tokens/s\n", c, r.requests,
+                 r.errors, r.tokens_per_second);
+      continue;
+    }
     fmt::print("| {} | {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.1f} |\n", c, r.requests,
                r.errors, r.tokens_per_second, r.ttft_ms.p50, r.ttft_ms.p95, r.itl_ms.p50,
                r.itl_ms.p95);

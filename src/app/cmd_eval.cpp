@@ -34,6 +34,7 @@ struct EvalBeirOptions {
   RerankChoice rerank;
   size_t max_queries = 0;
   bool json = false;
+  bool quiet = false;
 };
 
 int run_eval_beir(const EvalBeirOptions& o) {
@@ -66,7 +67,8 @@ int run_eval_beir(const EvalBeirOptions& o) {
   if (embedder) {
     if (auto existing = store->find_collection("beir")) rag::check_embedder_matches(*existing, *embedder);
   }
-  IngestProgressBar bar(!o.json);
+  // Progress goes to stderr and the report to stdout, so --json keeps it; --quiet silences it.
+  IngestProgressBar bar(!o.quiet);
   opts.ingest_progress = bar.callback();
   opts.embed_progress = bar.embed_callback();
   opts.ingest.collection = "beir";
@@ -158,7 +160,8 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("--queries", o->max_queries,
                   "Evaluate N judged queries spread evenly over the id order (0: all)")
       ->capture_default_str();
-  sub->add_flag("--json", o->json, "Print the report as JSON");
+  sub->add_flag("--json", o->json, "Print the report as JSON (progress stays on stderr)");
+  sub->add_flag("--quiet,-q", o->quiet, "No progress display");
   return Command{sub, [o] { return run_eval_beir(*o); }};
 });
 

@@ -41,6 +41,7 @@ struct EvalQaOptions {
   std::optional<double> min_relevance;
   std::string dump;
   bool json = false;
+  bool quiet = false;
   bool calibrate = false;
   std::string placement = "question";
   bool no_example = false;
@@ -166,7 +167,8 @@ int run_eval_qa(const EvalQaOptions& o) {
     }
     return open_answerer(o.model, o.embed, db, aopts, o.rerank, o.profile);
   }();
-  ingest_corpus(a, data.corpus, o.json);
+  // Progress goes to stderr and the report to stdout, so --json keeps it; --quiet silences it.
+  ingest_corpus(a, data.corpus, o.quiet);
 
   rag::AnswerRequest req;
   req.model = a.llm;
@@ -186,7 +188,7 @@ int run_eval_qa(const EvalQaOptions& o) {
   std::vector<rag::QaResult> all;
   auto results = rag::run_qa(data, o.skip, o.n, *a.service, req, [&](const rag::QaResult& r, size_t done, size_t total) {
     all.push_back(r);
-    draw_progress(r, done, total, all);
+    if (!o.quiet) draw_progress(r, done, total, all);
   });
   if (!o.dump.empty()) dump_results(o.dump, results);
   rag::QaReport r = rag::summarize_qa(results);
@@ -240,7 +242,8 @@ const CommandRegistrar registrar([](CLI::App& app) {
   // Not EmbedderChoice::add_to: its --threads would clash with the model's.
   sub->add_option("--embed-model", o->embed.model, "BERT GGUF embedding model (default: the installed default)");
   sub->add_flag("--no-embed", o->embed.no_embed, "No embedding model (BM25 only)");
-  sub->add_flag("--json", o->json, "Print the report as JSON");
+  sub->add_flag("--json", o->json, "Print the report as JSON (progress stays on stderr)");
+  sub->add_flag("--quiet,-q", o->quiet, "No progress display");
   sub->add_flag("--calibrate", o->calibrate,
                 "Instead of answering: calibrate the relevance threshold on questions --skip .. --skip+N");
   sub->add_option("--skip", o->skip, "Start at this question (0-based, file order): ask --skip .. --skip+N")

@@ -45,7 +45,8 @@ int run_ingest(const IngestCmdOptions& o) {
   opts.fts_tokenizer = o.fts_tokenizer;
   opts.chunker.chunk_tokens = o.chunk_tokens;
   opts.chunker.overlap_tokens = o.overlap_tokens;
-  auto embedder = open_passage_embedder(o.embed, o.quiet || o.json);
+  // Notes and progress go to stderr, the --json summary to stdout: only --quiet hides them.
+  auto embedder = open_passage_embedder(o.embed, o.quiet);
   if (embedder) use_model_tokenizer(opts.chunker, *embedder);
   opts.chunker.validate();
   opts.batch_documents = std::max<size_t>(o.batch, 1);
@@ -76,7 +77,7 @@ int run_ingest(const IngestCmdOptions& o) {
   }
   bar.finish();
   auto totals = store->stats(ingestor.collection().id);
-  if (!embedder && totals.embeddings > 0 && totals.embeddings < totals.chunks && !o.json) {
+  if (!embedder && totals.embeddings > 0 && totals.embeddings < totals.chunks) {
     fmt::print(stderr, "warning: {} chunks of '{}' have no embedding; dense search will not "
                        "find them until 'ragd ingest' runs with '{}'\n",
                totals.chunks - totals.embeddings, collection.name, collection.embedding_model);

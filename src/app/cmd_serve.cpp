@@ -96,7 +96,8 @@ constexpr KeyInfo kKeys[] = {
      "proposes tokens it verifies in one pass; greedy output is unchanged (default: off)", "MODEL"},
     {"scheduler.draft_tokens", "--draft-tokens", "Tokens the draft model proposes per step (1..16)", "N"},
     {"generation.max_tokens", "--default-max-tokens", "max_tokens when a request gives none", "N"},
-    {"data.db", "--db", "Data directory of the document store ($RAGD_DATA_DIR or ./data)", "DIR"},
+    {"data.db", "--db", "Data directory of the document store ($RAGD_DATA_DIR, else $XDG_DATA_HOME/ragd or "
+     "~/.local/share/ragd: the CLI's)", "DIR"},
     {"data.store", "--store",
      "Document store: sqlite (in --db, the default) or postgres://USER@HOST:PORT/DB, shared by every replica "
      "that names it (--db then only caches vector indexes)", "URL"},
@@ -433,7 +434,7 @@ server::ServeOptions serve_options(const Config& config, size_t ctx_size, size_t
       static_cast<size_t>(config.get_int("generation.max_tokens", 256, 1, static_cast<int64_t>(ctx_size)));
   opts.generation.max_tokens_limit = ctx_size;
   opts.generation.priority_levels = priority_levels;
-  opts.default_collection = config.get_string("rag.collection", "default");
+  opts.default_collection = config.get_string("rag.collection", kDefaultCollection);
   opts.prompt.max_source_tokens = static_cast<size_t>(config.get_int("rag.max_source_tokens", 1200, 1, 10000000));
   const std::string rerank = config.get_string("rag.rerank", "none");
   if (rerank != "none" && rerank != "sentence") {

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "app/model_options.h"
 #include "rag/search/reranker_factory.h"
 #include "rag/store/open_store.h"
@@ -11,8 +13,15 @@
 namespace ragd::app {
 
 std::string default_data_dir() {
-  const char* env = std::getenv("RAGD_DATA_DIR");
-  return env && *env ? env : "data";
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("RAGD_DATA_DIR"); env && *env) return env;
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg && fs::path(xdg).is_absolute()) {
+    return (fs::path(xdg) / "ragd").string();
+  }
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    return (fs::path(home) / ".local" / "share" / "ragd").string();
+  }
+  return ".ragd";
 }
 
 std::string default_store() {
@@ -23,7 +32,7 @@ std::string default_store() {
 void add_store_options(CLI::App* sub, StoreLocation& where, bool with_collection) {
   where.db_dir = default_data_dir();
   where.store = default_store();
-  sub->add_option("--db", where.db_dir, "Data directory holding the store ($RAGD_DATA_DIR or ./data)")
+  sub->add_option("--db", where.db_dir, fmt::format("Data directory holding the store ({})", kDataDirHelp))
       ->capture_default_str();
   sub->add_option("--store", where.store,
                   "Document store: sqlite (in --db) or postgres://USER@HOST:PORT/DB, shared by every "
@@ -34,12 +43,16 @@ void add_store_options(CLI::App* sub, StoreLocation& where, bool with_collection
   }
 }
 
+std::string missing_store_message(const StoreLocation& where) {
+  // The default directory needs no --db in the hint: the ingest lands where this looked.
+  const std::string db = where.db_dir == default_data_dir() ? "" : " --db " + where.db_dir;
+  return fmt::format("no ragd store in '{}': ingest documents first ('ragd ingest PATH{}'), or point --db or "
+                     "RAGD_DATA_DIR at a store",
+                     where.db_dir, db);
+}
+
 std::unique_ptr<rag::Store> open_store(const StoreLocation& where, bool must_exist) {
-  if (must_exist && !rag::store_exists(where.store, where.db_dir)) {
-    fail("no ragd store in '{}': run 'ragd ingest PATH --db {}' first (or set --db / "
-         "RAGD_DATA_DIR)",
-         where.db_dir, where.db_dir);
-  }
+  if (must_exist && !rag::store_exists(where.store, where.db_dir)) fail("{}", missing_store_message(where));
   return rag::open_store(where.store, where.db_dir);
 }
 

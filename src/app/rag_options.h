@@ -14,22 +14,36 @@
 
 namespace ragd::app {
 
+// The collection that ingest, search, ask, `ragd serve` (rag.collection) and `make run` use
+// when none is named, so that what one of them stores the others find.
+inline constexpr const char* kDefaultCollection = "default";
+
 struct StoreLocation {
   std::string db_dir;  // filled with default_data_dir() by add_store_options
   // --store: "sqlite" (in db_dir) or a postgres:// URI (rag/store/open_store.h); filled
   // with default_store() by add_store_options.
   std::string store = "sqlite";
-  std::string collection = "default";
+  std::string collection = kDefaultCollection;
 };
 
-// $RAGD_DATA_DIR if set and non-empty, else ./data.
+// The one data directory shared by the CLI, `ragd serve` and `make run` (scripts/run-main
+// reads it from `ragd collections --path`), per user as Ollama keeps its store:
+// $RAGD_DATA_DIR if set and non-empty, else $XDG_DATA_HOME/ragd (only when absolute, as the
+// XDG spec asks), else $HOME/.local/share/ragd, else ./.ragd when HOME is unset or empty.
 std::string default_data_dir();
+
+// How --db's default is chosen, for help texts.
+inline constexpr const char* kDataDirHelp = "$RAGD_DATA_DIR, else $XDG_DATA_HOME/ragd or ~/.local/share/ragd";
 
 // $RAGD_STORE if set and non-empty, else "sqlite".
 std::string default_store();
 
 // Adds --db, --store and (unless with_collection is false) --collection.
 void add_store_options(CLI::App* sub, StoreLocation& where, bool with_collection = true);
+
+// "no ragd store in 'DIR': ingest documents first ('ragd ingest PATH') ...", naming --db DIR
+// in the command only when DIR is not the default one.
+std::string missing_store_message(const StoreLocation& where);
 
 // Opens the store. With must_exist, a directory without an SQLite database is a ragd::Error
 // that says to ingest first (searching must not create empty stores as a side effect).

@@ -51,7 +51,9 @@ cat > "$tmp/qa/answers.jsonl" <<'JSON'
 JSON
 printf '{"_id": "q1", "text": "Which volcano in Sicily is active?"}\n{"_id": "q2", "text": "What is green tea made from?"}\n' > "$tmp/qa/queries.jsonl"
 printf 'query-id\tcorpus-id\tscore\nq1\t1_0\t1\nq2\t2_0\t1\n' > "$tmp/qa/qrels/test.tsv"
-out="$("$ragd" eval qa --data "$tmp/qa" --db "$tmp/qadb" --threads 2 --json)"
+out="$("$ragd" eval qa --data "$tmp/qa" --db "$tmp/qadb" --threads 2 --json 2> "$tmp/qa.err")"
+# Progress stays on stderr with --json (the report alone is on stdout).
+grep -q "2/2  contains" "$tmp/qa.err" || fail "eval qa --json drew no progress: $(cat "$tmp/qa.err")"
 echo "$out" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)

@@ -2,10 +2,10 @@
 "How do I run the tests?" and get the right answer, citing the README section that says it.
 
 Runs the real scripts/run-main (what `make run` does after building): it ingests docs/ and
-README.md into collection "docs" and serves the catalog's default model. The store goes to a
-temporary folder and the port is any free one. Greedy decoding makes the answer repeatable;
-the check is on content (`make test` named, a citation of README.md's passage that says it),
-not on exact wording."""
+README.md into the default collection and serves the catalog's default model, so the question
+names no collection (as `ragd ask` needs none). The store goes to a temporary folder and the
+port is any free one. Greedy decoding makes the answer repeatable; the check is on content
+(`make test` named, a citation of README.md's passage that says it), not on exact wording."""
 import json
 import os
 import re
@@ -23,7 +23,7 @@ QUESTION = "How do I run the tests?"
 
 def stream_rag_query(url, question):
     """POST /v1/rag/query with stream=true; returns (text pieces, final event)."""
-    body = json.dumps({"question": question, "collection": "docs", "stream": True}).encode()
+    body = json.dumps({"question": question, "stream": True}).encode()
     req = urllib.request.Request(url + "/v1/rag/query", data=body, method="POST",
                                  headers={"Content-Type": "application/json"})
     pieces, final = [], None
