@@ -2,6 +2,8 @@
 // real architecture's shapes and a real tokenizer, for speed tests (see model/synth_model.h).
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "app/commands.h"
 #include "app/progress_bar.h"
 #include "model/synth_model.h"
@@ -17,6 +19,8 @@ struct SynthArgs {
   std::string out;
   uint64_t seed = 0;
   uint32_t layers = 0;  // 0: the architecture's own
+  std::optional<float> attn_softcap;   // unset: the architecture's own
+  std::optional<float> final_softcap;  // (checked by model::synth_model)
   size_t threads = 0;
   bool pure = false;
   bool no_progress = false;
@@ -35,6 +39,8 @@ int run_synth(const SynthArgs& a) {
   o.vocab_path = a.vocab;
   o.seed = a.seed;
   if (a.layers > 0) o.layers = a.layers;
+  o.attn_softcap = a.attn_softcap;
+  o.final_softcap = a.final_softcap;
   o.threads = a.threads;
   ProgressBar bar(!a.no_progress);
   o.progress = bar.callback();
@@ -67,6 +73,10 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("--seed", a->seed, "Random seed (same seed, same file)")->capture_default_str();
   sub->add_option("--layers", a->layers, "Number of blocks (default: the architecture's)")
       ->check(CLI::Range(1u, 1024u));
+  sub->add_option("--attn-softcap", a->attn_softcap,
+                  "Attention logit soft-cap instead of the architecture's (gemma-2-2b)");
+  sub->add_option("--final-softcap", a->final_softcap,
+                  "Final logit soft-cap instead of the architecture's (gemma-2-2b)");
   sub->add_option("-t,--threads", a->threads, "Worker threads (0 = all cores)")
       ->capture_default_str();
   sub->add_flag("--pure", a->pure, "Give every quantizable matrix TYPE (no llama.cpp mix)");

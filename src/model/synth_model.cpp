@@ -257,8 +257,23 @@ std::vector<float> llama3_rope_factors(const SynthArch& a) {
 }
 
 SynthReport synth_model(const std::string& out_path, const SynthOptions& o) {
-  const SynthArch* a = find_synth_arch(o.arch);
-  if (!a) fail("unknown architecture '{}'; known: {}", o.arch, synth_arch_names());
+  const SynthArch* known = find_synth_arch(o.arch);
+  if (!known) fail("unknown architecture '{}'; known: {}", o.arch, synth_arch_names());
+  SynthArch arch = *known;  // with the options' soft-caps
+  const SynthArch* a = &arch;
+  const auto set_cap = [&](const std::optional<float>& value, float& cap, const char* key) {
+    if (!value) return;
+    // A cap is neither added to an architecture without one (llama.cpp reads the keys for
+    // Gemma 2 only, so the file would mean one thing to ragd and another to llama.cpp) nor
+    // switched off (llama.cpp divides by it, and reads a missing key as the default).
+    if (cap <= 0.0f) fail("{} has no {}: it cannot be overridden", arch.name, key);
+    if (!std::isfinite(*value) || *value <= 0.0f) {
+      fail("{} must be a finite number > 0, got {}", key, *value);
+    }
+    cap = *value;
+  };
+  set_cap(o.attn_softcap, arch.attn_softcap, "attn_logit_softcapping");
+  set_cap(o.final_softcap, arch.final_softcap, "final_logit_softcapping");
   const uint32_t n_layer = o.layers.value_or(a->n_layer);
   if (n_layer == 0 || n_layer > kMaxLayers) {
     fail("--layers must be between 1 and {}, got {}", kMaxLayers, n_layer);
@@ -275,6 +290,11 @@ SynthReport synth_model(const std::string& out_path, const SynthOptions& o) {
   SynthReport report;
   report.n_vocab = static_cast<uint32_t>(n_tokens);
   report.n_layer = n_layer;
+  if (arch.attn_softcap != known->attn_softcap || arch.final_softcap != known->final_softcap) {
+    report.notes.push_back(fmt::format(
+        "soft-caps: attention {}, final {} ({}'s own: {}, {})", arch.attn_softcap,
+        arch.final_softcap, arch.name, known->attn_softcap, known->final_softcap));
+  }
   if (report.n_vocab != a->n_vocab) {
     report.notes.push_back(fmt::format("{} has {} tokens; the vocab has {}: using {}", a->name,
                                        a->n_vocab, report.n_vocab, report.n_vocab));

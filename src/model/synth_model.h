@@ -77,6 +77,12 @@ struct SynthOptions {
   std::string vocab_path;  // GGUF holding tokenizer.* metadata
   uint64_t seed = 0;
   std::optional<uint32_t> layers;  // overrides the block count
+  // Override the architecture's soft-caps (attn_logit_softcapping, final_logit_softcapping);
+  // refused for an architecture without them. Random weights give attention scores of ~1,
+  // where Gemma 2's cap of 50 is linear: a cap near 1 makes the file exercise the tanh
+  // (tests/engine/synthetic_golden_test.cpp). Must be finite and > 0.
+  std::optional<float> attn_softcap;
+  std::optional<float> final_softcap;
   size_t threads = 0;
   ProgressFn progress;
 };

@@ -17,8 +17,8 @@
 // decoding gives llama.cpp's tokens.
 //
 // Skips a case when its vocabulary is absent (scripts/fetch-vocab, run by scripts/setup).
-// The files are 0.7 to 2.8 GiB (real embedding sizes in F32): the four cases take ~2.5 min
-// on 2 cores.
+// The files are 0.7 to 2.8 GiB (real embedding sizes in F32): the first four cases take
+// ~2.5 min on 2 cores, the soft-capped Gemma 2 one ~1 min more.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -55,9 +55,15 @@ struct SynthCase {
   // (over twice the tolerance, so differences within it cannot flip the choice).
   double clear_margin;
   size_t min_long_prefixes;  // prompts whose first 32+ greedy tokens are clear choices
+  // A soft-capped variant of the architecture (0: the architecture's caps) and the suffix
+  // of its test name.
+  float attn_softcap = 0.0f;
+  const char* variant = "";
 };
 
-std::ostream& operator<<(std::ostream& os, const SynthCase& c) { return os << c.synth_arch; }
+std::ostream& operator<<(std::ostream& os, const SynthCase& c) {
+  return os << c.synth_arch << c.variant;
+}
 
 const SynthCase kCases[] = {
     // Qwen3-0.6B's shape (head_dim 128 > n_embd / n_head, q/k norms, no q/k/v bias).
@@ -82,11 +88,24 @@ const SynthCase kCases[] = {
     // vocabulary (llama.cpp ships no Gemma 2 one; the installed Gemma-3-270M file's).
     // Random weights under the sqrt(n_embd) embedding scale make it repeat its last token,
     // with peaked distributions; attention scores stay ~1, where a cap of 50 changes them
-    // by < 1e-3, so this checks the soft-capped attention's softmax and sums, the final
-    // soft-cap and the layer, not the attention cap's tanh. Measured: worst top-5
-    // difference 0.0050; 200 of 200 steps clear; 5 of 5 prompts with 40 identical tokens.
+    // by < 1e-3 (ignoring that cap still passes: worst 0.0052), so this checks the
+    // soft-capped attention's softmax and sums, the final soft-cap and the layer, not the
+    // attention cap's tanh (the next case does). The final cap is reached: the repeated
+    // token's raw logit is ~21 against the cap of 30, and ignoring the cap fails with a
+    // worst difference of 3.0. Measured: worst top-5 difference 0.0050; 200 of 200 steps
+    // clear; 5 of 5 prompts with 40 identical tokens.
     {"gemma-2-2b", "gemma2", 2, 7, "models/Gemma-3-270M.Q4_K_M.gguf",
      "gemma-2-2b-synth-f32.json", 0.01, 0.021, 5},
+    // The same weights with attn_logit_softcapping 0.5 (`ragd synth --attn-softcap 0.5`), so
+    // that the attention cap's tanh is exercised: 58% of the scaled scores exceed the cap,
+    // 27% twice it, the largest (3.8) 7.7 times it. Two prompts (19 and 16 tokens), as the
+    // cap acts on every step's scores. It fails (worst top-5 difference in parentheses) when
+    // the cap is ignored (1.05), when the tanh is not multiplied back by the cap (0.59),
+    // when the cap is applied before the 1/sqrt(query_pre_attn_scalar) scaling (0.67), and
+    // when the final cap is ignored (2.5). Measured: worst 0.0047; 80 of 80 steps clear;
+    // 2 of 2 prompts with 40 identical tokens.
+    {"gemma-2-2b", "gemma2", 2, 7, "models/Gemma-3-270M.Q4_K_M.gguf",
+     "gemma-2-2b-attncap0.5-synth-f32.json", 0.01, 0.021, 2, 0.5f, "-attncap0.5"},
 };
 
 class SynthGolden : public ::testing::TestWithParam<SynthCase> {};
@@ -105,7 +124,8 @@ TEST_P(SynthGolden, MatchesLlamaCpp) {
   const fs::path dir = fs::temp_directory_path() /
                        ("ragd-synth-golden-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  const std::string file = (dir / (std::string(sc.synth_arch) + ".gguf")).string();
+  const std::string file =
+      (dir / (std::string(sc.synth_arch) + sc.variant + ".gguf")).string();
   model::SynthOptions o;
   o.arch = sc.synth_arch;
   o.target = *model::parse_quant_target("f32");
@@ -114,11 +134,15 @@ TEST_P(SynthGolden, MatchesLlamaCpp) {
   o.seed = sc.seed;
   o.layers = sc.layers;
   o.threads = 2;
+  if (sc.attn_softcap > 0.0f) o.attn_softcap = sc.attn_softcap;
   model::synth_model(file, o);
   auto llm = Llm::load(file, 2);
   fs::remove_all(dir);  // the mapping keeps the data until unloaded
   EXPECT_EQ(llm->model->config().arch, sc.gguf_arch);
   EXPECT_EQ(llm->model->config().n_layer, sc.layers);
+  if (sc.attn_softcap > 0.0f) {
+    EXPECT_EQ(llm->model->config().attn_logit_softcap, sc.attn_softcap);
+  }
 
   Generator gen(*llm->model, *llm->tokenizer, 2048);
   double worst = 0.0;
@@ -169,15 +193,16 @@ TEST_P(SynthGolden, MatchesLlamaCpp) {
   // llama.cpp's tokens (each choice agreed, given the same earlier tokens).
   EXPECT_GE(clear, compared * 9 / 10);
   EXPECT_GE(long_prefixes, sc.min_long_prefixes);
-  std::printf("%s: worst top-5 logprob difference %.5f (tolerance %.3f); %zu of %zu steps "
+  std::printf("%s%s: worst top-5 logprob difference %.5f (tolerance %.3f); %zu of %zu steps "
               "clear (lead > %.3f), all identical; %zu prompts with 32+ clear greedy tokens\n",
-              sc.synth_arch, worst, sc.tolerance, clear, compared, sc.clear_margin,
+              sc.synth_arch, sc.variant, worst, sc.tolerance, clear, compared, sc.clear_margin,
               long_prefixes);
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, SynthGolden, ::testing::ValuesIn(kCases),
                          [](const auto& info) {
-                           std::string n = info.param.synth_arch;
+                           std::string n =
+                               std::string(info.param.synth_arch) + info.param.variant;
                            std::replace_if(n.begin(), n.end(),
                                            [](char ch) { return !std::isalnum(ch); }, '_');
                            return n;
