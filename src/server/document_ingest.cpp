@@ -114,7 +114,8 @@ UploadResult ingest_documents(StoreAccess& store, const std::string& collection_
       p.phase = "embedding";
       report();
       // The vector index is not touched here: the read side (StoreAccess::vectors) sees the
-      // new vector_version and reopens it, so only one connection ever writes index files.
+      // new vector_version and catches up from the store's change log, as every other
+      // replica's does, so only one connection ever writes index files.
       r.chunks_embedded = rag::embed_missing_chunks(s, collection, *embedder, 64, [&](size_t done, size_t total) {
                             p.chunks_embedded = done;
                             p.chunks_to_embed = total;

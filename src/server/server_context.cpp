@@ -87,6 +87,8 @@ void ServerContext::declare_metrics() {
   m.histogram("ragd_embedding_duration_seconds", "Query embedding time", R::exponential_buckets(0.0005, 2, 14));
   m.gauge("ragd_collection_documents", "Documents per collection");
   m.gauge("ragd_collection_chunks", "Chunks per collection");
+  m.counter("ragd_vector_index_updates_total",
+            "How cached vector indexes followed the store: opened, incremental (change log applied), rebuilt");
   m.gauge("ragd_ingest_jobs_queued", "Document ingestion jobs waiting to start");
   m.gauge("ragd_model_loaded", "1 when the model is loaded");
   m.gauge("ragd_model_memory_bytes", "Estimated memory of a loaded model (weights + KV pool)");
@@ -263,6 +265,10 @@ std::string ServerContext::render_metrics() {
   }
   m.set("ragd_ingest_jobs_queued", {}, static_cast<double>(ingest_jobs.pending()));
   if (store) {
+    auto u = store->index_updates();
+    m.set("ragd_vector_index_updates_total", {{"kind", "opened"}}, static_cast<double>(u.opened));
+    m.set("ragd_vector_index_updates_total", {{"kind", "incremental"}}, static_cast<double>(u.incremental));
+    m.set("ragd_vector_index_updates_total", {{"kind", "rebuilt"}}, static_cast<double>(u.rebuilt));
     store->read([&](rag::Store& s) {
       for (const auto& c : s.list_collections()) {
         auto st = s.stats(c.id);

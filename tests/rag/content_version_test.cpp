@@ -66,10 +66,11 @@ TEST(ContentVersion, ARolledBackWriteLeavesItUnchanged) {
 TEST(ContentVersion, AVersionOneDatabaseIsMigrated) {
   TempDir tmp;
   {
-    // Make a version-1 database: today's schema minus the column version 2 added.
+    // Make a version-1 database: today's schema minus what versions 2 and 3 added.
     auto store = SqliteStore::open(tmp.path());
     store->create_collection("docs");
     store->db().exec("ALTER TABLE collections DROP COLUMN content_version");
+    store->db().exec("DROP TABLE vector_log; ALTER TABLE collections DROP COLUMN vector_log_floor");
     store->db().exec("PRAGMA user_version = 1");
   }
   auto store = SqliteStore::open(tmp.path());

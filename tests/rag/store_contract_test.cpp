@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -19,6 +20,7 @@
 #include "rag/store/open_store.h"
 #include "rag/store/postgres_store.h"
 #include "rag/store/sqlite_store.h"
+#include "rag/store/store_access.h"
 #include "util/error.h"
 
 namespace ragd::rag {
@@ -433,10 +435,263 @@ TEST_P(StoreContract, VectorSearchRunsOnTheStoredEmbeddings) {
   EXPECT_EQ(hits[0].id, ids[1]);
 }
 
+// The change log of vectors (Store::vector_changes_since): chunk id → vector now (empty:
+// removed), as one call reports it.
+struct Changes {
+  VectorChangeSet set;
+  std::map<int64_t, std::vector<float>> vectors;
+};
+Changes changes_since(Store& s, const Collection& c, int64_t version) {
+  Changes out;
+  out.set = s.vector_changes_since(c, version, [&](int64_t id, std::span<const float> v) {
+    EXPECT_FALSE(out.vectors.contains(id)) << "chunk " << id << " reported twice";
+    out.vectors[id].assign(v.begin(), v.end());
+  });
+  EXPECT_EQ(out.set.changes, out.vectors.size());
+  return out;
+}
+
+TEST_P(StoreContract, VectorChangesAfterAVersionAreExactlyTheWritesMade) {
+  auto c = store_->create_collection("default");
+  store_->put_document(c, std::nullopt, make_doc("a", {"x", "y"}), true);
+  store_->put_document(c, std::nullopt, make_doc("b", {"w"}), true);
+  auto ids = chunk_ids(c);  // x, y, w
+  ASSERT_EQ(ids.size(), 3u);
+  for (size_t i = 0; i < ids.size(); ++i) store_->put_embedding(c, ids[i], std::vector<float>{float(i), 1}, "toy");
+  const int64_t v0 = c.vector_version;
+
+  auto all = changes_since(*store_, c, 0);  // a new collection's log reaches back to 0
+  ASSERT_TRUE(all.set.complete) << all.set.reason;
+  EXPECT_EQ(all.set.version, v0);
+  EXPECT_EQ(all.vectors.size(), 3u);
+  EXPECT_EQ(all.vectors[ids[2]], (std::vector<float>{2, 1}));
+  auto none = changes_since(*store_, c, v0);
+  EXPECT_TRUE(none.set.complete);
+  EXPECT_TRUE(none.vectors.empty());
+
+  // After v0: x's vector replaced, then document a removed (x, y deleted); b replaced (w
+  // deleted, its new chunk embedded); a chunk without a vector deleted (no entry).
+  store_->put_embedding(c, ids[0], std::vector<float>{9, 9}, "toy");
+  const int64_t v1 = c.vector_version;
+  store_->remove_document(c, store_->find_document(c.id, "a")->id);
+  store_->put_document(c, std::nullopt, make_doc("b", {"w2"}, "h2"));
+  int64_t w2 = store_->chunks_without_embedding(c.id, 10).at(0);
+  store_->put_embedding(c, w2, std::vector<float>{5, 5}, "toy");
+  store_->put_document(c, std::nullopt, make_doc("e", {"no vector"}));
+  store_->remove_document(c, store_->find_document(c.id, "e")->id);
+
+  auto after = changes_since(*reopen(), c, v0);  // another connection reads the same log
+  ASSERT_TRUE(after.set.complete) << after.set.reason;
+  EXPECT_EQ(after.set.version, store_->find_collection("default")->vector_version);
+  // SQLite may give w2 a deleted chunk's id: then the id's newest change, the vector, wins.
+  std::map<int64_t, std::vector<float>> want = {{ids[0], {}}, {ids[1], {}}, {ids[2], {}}};
+  want[w2] = {5, 5};
+  EXPECT_EQ(after.vectors, want);
+  // From v1 the same: x's replacement (at v1) is superseded by its removal.
+  EXPECT_EQ(changes_since(*store_, c, v1).vectors, want);
+
+  // A rolled-back write leaves no entry: the log is written in the writing transaction.
+  const int64_t v2 = store_->find_collection("default")->vector_version;
+  {
+    StoreTransaction tx(*store_);
+    Collection copy = c;
+    store_->put_embedding(copy, w2, std::vector<float>{7, 7}, "toy");
+  }
+  auto rolled = changes_since(*store_, c, v2);
+  EXPECT_TRUE(rolled.set.complete);
+  EXPECT_TRUE(rolled.vectors.empty());
+  EXPECT_EQ(rolled.set.version, v2);
+}
+
+TEST_P(StoreContract, VectorChangesSignalARebuildWhenTheLogCannotServe) {
+  auto c = store_->create_collection("default");
+  store_->put_document(c, std::nullopt, make_doc("a", {"x", "y", "z"}), true);
+  auto ids = chunk_ids(c);
+  for (int64_t id : ids) store_->put_embedding(c, id, std::vector<float>{1, 0}, "toy");
+  const int64_t v = c.vector_version;
+
+  store_->prune_vector_changes(c.id, v - 1);
+  auto pruned = changes_since(*store_, c, v - 2);
+  EXPECT_FALSE(pruned.set.complete);
+  EXPECT_TRUE(pruned.vectors.empty());
+  EXPECT_NE(pruned.set.reason.find("pruned"), std::string::npos) << pruned.set.reason;
+  auto kept = changes_since(*store_, c, v - 1);  // at the floor: the rest is still there
+  ASSERT_TRUE(kept.set.complete) << kept.set.reason;
+  EXPECT_EQ(kept.vectors.size(), 1u);
+  EXPECT_TRUE(kept.vectors.contains(ids[2]));
+  store_->prune_vector_changes(c.id, 1);  // the floor never moves back
+  EXPECT_FALSE(changes_since(*store_, c, v - 2).set.complete);
+
+  auto ahead = changes_since(*store_, c, v + 5);
+  EXPECT_FALSE(ahead.set.complete);
+  EXPECT_NE(ahead.set.reason.find("ahead"), std::string::npos) << ahead.set.reason;
+
+  Collection other_model = c;
+  other_model.embedding_model = "another";
+  EXPECT_FALSE(changes_since(*store_, other_model, v).set.complete);
+
+  store_->delete_collection(c);
+  auto gone = changes_since(*store_, c, v);
+  EXPECT_FALSE(gone.set.complete);
+  EXPECT_NE(gone.set.reason.find("deleted"), std::string::npos) << gone.set.reason;
+  // A collection made after the drop never gets the dropped one's id (an index or log
+  // position kept for that id must not apply to it).
+  EXPECT_NE(store_->create_collection("default").id, c.id);
+}
+
+// Two replicas (two StoreAccess, each with its own connections and vector index cache) on
+// one store: what one ingests the other finds at its next query, through the change log.
+TEST_P(StoreContract, ReplicaIndexesConvergeIncrementally) {
+  TempDir dir_a, dir_b;  // PostgreSQL: each replica's own cache directory
+  bool sqlite = GetParam() == "sqlite";
+  StoreAccess a(sqlite ? tmp_.path() : dir_a.path(), location_);
+  StoreAccess b(sqlite ? tmp_.path() : dir_b.path(), location_);
+  auto ingest = [&](const std::string& id, const std::vector<std::vector<float>>& vs) {
+    a.write([&](Store& s) {
+      auto c = s.create_collection("docs");
+      StoreTransaction tx(s);
+      std::vector<std::string> texts(vs.size(), "t");
+      int64_t doc = s.put_document(c, std::nullopt, make_doc(id, texts));
+      auto chunks = s.document_chunks(doc);
+      for (size_t i = 0; i < vs.size(); ++i) s.put_embedding(c, chunks[i].id, vs[i], "toy");
+      tx.commit();
+      return 0;
+    });
+  };
+  auto chunks_of = [&](const std::string& id) {
+    return a.write([&](Store& s) {
+      std::vector<int64_t> out;
+      auto c = s.require_collection("docs");
+      for (const auto& ch : s.document_chunks(s.find_document(c.id, id)->id)) out.push_back(ch.id);
+      return out;
+    });
+  };
+  // What replica b's index returns for `q`: ids best first, as a query through b would.
+  auto search_b = [&](std::vector<float> q, size_t k = 10) {
+    return b.read([&](Store& s) {
+      auto c = s.require_collection("docs");
+      std::vector<int64_t> out;
+      for (const auto& h : b.vectors(c)->search(q, k)) out.push_back(h.id);
+      return out;
+    });
+  };
+
+  ingest("a", {{1, 0, 0}, {0.9f, 0.1f, 0}});
+  EXPECT_EQ(search_b({1, 0, 0}, 1), std::vector<int64_t>{chunks_of("a")[0]});
+  EXPECT_EQ(b.index_updates().opened, 1u);
+
+  ingest("new", {{0, 0, 1}});  // through replica a
+  EXPECT_EQ(search_b({0, 0, 1}, 1), chunks_of("new"));
+  EXPECT_EQ(search_b({0, 0, 1}).size(), 3u);
+  auto u = b.index_updates();
+  EXPECT_EQ(u.incremental, 1u);
+  EXPECT_EQ(u.rebuilt, 0u);
+  EXPECT_EQ(u.opened, 1u);
+
+  auto gone = chunks_of("a");
+  a.write([&](Store& s) {
+    auto c = s.require_collection("docs");
+    s.remove_document(c, s.find_document(c.id, "a")->id);
+    return 0;
+  });
+  auto left = search_b({1, 0, 0});
+  EXPECT_EQ(left, chunks_of("new"));
+  for (int64_t id : gone) EXPECT_EQ(std::count(left.begin(), left.end(), id), 0) << id;
+  EXPECT_EQ(b.index_updates().incremental, 2u);
+  EXPECT_EQ(b.index_updates().rebuilt, 0u);
+
+  // Replica b fell behind a pruned log: it rebuilds, and still converges.
+  int64_t at = a.write([&](Store& s) { return s.require_collection("docs").vector_version; });
+  ingest("late", {{0, 1, 0}});
+  a.write([&](Store& s) {
+    s.prune_vector_changes(s.require_collection("docs").id, at + 1);
+    return 0;
+  });
+  EXPECT_EQ(search_b({0, 1, 0}, 1), chunks_of("late"));
+  EXPECT_EQ(search_b({0, 1, 0}).size(), 2u);
+  EXPECT_EQ(b.index_updates().rebuilt, 1u);
+  EXPECT_EQ(b.index_updates().incremental, 2u);
+}
+
+TEST_P(StoreContract, AnHnswIndexCatchesUpWithAddsReplacementsAndRemovals) {
+  auto c = store_->create_collection("default");
+  store_->put_document(c, std::nullopt, make_doc("a", {"x", "y", "z"}), true);
+  auto ids = chunk_ids(c);
+  const std::vector<std::vector<float>> vs = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
+  for (size_t i = 0; i < ids.size(); ++i) store_->put_embedding(c, ids[i], vs[i], "toy");
+  VectorIndexConfig config;
+  config.kind = "hnsw";
+  auto index = CollectionVectors::open(*store_, c, config);
+  ASSERT_EQ(index->kind(), "hnsw");
+  ASSERT_EQ(index->version(), c.vector_version);
+
+  auto writer = reopen();  // another replica writes
+  Collection wc = *writer->find_collection("default");
+  writer->put_embedding(wc, ids[0], std::vector<float>{0, 1, 0.1f}, "toy");  // replaced
+  writer->put_document(wc, std::nullopt, make_doc("b", {"n"}), true);
+  int64_t added = writer->chunks_without_embedding(wc.id, 1).at(0);
+  writer->put_embedding(wc, added, std::vector<float>{-1, 0, 0}, "toy");
+  writer->put_document(wc, std::nullopt, make_doc("a", {"x2"}, "h2"));  // x, y, z deleted
+  EXPECT_EQ(index->catch_up(), CollectionVectors::CatchUp::Incremental);
+  EXPECT_EQ(index->version(), writer->find_collection("default")->vector_version);
+  EXPECT_EQ(index->size(), 1u);
+  auto hits = index->search(std::vector<float>{-1, 0, 0}, 3);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].id, added);
+}
+
+TEST_P(StoreContract, AnExactIndexThatOutgrowsItsThresholdIsRebuiltAsHnsw) {
+  auto c = store_->create_collection("default");
+  store_->put_document(c, std::nullopt, make_doc("a", {"x", "y", "z"}), true);
+  for (int64_t id : chunk_ids(c)) store_->put_embedding(c, id, std::vector<float>{1, float(id)}, "toy");
+  VectorIndexConfig config;
+  config.exact_threshold = 4;
+  auto index = CollectionVectors::open(*store_, c, config);
+  ASSERT_EQ(index->kind(), "exact");
+  store_->put_document(c, std::nullopt, make_doc("b", {"w"}), true);
+  store_->put_embedding(c, store_->chunks_without_embedding(c.id, 1).at(0), std::vector<float>{0, 1}, "toy");
+  EXPECT_EQ(index->catch_up(), CollectionVectors::CatchUp::Rebuilt);
+  EXPECT_EQ(index->kind(), "hnsw");
+  EXPECT_EQ(index->size(), 4u);
+  EXPECT_EQ(index->version(), c.vector_version);
+  // Shrinking below the threshold keeps the graph (no rebuild on every change near it).
+  store_->remove_document(c, store_->find_document(c.id, "b")->id);
+  EXPECT_EQ(index->catch_up(), CollectionVectors::CatchUp::Incremental);
+  EXPECT_EQ(index->kind(), "hnsw");
+  EXPECT_EQ(index->size(), 3u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
 
 // PostgreSQL only: what has no SQLite counterpart.
+
+TEST(PostgresStore, AVersionOneDatabaseGetsTheChangeLogWithItsFloorAtTheCurrentVersion) {
+  if (postgres().absent()) GTEST_SKIP() << testing::PostgresProcess::kSkipReason;
+  TempDir tmp;
+  std::string url = fresh_database();
+  int64_t version = 0;
+  Collection c;
+  {
+    auto store = PostgresStore::open(url, tmp.path());
+    c = store->create_collection("docs");
+    store->put_document(c, std::nullopt, make_doc("a", {"x"}), true);
+    store->put_embedding(c, store->chunk_ids_matching(c.id, {})[0], std::vector<float>{1}, "toy");
+    version = c.vector_version;
+  }
+  // Back to what version 1 had: no log, no floor.
+  PGconn* conn = PQconnectdb(url.c_str());
+  PQclear(PQexec(conn, "DROP TABLE vector_log; ALTER TABLE collections DROP COLUMN vector_log_floor;"
+                       " UPDATE meta SET value = '1' WHERE key = 'schema_version'"));
+  PQfinish(conn);
+  auto store = PostgresStore::open(url, tmp.path());
+  EXPECT_FALSE(store->vector_changes_since(c, version - 1, [](int64_t, std::span<const float>) {}).complete);
+  EXPECT_TRUE(store->vector_changes_since(c, version, [](int64_t, std::span<const float>) {}).complete);
+  store->put_embedding(c, store->chunk_ids_matching(c.id, {})[0], std::vector<float>{2}, "toy");
+  auto set = store->vector_changes_since(c, version, [](int64_t, std::span<const float>) {});
+  EXPECT_TRUE(set.complete);
+  EXPECT_EQ(set.changes, 1u);
+}
 
 TEST(PostgresStore, RefusesAnUnknownSchemaVersionAndRedactsPasswords) {
   if (postgres().absent()) GTEST_SKIP() << testing::PostgresProcess::kSkipReason;

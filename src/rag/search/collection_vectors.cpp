@@ -44,6 +44,7 @@ std::unique_ptr<CollectionVectors> CollectionVectors::open(Store& store,
   // Re-read: the caller's copy may predate the first embedding.
   Collection current = store.find_collection(collection.name).value_or(collection);
   std::unique_ptr<CollectionVectors> cv(new CollectionVectors(store, current, config));
+  cv->version_ = current.vector_version;
   if (current.embedding_dim == 0) return cv;  // nothing embedded yet
   EmbeddingState state = store.embedding_state(current.id);
   if (cv->choose_kind(state.count) == "hnsw" && cv->try_load(state)) return cv;
@@ -80,6 +81,7 @@ bool CollectionVectors::try_load(const EmbeddingState& state) {
     else if (meta.at("file_hash") != file_hash(file)) reason = "corrupt (checksum mismatch)";
     if (reason.empty()) {
       index_ = HnswIndex::load(file, collection_.embedding_dim, config_.metric, config_.hnsw);
+      version_ = state.version;
       return true;
     }
   } catch (const std::exception& e) {
@@ -90,13 +92,14 @@ bool CollectionVectors::try_load(const EmbeddingState& state) {
   return false;
 }
 
-void CollectionVectors::rebuild(const EmbeddingState& state) {
+std::unique_ptr<VectorIndex> CollectionVectors::build(const EmbeddingState& state) const {
   std::string kind = choose_kind(state.count);
+  std::unique_ptr<VectorIndex> index;
   if (kind == "hnsw") {
-    index_ = std::make_unique<HnswIndex>(collection_.embedding_dim, config_.metric, config_.hnsw,
-                                         static_cast<size_t>(state.count));
+    index = std::make_unique<HnswIndex>(collection_.embedding_dim, config_.metric, config_.hnsw,
+                                        static_cast<size_t>(state.count));
   } else {
-    index_ = make_vector_index(kind, collection_.embedding_dim, config_.metric, config_.hnsw);
+    index = make_vector_index(kind, collection_.embedding_dim, config_.metric, config_.hnsw);
   }
   // In blocks, so that HNSW can insert each block with several threads while memory
   // stays bounded.
@@ -104,7 +107,7 @@ void CollectionVectors::rebuild(const EmbeddingState& state) {
   std::vector<int64_t> ids;
   std::vector<float> rows;
   auto flush = [&] {
-    index_->add_batch(ids, rows);
+    index->add_batch(ids, rows);
     ids.clear();
     rows.clear();
   };
@@ -118,6 +121,17 @@ void CollectionVectors::rebuild(const EmbeddingState& state) {
     if (ids.size() == kBlock) flush();
   });
   flush();
+  return index;
+}
+
+void CollectionVectors::rebuild(const EmbeddingState& state) {
+  // state.version was read before the vectors: the index holds at least what it says.
+  auto index = build(state);
+  {
+    std::unique_lock lock(mutex_);
+    index_ = std::move(index);
+    version_ = state.version;
+  }
   // The saved copy only spares the next open a rebuild: failing to write it (a full disk)
   // must not fail the search or ingest that needed the index, which is complete in memory.
   // A failed save leaves the previous pair, which the next open finds stale and rebuilds.
@@ -127,6 +141,65 @@ void CollectionVectors::rebuild(const EmbeddingState& state) {
     log::warn("vector index of '{}' not saved, it will be rebuilt next time: {}",
               collection_.name, e.what());
   }
+}
+
+int64_t CollectionVectors::version() const {
+  std::shared_lock lock(mutex_);
+  return version_;
+}
+
+CollectionVectors::CatchUp CollectionVectors::catch_up() {
+  {
+    std::unique_lock lock(mutex_);
+    if (index_) {
+      // Changed vectors are added in blocks (HNSW inserts a block with several threads);
+      // each chunk comes once, so removals and additions need no ordering between them.
+      constexpr size_t kBlock = 8192;
+      std::vector<int64_t> ids;
+      std::vector<float> rows;
+      auto flush = [&] {
+        index_->add_batch(ids, rows);
+        ids.clear();
+        rows.clear();
+      };
+      VectorChangeSet set = store_.vector_changes_since(
+          collection_, version_, [&](int64_t id, std::span<const float> v) {
+            if (v.empty()) {
+              index_->remove(id);
+              return;
+            }
+            ids.push_back(id);
+            rows.insert(rows.end(), v.begin(), v.end());
+            if (ids.size() == kBlock) flush();
+          });
+      if (set.complete) {
+        flush();
+        log::debug("vector index of '{}' caught up from version {} to {} ({} changed vectors)",
+                   collection_.name, version_, set.version, set.changes);
+        version_ = set.version;
+        collection_.vector_version = set.version;
+        // An exact index that grew past the threshold becomes HNSW, as open() would make it
+        // (not the reverse: a collection shrinking below it keeps its graph until reopened,
+        // so one hovering at the threshold is not rebuilt on every change).
+        const bool outgrown = std::string(index_->kind()) == "exact" &&
+                              choose_kind(static_cast<int64_t>(index_->size())) == "hnsw";
+        if (!outgrown) return CatchUp::Incremental;
+        set.reason = fmt::format("{} vectors outgrew the exact index", index_->size());
+      }
+      log::info("vector index of '{}' rebuilt from the store: {}", collection_.name, set.reason);
+    }
+  }
+  // A rebuild reads everything without holding the lock (searches go on with the old index
+  // until the new one replaces it), then saves.
+  auto current = store_.find_collection(collection_.name);
+  {
+    std::unique_lock lock(mutex_);
+    if (current && current->id == collection_.id) collection_ = *current;
+    rebuilt_ = true;
+  }
+  if (collection_.embedding_dim == 0) return CatchUp::Rebuilt;
+  rebuild(store_.embedding_state(collection_.id));
+  return CatchUp::Rebuilt;
 }
 
 std::string CollectionVectors::kind() const {

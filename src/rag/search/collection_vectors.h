@@ -7,6 +7,12 @@
 // otherwise (missing, stale, corrupt, other parameters) it rebuilds from SQLite and saves.
 // An exact index is never persisted: below `exact_threshold` vectors rebuilding it from
 // SQLite is as fast as loading a file.
+//
+// A long-lived index (StoreAccess's, one per replica) follows later writes, its own
+// replica's or another's, with catch_up(): it applies the store's change log since the
+// vector_version it reflects (Store::vector_changes_since) and rebuilds only when the log
+// cannot bring it up to date. The persisted HNSW file is rewritten by rebuilds only, so
+// after incremental updates a restarted replica finds it stale and rebuilds once.
 #pragma once
 
 #include <filesystem>
@@ -37,8 +43,20 @@ class CollectionVectors {
   // Which implementation is in use ("none" before the collection has any embedding).
   std::string kind() const;
   size_t size() const;
-  // Whether open() had to rebuild from SQLite (false: loaded, or nothing to build).
+  // Whether open() or catch_up() had to rebuild from the store (false: loaded, caught up
+  // from the change log, or nothing to build).
   bool rebuilt() const { return rebuilt_; }
+  // The collection's vector_version the index reflects: every vector change up to it is
+  // in the index (later ones may be too; applying them again is harmless).
+  int64_t version() const;
+
+  enum class CatchUp { Incremental, Rebuilt };
+  // Brings the index up to the store's current vectors: the change log since version()
+  // when it reaches back that far, else a full rebuild (logged with the reason). Uses the
+  // store connection, so the caller must own it (StoreAccess: inside read()). On an error
+  // the index may hold part of the changes and version() is unchanged, so the next call
+  // applies them again.
+  CatchUp catch_up();
 
   // Stores the embedding in SQLite and adds it to the index (both or, on error, neither
   // in the index). The caller owns the SQLite transaction; call save() after committing.
@@ -57,12 +75,16 @@ class CollectionVectors {
       : store_(store), collection_(std::move(collection)), config_(std::move(config)) {}
   std::string choose_kind(int64_t count) const;
   bool try_load(const EmbeddingState& state);
+  // A new index of `collection_` from every stored vector; `state` read before it.
+  std::unique_ptr<VectorIndex> build(const EmbeddingState& state) const;
+  // build() into index_, then save(); the caller holds no lock.
   void rebuild(const EmbeddingState& state);
 
   Store& store_;
   Collection collection_;
   VectorIndexConfig config_;
   std::unique_ptr<VectorIndex> index_;
+  int64_t version_ = 0;
   bool rebuilt_ = false;
   mutable std::shared_mutex mutex_;  // search shared; add/remove exclusive
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <limits>
 
 #include "model/tokenizer_unicode.h"
@@ -141,6 +142,26 @@ CREATE TABLE embeddings(
 INSERT INTO meta(key, value) VALUES('schema_version', '1'), ('created_by', 'ragd 0.1.0');
 )sql";
 
+// Version 2: the change log of vectors (Store::vector_changes_since). Entries at or below
+// vector_log_floor may be gone (pruned); existing collections start with no log, so their
+// floor is their current version and replicas behind it rebuild once.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE vector_log(
+  collection_id bigint NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+  version       bigint NOT NULL,
+  chunk_id      bigint NOT NULL,
+  op            text NOT NULL CHECK (op IN ('put', 'del')),
+  PRIMARY KEY (collection_id, version, chunk_id)
+);
+ALTER TABLE collections ADD COLUMN vector_log_floor bigint NOT NULL DEFAULT 0;
+UPDATE collections SET vector_log_floor = vector_version;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+)sql";
+
+// kMigrations[i] takes a database from version i + 1 to i + 2.
+constexpr const char* kMigrations[] = {kSchemaV2};
+static_assert(std::size(kMigrations) == PostgresStore::kSchemaVersion - 1);
+
 // Any constant: the advisory lock that serialises schema creation across replicas.
 constexpr int64_t kMigrationLock = 0x72616764;  // "ragd"
 
@@ -166,16 +187,18 @@ void PostgresStore::migrate() {
   StoreTransaction tx(*this);
   conn_.exec("SELECT pg_advisory_xact_lock($1)", PgParams().add(kMigrationLock));
   auto exists = conn_.exec("SELECT to_regclass('meta') IS NOT NULL");
+  int version = 1;
   if (exists.text(0, 0) != "t") {
     conn_.exec_script(kSchemaV1);
   } else {
     auto v = conn_.exec("SELECT value FROM meta WHERE key = 'schema_version'");
-    int version = v.rows() ? std::stoi(v.text(0, 0)) : 0;
-    if (version != kSchemaVersion) {
+    version = v.rows() ? std::stoi(v.text(0, 0)) : 0;
+    if (version < 1 || version > kSchemaVersion) {
       fail("PostgreSQL database {} has ragd schema version {}, this ragd uses {}{}", describe(), version,
            kSchemaVersion, version > kSchemaVersion ? "; upgrade ragd" : "");
     }
   }
+  for (; version < kSchemaVersion; ++version) conn_.exec_script(kMigrations[version - 1]);
   tx.commit();
 }
 
@@ -254,19 +277,24 @@ std::optional<DocumentRef> PostgresStore::find_document(int64_t collection_id, c
   return DocumentRef{r.int64(0, 0), r.text(0, 1)};
 }
 
-void PostgresStore::bump_content_version(int64_t collection_id, bool vectors_changed) {
-  conn_.exec(vectors_changed ? "UPDATE collections SET vector_version = vector_version + 1,"
-                               " content_version = content_version + 1 WHERE id = $1"
-                             : "UPDATE collections SET content_version = content_version + 1 WHERE id = $1",
+// Changes to vectors bump vector_version too, in the statements that write them
+// (put_embedding, delete_chunks), together with their change log entries.
+void PostgresStore::bump_content_version(int64_t collection_id) {
+  conn_.exec("UPDATE collections SET content_version = content_version + 1 WHERE id = $1",
              PgParams().add(collection_id));
 }
 
 void PostgresStore::delete_chunks(const Collection& collection, int64_t document_id) {
-  auto r = conn_.exec(
+  // One statement: the embeddings go, the versions move (only if there were any) and the
+  // change log records each deleted vector under the new vector_version.
+  conn_.exec(
       "WITH e AS (DELETE FROM embeddings WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id = $1)"
-      " RETURNING 1) SELECT count(*) FROM e",
-      PgParams().add(document_id));
-  if (r.int64(0, 0) > 0) bump_content_version(collection.id, /*vectors_changed=*/true);
+      " RETURNING chunk_id),"
+      " v AS (UPDATE collections SET vector_version = vector_version + 1, content_version = content_version + 1"
+      " WHERE id = $2 AND EXISTS (SELECT 1 FROM e) RETURNING vector_version)"
+      " INSERT INTO vector_log(collection_id, version, chunk_id, op)"
+      " SELECT $2, v.vector_version, e.chunk_id, 'del' FROM e, v",
+      PgParams().add(document_id).add(collection.id));
   conn_.exec("DELETE FROM chunks WHERE document_id = $1", PgParams().add(document_id));
 }
 
@@ -285,7 +313,7 @@ int64_t PostgresStore::put_document(const Collection& collection, std::optional<
       p);
   int64_t doc_id = r.int64(0, 0);
   if (!is_new) delete_chunks(collection, doc_id);
-  bump_content_version(collection.id, /*vectors_changed=*/false);
+  bump_content_version(collection.id);
   // The tsvector is computed from the same values in the same statement as the row: a
   // chunk and its full text cannot diverge.
   const std::string config = postgres_text_search_config(collection.fts_tokenizer);
@@ -308,7 +336,7 @@ int64_t PostgresStore::put_document(const Collection& collection, std::optional<
 
 void PostgresStore::remove_document(const Collection& collection, int64_t document_id) {
   delete_chunks(collection, document_id);
-  bump_content_version(collection.id, /*vectors_changed=*/false);
+  bump_content_version(collection.id);
   conn_.exec("DELETE FROM documents WHERE id = $1", PgParams().add(document_id));
 }
 
@@ -426,11 +454,101 @@ void PostgresStore::put_embedding(Collection& collection, int64_t chunk_id, std:
          "ones from '{}' (re-create the collection to change models)",
          collection.name, collection.embedding_dim, collection.embedding_model, vector.size(), model);
   }
-  conn_.exec("INSERT INTO embeddings(chunk_id, vector) VALUES($1, $2)"
-             " ON CONFLICT (chunk_id) DO UPDATE SET vector = excluded.vector",
-             PgParams().add(chunk_id).add_binary(std::as_bytes(vector)));
-  bump_content_version(collection.id, /*vectors_changed=*/true);
-  ++collection.vector_version;
+  // One statement (one round trip per vector): the vector, both versions, the log entry.
+  // The UPDATE's row lock orders writers of a collection, so versions are handed out in
+  // commit order and a reader's snapshot always holds a prefix of the log.
+  auto r = conn_.exec(
+      "WITH e AS (INSERT INTO embeddings(chunk_id, vector) VALUES($1, $2)"
+      " ON CONFLICT (chunk_id) DO UPDATE SET vector = excluded.vector RETURNING chunk_id),"
+      " v AS (UPDATE collections SET vector_version = vector_version + 1, content_version = content_version + 1"
+      " WHERE id = $3 RETURNING vector_version)"
+      " INSERT INTO vector_log(collection_id, version, chunk_id, op)"
+      " SELECT $3, v.vector_version, e.chunk_id, 'put' FROM e, v RETURNING version",
+      PgParams().add(chunk_id).add_binary(std::as_bytes(vector)).add(collection.id));
+  if (r.rows() == 0) fail("collection '{}' was deleted while embedding", collection.name);
+  collection.vector_version = r.int64(0, 0);
+  if (collection.vector_version % kVectorLogPruneEvery == 0 && collection.vector_version > kVectorLogRetainVersions) {
+    prune_vector_changes(collection.id, collection.vector_version - kVectorLogRetainVersions);
+  }
+}
+
+VectorChangeSet PostgresStore::vector_changes_since(const Collection& collection, int64_t version,
+                                                    const std::function<void(int64_t, std::span<const float>)>& fn) {
+  // The version, the floor, the log and the vectors must come from one snapshot; inside
+  // the caller's transaction they do already.
+  const bool own = !conn_.in_transaction();
+  if (own) conn_.exec_script("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    VectorChangeSet out = read_vector_changes(collection, version, fn);
+    if (own) conn_.exec_script("COMMIT");
+    return out;
+  } catch (...) {
+    if (own) rollback();
+    throw;
+  }
+}
+
+VectorChangeSet PostgresStore::read_vector_changes(const Collection& collection, int64_t version,
+                                                   const std::function<void(int64_t, std::span<const float>)>& fn) {
+  VectorChangeSet out;
+  auto c = conn_.exec(
+      "SELECT vector_version, vector_log_floor, coalesce(embedding_model, ''), coalesce(embedding_dim, 0)"
+      " FROM collections WHERE id = $1",
+      PgParams().add(collection.id));
+  if (c.rows() == 0) {
+    out.reason = "the collection was deleted";
+    return out;
+  }
+  out.version = c.int64(0, 0);
+  const int64_t floor = c.int64(0, 1);
+  if (c.text(0, 2) != collection.embedding_model || static_cast<size_t>(c.int64(0, 3)) != collection.embedding_dim) {
+    out.reason = "its embedding model or dimension changed";
+  } else if (version > out.version) {
+    out.reason = fmt::format("the index is at vector version {}, ahead of the store's {}", version, out.version);
+  } else if (version < floor) {
+    out.reason = fmt::format("the change log was pruned up to version {}, the index is at {}", floor, version);
+  }
+  if (!out.reason.empty()) return out;
+  out.complete = true;
+  if (version == out.version) return out;
+  // Each chunk's newest entry after `version`, paged by chunk id; a 'put' comes with the
+  // vector stored now (the snapshot has no later entry, so it is the one that entry wrote).
+  constexpr int64_t kPage = 4096;
+  int64_t after = std::numeric_limits<int64_t>::min();
+  std::vector<float> buf;
+  while (true) {
+    auto r = conn_.exec(
+        "SELECT l.chunk_id, l.op, e.vector FROM (SELECT DISTINCT ON (chunk_id) chunk_id, op FROM vector_log"
+        " WHERE collection_id = $1 AND version > $2 AND chunk_id > $3 ORDER BY chunk_id, version DESC LIMIT $4) l"
+        " LEFT JOIN embeddings e ON e.chunk_id = l.chunk_id AND l.op = 'put' ORDER BY l.chunk_id",
+        PgParams().add(collection.id).add(version).add(after).add(kPage), /*binary_result=*/true);
+    for (int i = 0; i < r.rows(); ++i) {
+      int64_t id = r.int64_binary(i, 0);
+      buf.clear();
+      if (!r.is_null(i, 2)) {
+        auto blob = r.bytes(i, 2);
+        if (blob.size() != collection.embedding_dim * sizeof(float)) {
+          fail("corrupt embedding for chunk {} ({} bytes)", id, blob.size());
+        }
+        buf.resize(blob.size() / sizeof(float));
+        std::memcpy(buf.data(), blob.data(), blob.size());
+      }
+      fn(id, buf);
+      ++out.changes;
+      after = id;
+    }
+    if (r.rows() < kPage) break;
+  }
+  return out;
+}
+
+void PostgresStore::prune_vector_changes(int64_t collection_id, int64_t version) {
+  // The floor moves in the same statement as the rows go: a reader never sees entries
+  // missing below a floor that does not say so.
+  conn_.exec(
+      "WITH f AS (UPDATE collections SET vector_log_floor = greatest(vector_log_floor, $2) WHERE id = $1)"
+      " DELETE FROM vector_log WHERE collection_id = $1 AND version <= $2",
+      PgParams().add(collection_id).add(version));
 }
 
 void PostgresStore::for_each_embedding(int64_t collection_id,

@@ -9,6 +9,10 @@
 //   collections.fts_tokenizer   the same FTS5 spec as SQLite's; it selects the text search
 //                        configuration: 'english' (Snowball stemming and stop words) for
 //                        "porter", 'simple' for "unicode61"
+//   vector_log           (collection_id, version, chunk_id, op 'put'|'del'): the change log
+//                        of vectors (Store::vector_changes_since), written by the statement
+//                        that bumps vector_version; collections.vector_log_floor: the
+//                        version up to which it may have been pruned
 // meta('schema_version') holds the schema version; open() creates or checks it under an
 // advisory lock, so replicas starting together do not race.
 //
@@ -29,7 +33,8 @@ namespace ragd::rag {
 
 class PostgresStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 1;
+  // 2: vector_log and collections.vector_log_floor (the change log of vectors).
+  static constexpr int kSchemaVersion = 2;
 
   // Connects to `uri` (postgres:// or postgresql://, any libpq URI) and creates the
   // tables when the database has none. `cache_dir`: this replica's directory for derived
@@ -70,6 +75,10 @@ class PostgresStore final : public Store {
   EmbeddingState embedding_state(int64_t collection_id) override;
   std::vector<int64_t> chunks_without_embedding(int64_t collection_id, size_t limit) override;
 
+  VectorChangeSet vector_changes_since(const Collection& collection, int64_t version,
+                                       const std::function<void(int64_t, std::span<const float>)>& fn) override;
+  void prune_vector_changes(int64_t collection_id, int64_t version) override;
+
   uint64_t content_version(int64_t collection_id) override;
 
   void begin() override;
@@ -80,7 +89,9 @@ class PostgresStore final : public Store {
   PostgresStore(const std::string& uri, std::filesystem::path cache_dir);
   void migrate();
   void delete_chunks(const Collection& collection, int64_t document_id);
-  void bump_content_version(int64_t collection_id, bool vectors_changed);
+  void bump_content_version(int64_t collection_id);
+  VectorChangeSet read_vector_changes(const Collection& collection, int64_t version,
+                                      const std::function<void(int64_t, std::span<const float>)>& fn);
   PgConn conn_;
 };
 

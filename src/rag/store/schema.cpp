@@ -68,8 +68,23 @@ constexpr std::string_view kSchemaV2 = R"sql(
 ALTER TABLE collections ADD COLUMN content_version INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 3: the change log of vectors (Store::vector_changes_since). Entries at or below
+// vector_log_floor may be gone (pruned); existing collections start with no log, so their
+// floor is their current version and in-memory indexes behind it rebuild once.
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE vector_log(
+  collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+  version       INTEGER NOT NULL,
+  chunk_id      INTEGER NOT NULL,
+  op            TEXT NOT NULL CHECK (op IN ('put', 'del')),
+  PRIMARY KEY (collection_id, version, chunk_id)
+) WITHOUT ROWID;
+ALTER TABLE collections ADD COLUMN vector_log_floor INTEGER NOT NULL DEFAULT 0;
+UPDATE collections SET vector_log_floor = vector_version;
+)sql";
+
 // migrations[i] takes a database from version i to i + 1.
-constexpr std::array<std::string_view, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2};
+constexpr std::array<std::string_view, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3};
 
 int user_version(Db& db) {
   auto stmt = db.prepare("PRAGMA user_version");

@@ -2,10 +2,13 @@
 // version; migrate() brings an older database up to kSchemaVersion step by step, each step
 // in its own transaction, and refuses a database written by a newer ragd.
 //
-// Tables (version 2; version 1 lacked collections.content_version):
-//   meta(key, value)                      store-wide facts (creating ragd version, …)
+// Tables (version 3; version 1 lacked collections.content_version, version 2 the vector log):
+//   meta(key, value)                      store-wide facts (creating ragd version, the
+//                                         highest collection id ever used, …)
 //   collections(id, name, fts_tokenizer, embedding_model, embedding_dim, vector_version,
-//               content_version)                                  content_version: since v2
+//               content_version, vector_log_floor)    content_version: since v2; floor: v3
+//   vector_log(collection_id, version, chunk_id, op)   the change log of vectors (store.h,
+//                                         Store::vector_changes_since), since v3
 //   sources(id, collection_id, path, content_hash, size, ingested_at)   one per input file
 //   documents(id, collection_id, source_id, external_id, title, content_hash, metadata JSON,
 //             chunk_count, ingested_at)                                 UNIQUE(collection, external_id)
@@ -24,7 +27,7 @@
 
 namespace ragd::rag {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // FTS5 tokenizers a collection may be created with, by short name:
 //   "porter"    Porter stemming over unicode61 word breaking, diacritics folded (default;

@@ -85,10 +85,19 @@ Collection SqliteStore::create_collection(const std::string& name, const std::st
   std::string spec = fts_tokenizer_spec(fts_tokenizer);
   Transaction tx(db_);
   if (auto existing = find_collection(name)) return *existing;
+  // Ids are never reused (SQLite would reuse a deleted highest rowid): an in-memory vector
+  // index or its change log position keyed on a collection id must not outlive the
+  // collection. meta('last_collection_id') remembers the highest id ever handed out.
   auto& s = cached(
-      "INSERT INTO collections(name, fts_tokenizer, created_at) VALUES(?, ?, ?)");
+      "INSERT INTO collections(id, name, fts_tokenizer, created_at) VALUES(1 + max("
+      "coalesce((SELECT max(id) FROM collections), 0),"
+      " coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_collection_id'), 0)), ?, ?, ?)");
   s.bind(1, name).bind(2, spec).bind(3, now_seconds()).run();
   int64_t id = db_.last_insert_rowid();
+  cached("INSERT INTO meta(key, value) VALUES('last_collection_id', ?1)"
+         " ON CONFLICT(key) DO UPDATE SET value = ?1")
+      .bind(1, std::to_string(id))
+      .run();
   create_fts_table(db_, id, spec);
   tx.commit();
   return *find_collection(name);
@@ -173,18 +182,32 @@ void SqliteStore::delete_chunks(const Collection& collection, int64_t document_i
       "SELECT 'delete', id, title, heading, text FROM chunks WHERE document_id = ?",
       fts));
   del_fts.bind(1, document_id).run();
-  auto& del_emb = cached(
-      "DELETE FROM embeddings WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id = ?)");
-  del_emb.bind(1, document_id).run();
-  if (db_.changes() > 0) bump_vector_version(collection.id);
+  // The change log gets a 'del' for each vector about to go, under the version the bump
+  // below hands out (the caller's transaction holds the write lock in between).
+  cached("INSERT INTO vector_log(collection_id, version, chunk_id, op)"
+         " SELECT ?1, (SELECT vector_version + 1 FROM collections WHERE id = ?1), e.chunk_id, 'del'"
+         " FROM embeddings e JOIN chunks c ON c.id = e.chunk_id WHERE c.document_id = ?2")
+      .bind(1, collection.id)
+      .bind(2, document_id)
+      .run();
+  if (db_.changes() > 0) {
+    bump_vector_version(collection.id);
+    auto& del_emb = cached(
+        "DELETE FROM embeddings WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id = ?)");
+    del_emb.bind(1, document_id).run();
+  }
   cached("DELETE FROM chunks WHERE document_id = ?").bind(1, document_id).run();
 }
 
-void SqliteStore::bump_vector_version(int64_t collection_id) {
-  cached("UPDATE collections SET vector_version = vector_version + 1,"
-         " content_version = content_version + 1 WHERE id = ?")
-      .bind(1, collection_id)
-      .run();
+int64_t SqliteStore::bump_vector_version(int64_t collection_id) {
+  auto& s = cached(
+      "UPDATE collections SET vector_version = vector_version + 1,"
+      " content_version = content_version + 1 WHERE id = ? RETURNING vector_version");
+  s.bind(1, collection_id);
+  if (!s.step()) fail("collection {} was deleted while writing", collection_id);
+  int64_t version = s.int64(0);
+  s.reset();
+  return version;
 }
 
 void SqliteStore::bump_content_version(int64_t collection_id) {

@@ -66,6 +66,12 @@ class SqliteStore final : public Store {
   EmbeddingState embedding_state(int64_t collection_id) override;
   std::vector<int64_t> chunks_without_embedding(int64_t collection_id, size_t limit) override;
 
+  // The change log (vector_log, schema.h) lives in the same database, so replicas that
+  // share the file (the server and a `ragd ingest` beside it) catch up like PostgreSQL's.
+  VectorChangeSet vector_changes_since(const Collection& collection, int64_t version,
+                                       const std::function<void(int64_t, std::span<const float>)>& fn) override;
+  void prune_vector_changes(int64_t collection_id, int64_t version) override;
+
   uint64_t content_version(int64_t collection_id) override;
 
   void begin() override;
@@ -75,7 +81,9 @@ class SqliteStore final : public Store {
  private:
   SqliteStore(Db db, std::filesystem::path dir) : Store(std::move(dir)), db_(std::move(db)) {}
   void delete_chunks(const Collection& collection, int64_t document_id);
-  void bump_vector_version(int64_t collection_id);  // also bumps content_version
+  int64_t bump_vector_version(int64_t collection_id);  // also bumps content_version; the new version
+  VectorChangeSet read_vector_changes(const Collection& collection, int64_t version,
+                                      const std::function<void(int64_t, std::span<const float>)>& fn);
   void bump_content_version(int64_t collection_id);
   Db db_;
   std::optional<Transaction> tx_;  // the one StoreTransaction open on this connection

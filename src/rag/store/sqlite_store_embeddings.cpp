@@ -2,6 +2,9 @@
 // platform ragd targets is little-endian), one BLOB per chunk.
 #include <cstring>
 
+#include <fmt/format.h>
+#include <sqlite3.h>
+
 #include "rag/store/sqlite_store.h"
 #include "util/error.h"
 
@@ -29,8 +32,95 @@ void SqliteStore::put_embedding(Collection& collection, int64_t chunk_id, std::s
       .bind(1, chunk_id)
       .bind_blob(2, bytes)
       .run();
-  bump_vector_version(collection.id);
-  ++collection.vector_version;
+  collection.vector_version = bump_vector_version(collection.id);
+  cached("INSERT INTO vector_log(collection_id, version, chunk_id, op) VALUES(?, ?, ?, 'put')")
+      .bind(1, collection.id)
+      .bind(2, collection.vector_version)
+      .bind(3, chunk_id)
+      .run();
+  if (collection.vector_version % kVectorLogPruneEvery == 0 && collection.vector_version > kVectorLogRetainVersions) {
+    prune_vector_changes(collection.id, collection.vector_version - kVectorLogRetainVersions);
+  }
+}
+
+VectorChangeSet SqliteStore::vector_changes_since(const Collection& collection, int64_t version,
+                                                  const std::function<void(int64_t, std::span<const float>)>& fn) {
+  // One read transaction, so that the version, the floor, the log and the vectors come
+  // from one snapshot (WAL); inside the caller's transaction they do already.
+  const bool own = sqlite3_get_autocommit(db_.handle()) != 0;  // no transaction open
+  if (own) db_.exec("BEGIN");
+  try {
+    VectorChangeSet out = read_vector_changes(collection, version, fn);
+    if (own) db_.exec("COMMIT");
+    return out;
+  } catch (...) {
+    if (own) db_.exec("ROLLBACK");
+    throw;
+  }
+}
+
+VectorChangeSet SqliteStore::read_vector_changes(const Collection& collection, int64_t version,
+                                                 const std::function<void(int64_t, std::span<const float>)>& fn) {
+  VectorChangeSet out;
+  auto& c = cached(
+      "SELECT vector_version, vector_log_floor, coalesce(embedding_model, ''), coalesce(embedding_dim, 0)"
+      " FROM collections WHERE id = ?");
+  c.bind(1, collection.id);
+  if (!c.step()) {
+    out.reason = "the collection was deleted";
+    return out;
+  }
+  out.version = c.int64(0);
+  const int64_t floor = c.int64(1);
+  const bool same_model =
+      c.text(2) == collection.embedding_model && static_cast<size_t>(c.int64(3)) == collection.embedding_dim;
+  c.reset();
+  if (!same_model) {
+    out.reason = "its embedding model or dimension changed";
+  } else if (version > out.version) {
+    out.reason = fmt::format("the index is at vector version {}, ahead of the store's {}", version, out.version);
+  } else if (version < floor) {
+    out.reason = fmt::format("the change log was pruned up to version {}, the index is at {}", floor, version);
+  }
+  if (!out.reason.empty()) return out;
+  out.complete = true;
+  if (version == out.version) return out;
+  // Each chunk's newest entry after `version` (SQLite takes the bare column `op` from the
+  // row holding max(version)); a 'put' comes with the vector stored now, which the
+  // snapshot guarantees is the one that entry wrote.
+  auto& s = cached(
+      "SELECT l.chunk_id, e.vector FROM (SELECT chunk_id, op, max(version) FROM vector_log"
+      " WHERE collection_id = ?1 AND version > ?2 GROUP BY chunk_id) l"
+      " LEFT JOIN embeddings e ON e.chunk_id = l.chunk_id AND l.op = 'put' ORDER BY l.chunk_id");
+  s.bind(1, collection.id).bind(2, version);
+  std::vector<float> buf;
+  while (s.step()) {
+    int64_t id = s.int64(0);
+    buf.clear();
+    auto blob = s.blob(1);  // empty for NULL: removed
+    if (!blob.empty()) {
+      if (blob.size() != collection.embedding_dim * sizeof(float)) {
+        fail("corrupt embedding for chunk {} ({} bytes)", id, blob.size());
+      }
+      buf.resize(blob.size() / sizeof(float));
+      std::memcpy(buf.data(), blob.data(), blob.size());
+    }
+    fn(id, buf);
+    ++out.changes;
+  }
+  return out;
+}
+
+void SqliteStore::prune_vector_changes(int64_t collection_id, int64_t version) {
+  // The floor first: a reader that sees entries missing also sees the floor that says so.
+  cached("UPDATE collections SET vector_log_floor = max(vector_log_floor, ?2) WHERE id = ?1")
+      .bind(1, collection_id)
+      .bind(2, version)
+      .run();
+  cached("DELETE FROM vector_log WHERE collection_id = ? AND version <= ?")
+      .bind(1, collection_id)
+      .bind(2, version)
+      .run();
 }
 
 void SqliteStore::for_each_embedding(int64_t collection_id,

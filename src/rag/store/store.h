@@ -93,6 +93,23 @@ struct EmbeddingState {
   bool operator==(const EmbeddingState&) const = default;
 };
 
+// The outcome of Store::vector_changes_since. `complete`: the changes passed to the
+// callback, applied to an index holding the collection's vectors as of the asked-for
+// version, give its vectors as of `version`. Not complete (nothing was passed): the
+// index must be rebuilt (for_each_embedding); `reason` says why.
+struct VectorChangeSet {
+  bool complete = false;
+  std::string reason;
+  int64_t version = 0;  // the collection's vector_version the changes lead to
+  size_t changes = 0;   // chunks passed to the callback
+};
+
+// Change log retention: every kVectorLogPruneEvery vector versions a writer drops the
+// entries older than the newest kVectorLogRetainVersions versions. A replica further
+// behind than that rebuilds its index instead (about as cheap by then).
+inline constexpr int64_t kVectorLogRetainVersions = 65536;
+inline constexpr int64_t kVectorLogPruneEvery = 1024;
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -166,6 +183,24 @@ class Store {
   virtual EmbeddingState embedding_state(int64_t collection_id) = 0;
   // Chunks of the collection with no embedding yet, lowest id first, at most `limit`.
   virtual std::vector<int64_t> chunks_without_embedding(int64_t collection_id, size_t limit) = 0;
+
+  // The change log of a collection's vectors, for replicas that keep an index in memory
+  // (CollectionVectors::catch_up). Each embedding stored appends (collection, version,
+  // chunk, 'put') and each embedding deleted with its chunk (document replaced or removed)
+  // appends (…, 'del'), in the transaction that bumps vector_version to `version`; a
+  // dropped collection takes its log with it (its id is never reused, so a replica sees
+  // another collection and rebuilds). Calls fn(chunk id, vector) once for every chunk
+  // whose vector changed after `version`, with the vector as it is now (empty: removed),
+  // all read in one snapshot. Not complete, and fn never called, when the log was
+  // pruned past `version`, `version` is ahead of the store, or the collection is gone or
+  // its embedding model or dimension is not `collection`'s.
+  virtual VectorChangeSet vector_changes_since(
+      const Collection& collection, int64_t version,
+      const std::function<void(int64_t, std::span<const float>)>& fn) = 0;
+  // Drops the collection's log entries up to and including `version`: a later
+  // vector_changes_since from before it is not complete. Writers call it on their own
+  // (kVectorLogRetainVersions); exposed for tests and operators.
+  virtual void prune_vector_changes(int64_t collection_id, int64_t version) = 0;
 
   // A counter bumped, in the writing transaction, by every change retrieval can see:
   // a document added, replaced or removed, an embedding stored or deleted. Equal values

@@ -13,13 +13,21 @@ StoreAccess::StoreAccess(const std::filesystem::path& dir, const std::string& lo
 CollectionVectors* StoreAccess::vectors(const Collection& collection) {
   if (collection.embedding_dim == 0) return nullptr;
   auto& cached = vectors_[collection.name];
-  if (!cached.index || cached.collection_id != collection.id ||
-      cached.vector_version != collection.vector_version) {
+  if (!cached.index || cached.collection_id != collection.id) {
     cached.index = CollectionVectors::open(*reader_, collection);
     cached.collection_id = collection.id;
-    cached.vector_version = collection.vector_version;
+    ++opened_;
+  } else if (cached.index->version() != collection.vector_version) {
+    // != rather than <: an index ahead of the store (a restored database) must be rebuilt
+    // too, which catch_up() does; one ahead of a caller's older read costs one empty query.
+    auto how = cached.index->catch_up();
+    ++(how == CollectionVectors::CatchUp::Incremental ? incremental_ : rebuilt_);
   }
   return cached.index.get();
+}
+
+StoreAccess::IndexUpdates StoreAccess::index_updates() const {
+  return IndexUpdates{opened_.load(), incremental_.load(), rebuilt_.load()};
 }
 
 void StoreAccess::forget(const std::string& collection) {

@@ -10,10 +10,15 @@
 // handler thread would allow parallel reads, but the pool has 128+ threads and each
 // connection caches up to 64 MiB of pages, so serialising short reads is the better trade.
 //
-// The vector index of each collection is cached on the read side and reopened when the
-// collection's vector_version changes (a write added or removed embeddings).
+// The vector index of each collection is cached on the read side. When the collection's
+// vector_version moves (a write through this or any other replica added or removed
+// embeddings) the next read that needs it catches up: the store's change log since the
+// index's version is applied (CollectionVectors::catch_up), or, when the log no longer
+// reaches back, the index is rebuilt. So a vector committed anywhere is searchable here
+// from the next query of its collection on; there is no background polling.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -48,18 +53,26 @@ class StoreAccess {
   // Drops the cached index of a collection (deleted collections).
   void forget(const std::string& collection);
 
+  // How cached indexes were brought up to date since this StoreAccess was made: opened
+  // (first use, or a collection re-created under the same name), incremental (change log
+  // applied), rebuilt (the log could not be used).
+  struct IndexUpdates {
+    uint64_t opened = 0, incremental = 0, rebuilt = 0;
+  };
+  IndexUpdates index_updates() const;
+
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
   struct CachedVectors {
     int64_t collection_id = 0;
-    int64_t vector_version = -1;
     std::unique_ptr<CollectionVectors> index;
   };
   std::filesystem::path dir_;
   std::mutex read_mu_, write_mu_;
   std::unique_ptr<Store> reader_, writer_;
   std::map<std::string, CachedVectors> vectors_;  // guarded by read_mu_
+  std::atomic<uint64_t> opened_{0}, incremental_{0}, rebuilt_{0};
 };
 
 }  // namespace ragd::rag
