@@ -531,7 +531,7 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->footer(
       "Settings: flags > RAGD_* environment (server.port -> RAGD_SERVER_PORT) > --config YAML > defaults.\n"
       "docs/serving.md lists every key. Example:\n"
-      "  ragd serve --model models/SmolLM2-135M-Instruct.Q4_1.gguf --db data --warmup\n"
+      "  ragd serve --model fast --warmup     # the store: ragd collections --path\n"
       "  curl http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \\\n"
       "    -d '{\"model\":\"SmolLM2-135M-Instruct.Q4_1\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'");
   sub->add_option("--config", cmd->config_file, "YAML settings file")->check(CLI::ExistingFile);
