@@ -145,10 +145,12 @@ def status_of(url):
 class Replica:
     """`ragd serve` as serve_harness.Server starts it (temporary database, the fast model,
     --warmup), on a port of its choosing at the first start and on the same port when
-    restarted, where nginx expects it."""
+    restarted, where nginx expects it. `extra`: more command-line flags (--store, --cache,
+    --embedder)."""
 
-    def __init__(self, ragd, models, workdir, threads=1):
+    def __init__(self, ragd, models, workdir, threads=1, extra=()):
         self.ragd, self.models, self.workdir, self.threads = ragd, models, workdir, threads
+        self.extra = list(extra)
         self.port = None
         self.proc = None
         self.log = None
@@ -159,7 +161,7 @@ class Replica:
                "--db", os.path.join(self.workdir, f"db-{id(self)}"),
                "--model", os.path.join(self.models, LLM + ".gguf"), "--warmup",
                # The replicas share the machine's cores: one compute thread each by default.
-               "--threads", str(self.threads)]
+               "--threads", str(self.threads), *self.extra]
         env = {k: v for k, v in os.environ.items() if k not in ("RAGD_MODEL_DIR", "RAGD_DATA_DIR")}
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, cwd=self.workdir, env=env,
                                      text=True)
