@@ -49,6 +49,7 @@ struct EvalQaOptions {
   std::string system;
   std::string example_answer;
   bool best_source_last = false;
+  float copy_bias = rag::kDefaultCopyBias;
   std::vector<std::string> stop;
   size_t skip = 0;
   RerankChoice rerank;
@@ -158,6 +159,7 @@ int run_eval_qa(const EvalQaOptions& o) {
   if (!o.system.empty()) aopts.prompt.system_prompt = o.system;
   if (!o.example_answer.empty()) aopts.prompt.example_answer = o.example_answer;
   aopts.prompt.best_source_last = o.best_source_last;
+  aopts.copy_bias = o.copy_bias;
   LocalAnswerer a = [&] {
     std::string db = o.db;
     if (db.empty()) {
@@ -234,6 +236,10 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("--example-answer", o->example_answer, "Replace the worked example's answer (to compare styles)");
   sub->add_flag("--best-source-last", o->best_source_last,
                 "List the sources from least to most relevant (source [1] right before the question)");
+  sub->add_option("--copy-bias", o->copy_bias,
+                  "Logit bonus for continuing a source passage the answer quotes (0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0f, 20.0f));
   sub->add_option("--stop", o->stop, "Stop strings (default: a blank line; 'none': no stop)");
   sub->add_option("--dump", o->dump, "Write each question's answer and scores to this JSONL file");
   o->rerank.add_to(sub);

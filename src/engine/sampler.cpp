@@ -86,6 +86,7 @@ void Sampler::apply_bias_and_penalties(std::span<float> logits,
   for (const auto& [id, bias] : params_.logit_bias) {
     if (id >= 0 && id < n_vocab) logits[id] += bias;
   }
+  if (params_.copy_bias) params_.copy_bias->apply(logits, history);
   const bool penalise = params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
                         params_.presence_penalty != 0.0f;
   if (!penalise || history.empty()) return;

@@ -1,7 +1,8 @@
 // Sampler: turns one row of logits into the next token id.
 //
 // The chain follows llama.cpp's default order so that settings mean the same thing to
-// users coming from it: logit bias → repetition/frequency/presence penalties → top-k →
+// users coming from it: logit bias (then the source copy bias, engine/source_copy_bias.h,
+// which RAG answers set and no API field does) → repetition/frequency/presence penalties → top-k →
 // top-p → min-p (these three on the untempered distribution) → temperature → draw.
 // temperature <= 0 is greedy (argmax after bias and penalties). A Sampler owns its
 // random generator, so a fixed seed reproduces a sequence of draws.
@@ -21,6 +22,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/source_copy_bias.h"
+
 namespace ragd::engine {
 
 struct SamplingParams {
@@ -34,6 +37,7 @@ struct SamplingParams {
   float presence_penalty = 0.0f;  // OpenAI: subtract value once if present
   uint64_t seed = 0xC0FFEE;
   std::unordered_map<int32_t, float> logit_bias;  // added to logits; -inf bans a token
+  std::shared_ptr<const SourceCopyBias> copy_bias;  // none: off
 
   // Throws ragd::Error naming the first out-of-range field.
   void validate() const;

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "engine/model_catalog.h"
+#include "engine/source_copy_bias.h"
 #include "rag/answer/service_error.h"
 
 namespace ragd::rag {
@@ -58,17 +60,18 @@ std::string profile_model(std::string_view profile, const engine::ModelRegistry&
   return m->name;
 }
 
-std::string answer_settings_key(const AnswerRequest& r, const Retrieval& retrieval, const std::string& model_name) {
+std::string answer_settings_key(const AnswerRequest& r, const Retrieval& retrieval, const std::string& model_name,
+                                float copy_bias) {
   const auto& g = r.generation;
   const auto& s = g.sampling;
   std::string bias;
   for (const auto& [id, b] : s.logit_bias) bias += fmt::format("{}:{};", id, b);
-  return fmt::format("model={}|mode={}|k={}|search={}|sys={}|max={}|stop={}|after={}|t={}|p={}|topk={}|minp={}|fp={}|pp={}|rp={}|seed={}|bias={}",
+  return fmt::format("model={}|mode={}|k={}|search={}|sys={}|max={}|stop={}|after={}|t={}|p={}|topk={}|minp={}|fp={}|pp={}|rp={}|seed={}|bias={}|copy={}",
                      model_name, search_mode_name(retrieval.options.mode), retrieval.options.top_k,
                      search_options_key(retrieval.options), r.system, g.max_tokens, fmt::join(g.stop, "\x1f"),
                      fmt::join(g.stop_after, "\x1f"),
                      s.temperature, s.top_p, s.top_k, s.min_p, s.frequency_penalty, s.presence_penalty,
-                     s.repeat_penalty, s.seed, bias);
+                     s.repeat_penalty, s.seed, bias, copy_bias);
 }
 
 void apply_answer_defaults(engine::GenerationOptions& g, bool max_tokens_given, bool stop_given) {
@@ -103,10 +106,26 @@ AnswerPlan AnswerService::plan(AnswerRequest request) const {
   auto count = [tok](std::string_view text) { return tok ? tok->encode(text, false, false).size() : (text.size() + 3) / 4; };
   p.prompt = build_rag_prompt(p.request.retrieval.query, p.retrieval.hits, count, popts);
   p.answer_key = {p.retrieval.collection.name, p.retrieval.content_version,
-                  answer_settings_key(p.request, p.retrieval, p.llm->spec.name), p.request.retrieval.query};
+                  answer_settings_key(p.request, p.retrieval, p.llm->spec.name, options_.copy_bias),
+                  p.request.retrieval.query};
   if (p.not_relevant) return p;
   if (rr.use_cache && options_.answer_cache) p.cached = options_.answer_cache->lookup(p.answer_key, p.retrieval.query_embedding);
-  if (!p.cached && p.llm->llm) p.prompt_tokens = options_.encode_chat(*p.llm->llm, p.prompt.messages);
+  if (!p.cached && p.llm->llm) {
+    p.prompt_tokens = options_.encode_chat(*p.llm->llm, p.prompt.messages);
+    if (options_.copy_bias > 0.0f) {
+      std::vector<std::vector<int32_t>> sources;
+      for (const auto& s : p.prompt.sources) sources.push_back(tok->encode(s.text, false, false));
+      auto has_word_character = [tok](int32_t id) {
+        const std::string& piece = tok->token_to_piece(id);
+        // A byte >= 0x80 belongs to a non-ASCII character: count it as a letter.
+        return std::any_of(piece.begin(), piece.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 0x80;
+        });
+      };
+      p.request.generation.sampling.copy_bias = std::make_shared<const engine::SourceCopyBias>(
+          std::move(sources), p.prompt_tokens.size(), options_.copy_bias, 1, has_word_character);
+    }
+  }
   return p;
 }
 

@@ -45,6 +45,10 @@ inline constexpr std::string_view kNoAnswer = "The documents do not contain the 
 // answerable questions and 69 % of questions whose article is not in the corpus.
 inline constexpr double kDefaultMinRelevance = 0.29;
 
+// Off: on SQuAD dev questions 300..399 no copy bias raised the gold-in-answer rate without
+// doubling the answers' length (docs/retrieval.md); `ragd eval qa --copy-bias` measures it.
+inline constexpr float kDefaultCopyBias = 0.0f;
+
 struct AnswerOptions {
   PromptOptions prompt;
   AnswerCache* answer_cache = nullptr;  // optional
@@ -56,6 +60,10 @@ struct AnswerOptions {
   // marker to the source that supports its sentence, mark copied sentences. The final
   // answer text may then differ from the streamed pieces in its markers only.
   bool verify_citations = true;
+  // Logit bonus for continuing a source passage the answer has begun to quote
+  // (engine/source_copy_bias.h), so facts keep the sources' wording; 0: off. Local models
+  // only (an upstream server samples by itself).
+  float copy_bias = kDefaultCopyBias;
 };
 
 struct AnswerRequest {
@@ -136,6 +144,6 @@ std::string profile_model(std::string_view profile, const engine::ModelRegistry&
 
 // The answer-cache settings part of a plan (everything but collection and question).
 std::string answer_settings_key(const AnswerRequest& request, const Retrieval& retrieval,
-                                const std::string& model_name);
+                                const std::string& model_name, float copy_bias);
 
 }  // namespace ragd::rag
