@@ -501,13 +501,7 @@ VectorChangeSet PostgresStore::read_vector_changes(const Collection& collection,
   }
   out.version = c.int64(0, 0);
   const int64_t floor = c.int64(0, 1);
-  if (c.text(0, 2) != collection.embedding_model || static_cast<size_t>(c.int64(0, 3)) != collection.embedding_dim) {
-    out.reason = "its embedding model or dimension changed";
-  } else if (version > out.version) {
-    out.reason = fmt::format("the index is at vector version {}, ahead of the store's {}", version, out.version);
-  } else if (version < floor) {
-    out.reason = fmt::format("the change log was pruned up to version {}, the index is at {}", floor, version);
-  }
+  out.reason = vector_log_gap(collection, c.text(0, 2), static_cast<size_t>(c.int64(0, 3)), version, out.version, floor);
   if (!out.reason.empty()) return out;
   out.complete = true;
   if (version == out.version) return out;

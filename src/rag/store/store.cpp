@@ -1,5 +1,7 @@
 #include "rag/store/store.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <chrono>
 
@@ -11,6 +13,20 @@ namespace ragd::rag {
 int64_t Store::now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+std::string Store::vector_log_gap(const Collection& wanted, std::string_view stored_model, size_t stored_dim,
+                                  int64_t version, int64_t store_version, int64_t log_floor) {
+  if (stored_model != wanted.embedding_model || stored_dim != wanted.embedding_dim) {
+    return "its embedding model or dimension changed";
+  }
+  if (version > store_version) {
+    return fmt::format("the index is at vector version {}, ahead of the store's {}", version, store_version);
+  }
+  if (version < log_floor) {
+    return fmt::format("the change log was pruned up to version {}, the index is at {}", log_floor, version);
+  }
+  return "";
 }
 
 void Store::validate_collection_name(const std::string& name) {

@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -217,6 +218,11 @@ class Store {
   explicit Store(std::filesystem::path dir) : dir_(std::move(dir)) {}
   // The clock of the stored created_at / ingested_at columns: Unix time in seconds.
   static int64_t now_seconds();
+  // Why vector_changes_since cannot bring an index at `version` of `wanted` up to date,
+  // given the collection's stored embedding model and dimension, vector_version and
+  // vector_log_floor; "" when it can.
+  static std::string vector_log_gap(const Collection& wanted, std::string_view stored_model, size_t stored_dim,
+                                    int64_t version, int64_t store_version, int64_t log_floor);
 
  private:
   std::filesystem::path dir_;
