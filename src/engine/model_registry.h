@@ -114,6 +114,9 @@ class ModelRegistry {
   std::vector<ModelStatus> status() const;
   // The first LLM / embedder added (the defaults when a request names none).
   std::optional<std::string> default_model(ModelKind kind) const;
+  // RegistryOptions::model_dir (fixed at construction): where a model installed while the
+  // server runs must go to be offered; empty when the registry offers no installed models.
+  const std::string& model_dir() const;
 
   // Loads on first use. Throws ragd::Error for an unknown name, a kind mismatch, or a file
   // that fails to load.

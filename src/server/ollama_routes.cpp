@@ -8,16 +8,13 @@
 // OpenAI endpoints (start_generation, stream_generation). Errors are Ollama's shape,
 // {"error": "..."} with the status of the equivalent OpenAI error.
 //
-// /api/pull goes through the model catalog: a catalog model that is installed answers
-// success; one that is not is a 501 naming `ragd pull`, because downloading (pip, wheels,
-// hashes) lives in the CLI (app/model_pull.h), which the server layer must not import.
+// /api/pull installs a catalog model into the server's model directory (server/ollama_pull.h).
 #include <fmt/format.h>
 
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 
-#include "engine/model_catalog.h"
 #include "engine/model_store.h"
 #include "model/gguf.h"
 #include "server/api_error.h"
@@ -25,6 +22,7 @@
 #include "server/generation_logprobs.h"
 #include "server/generation_stream.h"
 #include "server/known_fields.h"
+#include "server/ollama_pull.h"
 #include "server/ollama_request.h"
 #include "server/ollama_template.h"
 #include "server/routes.h"
@@ -335,31 +333,6 @@ void handle_show(ServerContext& ctx, const httplib::Request& http, httplib::Resp
              {"modified_at", modified_at(s->spec.path)}});
 }
 
-void handle_pull(ServerContext& ctx, const httplib::Request& http, httplib::Response& res) {
-  json body = parse_json_body(http.body);
-  static constexpr std::string_view kPullFields[] = {"model", "name", "insecure", "stream"};
-  refuse_unknown_fields(body, {kPullFields}, "/api/pull");
-  require_value(body, "insecure", false);
-  auto stream = body.find("stream");
-  bool streamed = stream == body.end() || stream->is_null() || (stream->is_boolean() && stream->get<bool>());
-  std::string name = ollama_model_name(string_field(body, "model", string_field(body, "name")));
-  if (name.empty()) throw bad_request("'model' is required", "model");
-  const auto& catalog = engine::ModelCatalog::builtin();
-  const engine::CatalogModel* entry = catalog.find(name);
-  if (ctx.registry.contains(name) || (entry && ctx.registry.contains(entry->name))) {
-    return send_object(res, {{"status", "success"}}, streamed);
-  }
-  if (!entry) {
-    throw not_found(fmt::format("model '{}' is not in ragd's catalog; it has: {}", name, catalog.describe_names()),
-                    "model");
-  }
-  throw ApiError(501,
-                 fmt::format("downloading a model over HTTP is not supported by ragd yet: run `ragd pull {}` "
-                             "where the server runs; the server offers an installed model at once",
-                             entry->name),
-                 "", "model", "not_implemented");
-}
-
 }  // namespace
 
 void register_ollama_routes(HttpServer& http, ServerContext& ctx) {
@@ -385,7 +358,7 @@ void register_ollama_routes(HttpServer& http, ServerContext& ctx) {
   http.post("/api/show", "/api/show",
             [&ctx](Req q, Res r, Info) { with_ollama_errors(r, [&] { handle_show(ctx, q, r); }); }, Scope::Query);
   http.post("/api/pull", "/api/pull",
-            [&ctx](Req q, Res r, Info) { with_ollama_errors(r, [&] { handle_pull(ctx, q, r); }); }, Scope::Admin);
+            [&ctx](Req q, Res r, Info) { with_ollama_errors(r, [&] { handle_ollama_pull(ctx, q, r); }); }, Scope::Admin);
   http.get("/api/version", "/api/version",
            [](Req, Res r, Info) { send_json(r, 200, {{"version", kVersion}}); }, Scope::Query);
 }

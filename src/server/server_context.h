@@ -47,6 +47,9 @@ class ServerContext {
   rag::ResultCache result_cache;
   rag::AnswerCache answer_cache;
   ActiveUsers active_users;  // touched by start_generation, counted at scrape time
+  // Held for the whole of a model download (/api/pull): one at a time per server, and a
+  // second pull of the same model waits, then finds it installed instead of fetching it again.
+  std::mutex pull_mu;
   // Declared last: destroyed first, so its worker stops before the store and models it uses.
   IngestJobs ingest_jobs;
 
