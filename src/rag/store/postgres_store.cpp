@@ -519,14 +519,7 @@ VectorChangeSet PostgresStore::read_vector_changes(const Collection& collection,
     for (int i = 0; i < r.rows(); ++i) {
       int64_t id = r.int64_binary(i, 0);
       buf.clear();
-      if (!r.is_null(i, 2)) {
-        auto blob = r.bytes(i, 2);
-        if (blob.size() != collection.embedding_dim * sizeof(float)) {
-          fail("corrupt embedding for chunk {} ({} bytes)", id, blob.size());
-        }
-        buf.resize(blob.size() / sizeof(float));
-        std::memcpy(buf.data(), blob.data(), blob.size());
-      }
+      if (!r.is_null(i, 2)) decode_vector(id, r.bytes(i, 2), collection.embedding_dim, buf);
       fn(id, buf);
       ++out.changes;
       after = id;
@@ -559,10 +552,7 @@ void PostgresStore::for_each_embedding(int64_t collection_id,
         PgParams().add(collection_id).add(after).add(kPage), /*binary_result=*/true);
     for (int i = 0; i < r.rows(); ++i) {
       int64_t id = r.int64_binary(i, 0);
-      auto blob = r.bytes(i, 1);
-      if (blob.size() % sizeof(float) != 0) fail("corrupt embedding for chunk {} ({} bytes)", id, blob.size());
-      buf.resize(blob.size() / sizeof(float));
-      std::memcpy(buf.data(), blob.data(), blob.size());
+      decode_vector(id, r.bytes(i, 1), 0, buf);
       fn(id, buf);
       after = id;
     }

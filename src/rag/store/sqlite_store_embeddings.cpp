@@ -90,13 +90,7 @@ VectorChangeSet SqliteStore::read_vector_changes(const Collection& collection, i
     int64_t id = s.int64(0);
     buf.clear();
     auto blob = s.blob(1);  // empty for NULL: removed
-    if (!blob.empty()) {
-      if (blob.size() != collection.embedding_dim * sizeof(float)) {
-        fail("corrupt embedding for chunk {} ({} bytes)", id, blob.size());
-      }
-      buf.resize(blob.size() / sizeof(float));
-      std::memcpy(buf.data(), blob.data(), blob.size());
-    }
+    if (!blob.empty()) decode_vector(id, blob, collection.embedding_dim, buf);
     fn(id, buf);
     ++out.changes;
   }
@@ -123,13 +117,7 @@ void SqliteStore::for_each_embedding(int64_t collection_id,
   s.bind(1, collection_id);
   std::vector<float> buf;
   while (s.step()) {
-    auto blob = s.blob(1);
-    if (blob.size() % sizeof(float) != 0) {
-      fail("corrupt embedding for chunk {} ({} bytes)", s.int64(0), blob.size());
-    }
-    // Copy: SQLite's blob pointer has no alignment guarantee for float.
-    buf.resize(blob.size() / sizeof(float));
-    std::memcpy(buf.data(), blob.data(), blob.size());
+    decode_vector(s.int64(0), s.blob(1), 0, buf);
     fn(s.int64(0), buf);
   }
 }

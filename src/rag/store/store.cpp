@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <cstring>
 
 #include "util/error.h"
 #include "util/log.h"
@@ -13,6 +14,13 @@ namespace ragd::rag {
 int64_t Store::now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+void Store::decode_vector(int64_t chunk_id, std::span<const std::byte> blob, size_t dim, std::vector<float>& out) {
+  const bool ok = dim == 0 ? blob.size() % sizeof(float) == 0 : blob.size() == dim * sizeof(float);
+  if (!ok) fail("corrupt embedding for chunk {} ({} bytes)", chunk_id, blob.size());
+  out.resize(blob.size() / sizeof(float));
+  std::memcpy(out.data(), blob.data(), blob.size());
 }
 
 std::string Store::vector_log_gap(const Collection& wanted, std::string_view stored_model, size_t stored_dim,

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <cstddef>
 #include <span>
 #include <string>
 #include <string_view>
@@ -221,6 +222,10 @@ class Store {
   // Why vector_changes_since cannot bring an index at `version` of `wanted` up to date,
   // given the collection's stored embedding model and dimension, vector_version and
   // vector_log_floor; "" when it can.
+  // A stored vector blob as floats in `out` (copied: blob pointers carry no alignment
+  // guarantee). Throws ragd::Error naming the chunk unless the blob holds exactly `dim`
+  // floats, or, with dim 0, a whole number of floats.
+  static void decode_vector(int64_t chunk_id, std::span<const std::byte> blob, size_t dim, std::vector<float>& out);
   static std::string vector_log_gap(const Collection& wanted, std::string_view stored_model, size_t stored_dim,
                                     int64_t version, int64_t store_version, int64_t log_floor);
 
