@@ -52,7 +52,7 @@ constexpr KeyInfo kKeys[] = {
     {"server.api_keys", "", ""},
     {"server.query_api_keys", "", ""},
     {"server.api_key_file", "--api-key-file", "Read API keys from FILE: 'KEY [admin|query] [collections=A,B]' per line", "FILE"},
-    {"server.rate_limit_per_minute", "--rate-limit", "Requests per minute per API key or client (0: off)", "N"},
+    {"server.rate_limit_per_minute", "--rate-limit", "Requests per minute per API key or client (0: off); with --cache redis://…, across all replicas", "N"},
     {"server.max_connections", "--max-connections", "Requests in progress at once; beyond: 503 (0: the HTTP threads)", "N"},
     {"server.max_pending_connections", "", ""},
     {"server.header_timeout", "--header-timeout", "Seconds from connect (or idle) to the end of the headers; beyond: 408", "SECONDS"},
@@ -111,8 +111,8 @@ constexpr KeyInfo kKeys[] = {
     {"cache.answer_capacity", "", ""},
     {"cache.semantic_threshold", "", ""},
     {"cache.url", "--cache",
-     "Where the answer, result and embedding caches live: memory (this process, the default) or "
-     "redis://HOST:PORT[/DB], shared by every replica that names it", "URL"},
+     "Where the answer, result and embedding caches and the rate-limit buckets live: memory (this process, "
+     "the default) or redis://HOST:PORT[/DB], shared by every replica that names it", "URL"},
 };
 
 // The keys a config file may hold: exactly those `ragd serve` reads.
@@ -459,7 +459,7 @@ int run_serve(ServeCmd& cmd) {
     return redis ? std::make_shared<RedisKvCache>(redis, name) : nullptr;
   };
   if (redis) {
-    log::info("answer, result and embedding caches shared through {}", cache_url.str());
+    log::info("answer, result and embedding caches and rate limits shared through {}", cache_url.str());
     (void)redis->command({"PING"});  // an unreachable Redis is logged now, not at the first request
   }
   auto embedding_cache = std::make_shared<engine::EmbeddingCache>(
@@ -487,6 +487,7 @@ int run_serve(ServeCmd& cmd) {
   rco.shared = shared_cache("result");
   aco.shared = shared_cache("answer");
   server::ServerOptions http_opts = http_options(config, ro.scheduler.max_concurrent);
+  http_opts.shared_rate_limits = redis;  // with --cache redis://…, --rate-limit holds across replicas
   if (http_opts.keys.empty() && !is_loopback(http_opts.host)) {
     log::warn("listening on {} without an API key: anyone who can reach this port can read every collection, "
               "upload and delete documents and load models; set --api-key, --api-key-file or "

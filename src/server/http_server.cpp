@@ -61,7 +61,7 @@ void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
 HttpServer::HttpServer(ServerOptions options, MetricsRegistry& metrics)
     : options_(std::move(options)),
       metrics_(metrics),
-      limiter_(options_.rate_limit_per_minute),
+      limiter_(options_.rate_limit_per_minute, options_.shared_rate_limits),
       svr_(std::make_unique<ConnectionServer>(connection_limits(options_), [this](int status) {
         // Refused before any route: busy (503), headers too slow (408) or too large (431).
         metrics_.inc("ragd_http_requests_total", {{"endpoint", "other"}, {"status", std::to_string(status)}});
@@ -72,6 +72,11 @@ HttpServer::HttpServer(ServerOptions options, MetricsRegistry& metrics)
   metrics_.histogram("ragd_http_request_duration_seconds",
                      "HTTP request handling time (for streams: until the last byte was written)",
                      MetricsRegistry::exponential_buckets(0.001, 2.5, 14));
+  if (limiter_.enabled() && limiter_.shared()) {
+    metrics_.counter("ragd_rate_limit_backend_errors_total",
+                     "Rate-limit checks this replica decided from its own buckets because the shared "
+                     "backend (--cache redis://) could not be reached");
+  }
   // Requests that never reached a route (unknown path, 413 body too large, bad framing):
   // httplib calls the error handler with the status set and no body yet.
   svr_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
@@ -143,10 +148,13 @@ httplib::Server::Handler HttpServer::wrap(const std::string& endpoint, Handler h
           throw;
         }
         if (info.key) info.api_key = info.key->secret;
-        double wait = limiter_.acquire(info.api_key.empty() ? info.client : info.api_key);
+        bool fell_back = false;
+        double wait = limiter_.acquire(info.api_key.empty() ? info.client : info.api_key,
+                                       RateLimiter::Clock::now(), &fell_back);
+        if (fell_back) metrics_.inc("ragd_rate_limit_backend_errors_total");
         if (wait > 0) {
           throw ApiError(429, "rate limit exceeded: " + std::to_string(options_.rate_limit_per_minute) +
-                                  " requests per minute per key",
+                                  " requests per minute per key" + (limiter_.shared() ? " (all replicas)" : ""),
                          "", "", "rate_limit_exceeded")
               .with_retry_after(wait);
         }

@@ -56,6 +56,7 @@ struct ServerOptions {
   int listen_backlog = 1024;
   KeyRing keys;                       // empty: no authentication
   double rate_limit_per_minute = 0;   // per API key (or client address); 0: unlimited
+  std::shared_ptr<RedisClient> shared_rate_limits;  // buckets shared by replicas (rate_limiter.h); null: this process
   bool log_requests = true;           // one info line per request
   CorsPolicy cors;                    // browser origins allowed to call the API (server/cors.h); none by default
   TrustedProxies trusted_proxies;     // peers whose X-Forwarded-For names the client; none by default

@@ -13,7 +13,6 @@
 #include <thread>
 #include <vector>
 
-#include "server/rate_limiter.h"
 
 namespace ragd::server {
 namespace {
@@ -107,38 +106,6 @@ TEST(Metrics, PassesPromtool) {
   int rc = pclose(p);
   std::filesystem::remove(file);
   EXPECT_EQ(rc, 0) << output;
-}
-
-TEST(RateLimiter, RefillsAtTheConfiguredRate) {
-  RateLimiter limiter(60);  // one per second, burst 60
-  auto t0 = RateLimiter::Clock::time_point{} + std::chrono::hours(1);
-  for (int i = 0; i < 60; ++i) EXPECT_EQ(limiter.acquire("k", t0), 0) << i;
-  double wait = limiter.acquire("k", t0);
-  EXPECT_GT(wait, 0.9);
-  EXPECT_LE(wait, 1.0);
-  EXPECT_EQ(limiter.acquire("other", t0), 0);  // keys are independent
-  EXPECT_EQ(limiter.acquire("k", t0 + std::chrono::seconds(1)), 0);
-  EXPECT_GT(limiter.acquire("k", t0 + std::chrono::seconds(1)), 0);
-  EXPECT_EQ(RateLimiter(0).acquire("k", t0), 0);  // disabled
-}
-
-// Many request threads share one limiter: exactly the burst is admitted per key, whatever
-// the interleaving (and ThreadSanitizer, in `make tsan`, sees no race).
-TEST(RateLimiter, ConcurrentAcquireAdmitsExactlyTheBurst) {
-  RateLimiter limiter(100);
-  const auto t0 = RateLimiter::Clock::time_point{} + std::chrono::hours(1);
-  std::atomic<int> admitted{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 100; ++i) {
-        if (limiter.acquire(i % 2 ? "a" : "b", t0) == 0) ++admitted;
-        if (t == 0 && i % 10 == 0) limiter.acquire("key-" + std::to_string(i), t0);
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(admitted.load(), 200);  // 100 for "a", 100 for "b", of 400 attempts
 }
 
 // Request threads count and observe while a scrape renders: totals add up.
