@@ -508,6 +508,7 @@ int run_serve(ServeCmd& cmd) {
   }
   server::ServerContext ctx(registry, opts, std::move(store), embedding_cache, rco, aco);
   std::string warm_error = serve(ctx, http_opts, warmup ? warm : std::vector<std::string>{}, db);
+  ctx.store->persist_indexes();  // incremental index changes, so the next start loads, not rebuilds
   if (!opts.embedding_cache_file.empty()) {
     try {
       embedding_cache->save(opts.embedding_cache_file);

@@ -640,6 +640,57 @@ TEST_P(StoreContract, AnHnswIndexCatchesUpWithAddsReplacementsAndRemovals) {
   EXPECT_EQ(hits[0].id, added);
 }
 
+// Incremental changes reach the persisted file only when the index is current with the
+// store (an index behind a later write is not written: its stamp would claim that write);
+// a reopen loads the file and replays whatever the log holds after its stamp.
+TEST_P(StoreContract, AnHnswIndexPersistsIncrementalChangesOnlyWhenCurrent) {
+  auto c = store_->create_collection("default");
+  store_->put_document(c, std::nullopt, make_doc("a", {"x", "y"}), true);
+  auto ids = chunk_ids(c);
+  store_->put_embedding(c, ids[0], std::vector<float>{1, 0, 0}, "toy");
+  store_->put_embedding(c, ids[1], std::vector<float>{0, 1, 0}, "toy");
+  VectorIndexConfig config;
+  config.kind = "hnsw";
+  auto reader = reopen();
+  auto index = CollectionVectors::open(*reader, c, config);
+  ASSERT_TRUE(index->rebuilt());  // first open: built and saved
+  EXPECT_FALSE(index->persist_changes());  // nothing changed since
+
+  Collection wc = *store_->find_collection("default");
+  store_->put_document(wc, std::nullopt, make_doc("b", {"n"}), true);
+  const int64_t added = store_->chunks_without_embedding(wc.id, 1).at(0);
+  store_->put_embedding(wc, added, std::vector<float>{0, 0, 1}, "toy");
+  ASSERT_EQ(index->catch_up(), CollectionVectors::CatchUp::Incremental);
+  // Reopened before persisting: the file is as of an older version, so the reopen loads it
+  // and replays the log (no rebuild), and has the new vector.
+  {
+    auto reopened = CollectionVectors::open(*reopen(), c, config);
+    EXPECT_FALSE(reopened->rebuilt());
+    EXPECT_EQ(reopened->size(), 3u);
+    EXPECT_EQ(reopened->search(std::vector<float>{0, 0, 1}, 1).at(0).id, added);
+  }
+  ASSERT_EQ(index->catch_up(), CollectionVectors::CatchUp::Incremental);  // nothing new
+
+  // A write the index has not caught up with: persisting would stamp state it lacks.
+  store_->put_document(wc, std::nullopt, make_doc("c", {"m"}), true);
+  const int64_t later = store_->chunks_without_embedding(wc.id, 1).at(0);
+  store_->put_embedding(wc, later, std::vector<float>{-1, 0, 0}, "toy");
+  ASSERT_EQ(index->catch_up(), CollectionVectors::CatchUp::Incremental);
+  store_->remove_document(wc, store_->find_document(wc.id, "a")->id);
+  EXPECT_FALSE(index->persist_changes());  // behind the removal: not written
+  ASSERT_EQ(index->catch_up(), CollectionVectors::CatchUp::Incremental);
+  EXPECT_TRUE(index->persist_changes());
+  EXPECT_FALSE(index->persist_changes());  // written: nothing left to save
+
+  auto reloaded = CollectionVectors::open(*reopen(), c, config);
+  EXPECT_FALSE(reloaded->rebuilt());
+  EXPECT_EQ(reloaded->size(), 2u);
+  auto hits = reloaded->search(std::vector<float>{-1, 0, 0}, 3);  // "a" removed: only b and c
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].id, later);
+  EXPECT_EQ(hits[1].id, added);
+}
+
 TEST_P(StoreContract, AnExactIndexThatOutgrowsItsThresholdIsRebuiltAsHnsw) {
   auto c = store_->create_collection("default");
   store_->put_document(c, std::nullopt, make_doc("a", {"x", "y", "z"}), true);

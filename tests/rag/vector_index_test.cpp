@@ -199,11 +199,18 @@ TEST(CollectionVectors, ReloadsWhenFreshAndRebuildsWhenStaleOrCorrupt) {
   EXPECT_TRUE(CollectionVectors::open(*s.store, s.c, cfg)->rebuilt());   // no file yet
   EXPECT_FALSE(CollectionVectors::open(*s.store, s.c, cfg)->rebuilt());  // loaded
 
-  // A change made without the index (here: a document replaced) makes the file stale.
+  // A change made without the index (here: a document replaced) leaves the file at an older
+  // version: open loads it and replays the change log, without a rebuild.
   s.store->put_document(s.c, std::nullopt, DocumentInput{"d0", "", "new", nlohmann::json::object(), {Chunk{"", "", "t", 1}}});
+  auto caught_up = CollectionVectors::open(*s.store, s.c, cfg);
+  EXPECT_FALSE(caught_up->rebuilt());
+  EXPECT_EQ(caught_up->size(), 39u);
+  // With the log pruned past the file's version, the stale file is rebuilt, not trusted.
+  s.store->put_document(s.c, std::nullopt, DocumentInput{"d1", "", "new", nlohmann::json::object(), {Chunk{"", "", "t", 1}}});
+  s.store->prune_vector_changes(s.c.id, s.store->find_collection("vecs")->vector_version);
   auto cv = CollectionVectors::open(*s.store, s.c, cfg);
   EXPECT_TRUE(cv->rebuilt());
-  EXPECT_EQ(cv->size(), 39u);
+  EXPECT_EQ(cv->size(), 38u);
   EXPECT_FALSE(CollectionVectors::open(*s.store, s.c, cfg)->rebuilt());
 
   // Other build parameters, or a damaged file, also rebuild.
@@ -215,7 +222,7 @@ TEST(CollectionVectors, ReloadsWhenFreshAndRebuildsWhenStaleOrCorrupt) {
   std::filesystem::resize_file(file, 10);
   auto again = CollectionVectors::open(*s.store, s.c, cfg);
   EXPECT_TRUE(again->rebuilt());
-  EXPECT_EQ(again->size(), 39u);
+  EXPECT_EQ(again->size(), 38u);
 }
 
 TEST(CollectionVectors, IncrementalUpsertThenSaveStaysFresh) {

@@ -47,7 +47,11 @@ std::unique_ptr<CollectionVectors> CollectionVectors::open(Store& store,
   cv->version_ = current.vector_version;
   if (current.embedding_dim == 0) return cv;  // nothing embedded yet
   EmbeddingState state = store.embedding_state(current.id);
-  if (cv->choose_kind(state.count) == "hnsw" && cv->try_load(state)) return cv;
+  if (cv->choose_kind(state.count) == "hnsw" && cv->try_load(state)) {
+    // Loaded as of an older version: the change log brings it up to date (or it rebuilds).
+    if (cv->version_ != state.version) cv->catch_up();
+    return cv;
+  }
   cv->rebuild(state);
   return cv;
 }
@@ -73,15 +77,21 @@ bool CollectionVectors::try_load(const EmbeddingState& state) {
                       meta.at("dim") == collection_.embedding_dim &&
                       meta.at("metric") == metric_name(config_.metric) && meta.at("m") == h.m &&
                       meta.at("ef_construction") == h.ef_construction;
+    const int64_t saved_version = meta.at("vector_version").get<int64_t>();
     bool same_data = meta.at("count") == state.count &&
-                     meta.at("id_checksum") == state.id_checksum &&
-                     meta.at("vector_version") == state.version;
+                     meta.at("id_checksum") == state.id_checksum && saved_version == state.version;
+    // A file stamped with an older version of this very collection (its id: a re-created
+    // one starts a new log) and model holds exactly the vectors as of that version, so
+    // catch_up() can bring it forward from the change log instead of a rebuild.
+    bool older_same_collection = saved_version < state.version && meta.contains("collection_id") &&
+                                 meta.at("collection_id") == collection_.id &&
+                                 meta.at("model") == collection_.embedding_model;
     if (!same_build) reason = "built with other parameters";
-    else if (!same_data) reason = "stale (the store's embeddings changed)";
+    else if (!same_data && !older_same_collection) reason = "stale (the store's embeddings changed)";
     else if (meta.at("file_hash") != file_hash(file)) reason = "corrupt (checksum mismatch)";
     if (reason.empty()) {
       index_ = HnswIndex::load(file, collection_.embedding_dim, config_.metric, config_.hnsw);
-      version_ = state.version;
+      version_ = saved_version;
       return true;
     }
   } catch (const std::exception& e) {
@@ -131,12 +141,17 @@ void CollectionVectors::rebuild(const EmbeddingState& state) {
     std::unique_lock lock(mutex_);
     index_ = std::move(index);
     version_ = state.version;
+    unsaved_changes_ = true;
   }
   // The saved copy only spares the next open a rebuild: failing to write it (a full disk)
   // must not fail the search or ingest that needed the index, which is complete in memory.
   // A failed save leaves the previous pair, which the next open finds stale and rebuilds.
   try {
-    save();
+    // Stamped with `state`, read before the vectors: a write landing during the build is
+    // then after the stamp, and the next open replays it from the log rather than trusting
+    // a stamp that claims it.
+    std::shared_lock lock(mutex_);
+    if (dynamic_cast<HnswIndex*>(index_.get())) write_files(state);
   } catch (const std::exception& e) {  // ragd::Error, or filesystem_error from the directory
     log::warn("vector index of '{}' not saved, it will be rebuilt next time: {}",
               collection_.name, e.what());
@@ -178,6 +193,7 @@ CollectionVectors::CatchUp CollectionVectors::catch_up() {
                    collection_.name, version_, set.version, set.changes);
         version_ = set.version;
         collection_.vector_version = set.version;
+        if (set.changes > 0) unsaved_changes_ = true;
         // An exact index that grew past the threshold becomes HNSW, as open() would make it
         // (not the reverse: a collection shrinking below it keeps its graph until reopened,
         // so one hovering at the threshold is not rebuilt on every change).
@@ -221,31 +237,48 @@ void CollectionVectors::upsert(Collection& collection, int64_t chunk_id,
     index_ = make_vector_index(choose_kind(1), vector.size(), config_.metric, config_.hnsw);
   }
   index_->add(chunk_id, vector);
+  unsaved_changes_ = true;
 }
 
 void CollectionVectors::remove(int64_t chunk_id) {
   std::unique_lock lock(mutex_);
-  if (index_) index_->remove(chunk_id);
+  if (index_ && index_->remove(chunk_id)) unsaved_changes_ = true;
 }
 
 void CollectionVectors::save() {
   std::shared_lock lock(mutex_);
+  if (!dynamic_cast<HnswIndex*>(index_.get())) return;
+  write_files(store_.embedding_state(collection_.id));
+}
+
+bool CollectionVectors::persist_changes() {
+  std::shared_lock lock(mutex_);
+  if (!unsaved_changes_ || !dynamic_cast<HnswIndex*>(index_.get())) return false;
+  // Read once and used for both the check and the stamp: a write landing after this read
+  // leaves the file stamped with the older version, which the next open detects.
+  EmbeddingState state = store_.embedding_state(collection_.id);
+  if (state.version != version_) return false;
+  write_files(state);
+  return true;
+}
+
+void CollectionVectors::write_files(const EmbeddingState& state) {
   auto* hnsw = dynamic_cast<HnswIndex*>(index_.get());
-  if (!hnsw) return;
   auto file = index_path(store_.dir(), collection_.name);
   std::filesystem::create_directories(file.parent_path());
   hnsw->save(file);
-  EmbeddingState state = store_.embedding_state(collection_.id);
   nlohmann::json meta = {
       {"format", kSidecarFormat},        {"dim", collection_.embedding_dim},
       {"metric", metric_name(config_.metric)}, {"m", config_.hnsw.m},
       {"ef_construction", config_.hnsw.ef_construction},
       {"count", state.count},            {"id_checksum", state.id_checksum},
       {"vector_version", state.version}, {"model", collection_.embedding_model},
+      {"collection_id", collection_.id},
       {"file_hash", file_hash(file)}};
   // Written after the index file: a crash between the two leaves a sidecar whose file_hash
   // does not match, and open() rebuilds.
   write_file_durably(sidecar_path(file), meta.dump(2) + "\n");
+  unsaved_changes_ = false;
 }
 
 std::vector<VectorHit> CollectionVectors::search(std::span<const float> query, size_t k,

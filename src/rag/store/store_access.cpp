@@ -1,6 +1,7 @@
 #include "rag/store/store_access.h"
 
 #include "rag/store/open_store.h"
+#include "util/log.h"
 
 namespace ragd::rag {
 
@@ -28,6 +29,23 @@ CollectionVectors* StoreAccess::vectors(const Collection& collection) {
 
 StoreAccess::IndexUpdates StoreAccess::index_updates() const {
   return IndexUpdates{opened_.load(), incremental_.load(), rebuilt_.load()};
+}
+
+size_t StoreAccess::persist_indexes() {
+  std::lock_guard lock(read_mu_);
+  size_t written = 0;
+  for (auto& [name, cached] : vectors_) {
+    if (!cached.index) continue;
+    try {
+      if (cached.index->persist_changes()) {
+        ++written;
+        log::info("vector index of '{}' saved ({} vectors)", name, cached.index->size());
+      }
+    } catch (const std::exception& e) {
+      log::warn("vector index of '{}' not saved, it will be rebuilt next time: {}", name, e.what());
+    }
+  }
+  return written;
 }
 
 void StoreAccess::forget(const std::string& collection) {

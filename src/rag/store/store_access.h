@@ -52,6 +52,11 @@ class StoreAccess {
   CollectionVectors* vectors(const Collection& collection);
   // Drops the cached index of a collection (deleted collections).
   void forget(const std::string& collection);
+  // Writes the cached HNSW indexes that changed incrementally since they were loaded or
+  // saved and are current with the store (CollectionVectors::persist_changes), so that the
+  // next start loads them instead of rebuilding. For a clean shutdown; a failure is logged,
+  // never thrown (the files are only a cache). Returns how many were written.
+  size_t persist_indexes();
 
   // How cached indexes were brought up to date since this StoreAccess was made: opened
   // (first use, or a collection re-created under the same name), incremental (change log
