@@ -459,7 +459,7 @@ int run_serve(ServeCmd& cmd) {
     return redis ? std::make_shared<RedisKvCache>(redis, name) : nullptr;
   };
   if (redis) {
-    log::info("answer, result and embedding caches and rate limits shared through {}", cache_url.str());
+    log::info("answer, result and embedding caches, rate limits and ingestion jobs shared through {}", cache_url.str());
     (void)redis->command({"PING"});  // an unreachable Redis is logged now, not at the first request
   }
   auto embedding_cache = std::make_shared<engine::EmbeddingCache>(
@@ -506,7 +506,7 @@ int run_serve(ServeCmd& cmd) {
       log::warn("embedding cache not loaded: {}", e.what());
     }
   }
-  server::ServerContext ctx(registry, opts, std::move(store), embedding_cache, rco, aco);
+  server::ServerContext ctx(registry, opts, std::move(store), embedding_cache, rco, aco, shared_cache("ingest"));
   std::string warm_error = serve(ctx, http_opts, warmup ? warm : std::vector<std::string>{}, db);
   ctx.store->persist_indexes();  // incremental index changes, so the next start loads, not rebuilds
   if (!opts.embedding_cache_file.empty()) {

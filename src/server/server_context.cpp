@@ -15,13 +15,15 @@ ServerContext::ServerContext(engine::ModelRegistry& registry_, ServeOptions opti
                              std::unique_ptr<StoreAccess> store_,
                              std::shared_ptr<engine::EmbeddingCache> embedding_cache_,
                              rag::ResultCache::Options result_cache_options,
-                             rag::AnswerCacheOptions answer_cache_options)
+                             rag::AnswerCacheOptions answer_cache_options,
+                             std::shared_ptr<KvCache> shared_ingest_jobs)
     : registry(registry_),
       options(std::move(options_)),
       store(std::move(store_)),
       embedding_cache(std::move(embedding_cache_)),
       result_cache(std::move(result_cache_options)),
-      answer_cache(answer_cache_options) {
+      answer_cache(answer_cache_options),
+      ingest_jobs(IngestJobsOptions{.shared = std::move(shared_ingest_jobs)}) {
   declare_metrics();
 }
 

@@ -37,7 +37,8 @@ class ServerContext {
  public:
   ServerContext(engine::ModelRegistry& registry, ServeOptions options, std::unique_ptr<StoreAccess> store,
                 std::shared_ptr<engine::EmbeddingCache> embedding_cache,
-                rag::ResultCache::Options result_cache = {}, rag::AnswerCacheOptions answer_cache = {});
+                rag::ResultCache::Options result_cache = {}, rag::AnswerCacheOptions answer_cache = {},
+                std::shared_ptr<KvCache> shared_ingest_jobs = nullptr);  // null: jobs known to this replica only
 
   engine::ModelRegistry& registry;
   const ServeOptions options;

@@ -6,6 +6,9 @@ model and the embedder) + nginx (deploy/nginx/ragd.conf) in front of them:
      query asked before the upload), B's index caught up incrementally
      (ragd_vector_index_updates_total{kind="incremental"}, no rebuild); a DELETE through A
      removes it from B and C (incrementally again);
+  1b. an upload with ?wait=false through A is polled to "completed" through B's own port
+     (GET /v1/ingest/{id} answers from the job's snapshot in Redis), after which the
+     document is found through C; B's GET /v1/ingest lists only B's jobs;
   2. a /v1/rag/query answered through B is an answer-cache hit through C (the response's
      "cache" and C's ragd_cache_shared_hits_total{cache="answer"});
   3. kill -9 of one replica under a loop of non-streaming requests (completions and
@@ -58,6 +61,11 @@ LATE = {"id": "glacier", "title": "Glaciers",
         "text": "A Quellmire glacier is a slowly moving river of ice formed from snow compacted over many "
                 "centuries in cold mountain valleys."}
 LATE_QUERY = "slowly moving river of ice in mountain valleys"
+# Uploaded through A with ?wait=false, its job polled through B (check 1b).
+QUEUED = {"id": "orchard", "title": "Orchards",
+          "text": "In the Brindlewick orchard the beekeepers move their hives between the apple and pear trees "
+                  "each spring so that the blossoms are pollinated."}
+QUEUED_QUERY = "beekeepers moving hives between apple and pear trees in spring"
 
 
 def call(method, url, body=None, timeout=120):
@@ -245,6 +253,35 @@ def run_checks(nginx, replicas):
     deleted = index_updates(b)
     check(deleted["incremental"] > after["incremental"] and deleted["rebuilt"] == after["rebuilt"],
           f"B did not apply the removal incrementally: {after} -> {deleted}")
+
+    # 1b. An ingestion job queued through A, reported by B (snapshots in Redis), then searchable through C.
+    status, job = call("POST", f"{a.url}/v1/collections/{COLLECTION}/documents?wait=false", {"documents": [QUEUED]})
+    check(status == 202 and job["object"] == "ingest.job", f"upload with wait=false through A: {status} {job}")
+    job_id = job["id"]
+    check(len(job_id) == len("ingest-") + 16 and job_id.startswith("ingest-"), f"job id {job_id!r}")
+    seen, deadline = [], time.time() + 60
+    while True:
+        status, polled = call("GET", f"{b.url}/v1/ingest/{job_id}")
+        check(status == 200 and polled["id"] == job_id and polled["collection"] == COLLECTION,
+              f"GET /v1/ingest/{job_id} through B: {status} {polled}")
+        if not seen or seen[-1] != polled["status"]:
+            seen.append(polled["status"])
+        if polled["status"] not in ("queued", "running"):
+            break
+        check(time.time() < deadline, f"job {job_id} still {polled['status']} through B after 60 s")
+        time.sleep(0.05)
+    check(polled["status"] == "completed" and polled["result"]["documents_added"] == 1
+          and polled["result"]["chunks_embedded"] >= 1, f"job {job_id} through B: {polled}")
+    print(f"job {job_id} queued through A, seen through B as {' -> '.join(seen)}")
+    status, listed = call("GET", f"{b.url}/v1/ingest")
+    check(status == 200 and job_id not in [j["id"] for j in listed["data"]], f"B lists A's job: {listed}")
+    status, err = call("GET", f"{b.url}/v1/ingest/ingest-0000000000000000")
+    check(status == 404, f"an unknown job id through B: {status} {err}")
+    status, err = call("GET", f"{b.url}/v1/ingest/{job_id.upper()}")
+    check(status == 404, f"a malformed job id through B: {status} {err}")
+    for mode in ("dense", "bm25", "hybrid"):
+        ids = search_ids(c, QUEUED_QUERY, mode)
+        check(ids and ids[0] == QUEUED["id"], f"{mode} through C after the job: {ids}, not {QUEUED['id']} first")
 
     # 2. The answer cache in Redis: answered through B, a hit through C.
     question = {"question": "Which volcano in Sicily is active?", "collection": COLLECTION, "top_k": 2,

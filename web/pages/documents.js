@@ -63,7 +63,7 @@ async function uploadOne(collection, file, row) {
       await sleep(250);
       job = await getJson(`/v1/ingest/${enc(job.id)}`);
     }
-    if (job.status === "failed" || job.status === "cancelled") throw new Error(job.error?.message || `ingestion ${job.status}`);
+    if (job.status === "failed" || job.status === "cancelled" || job.status === "lost") throw new Error(job.error?.message || `ingestion ${job.status}`);
     const res = job.result || job;
     set(1, `done: ${res.documents_added ?? 0} added, ${res.documents_updated ?? 0} updated, ${res.chunks_written ?? 0} chunks`, "ok");
     return true;
