@@ -39,7 +39,7 @@ std::string shared_key(const std::string& key) {
 }  // namespace
 
 RateLimiter::RateLimiter(double per_minute, std::shared_ptr<RedisClient> shared)
-    : per_minute_(per_minute), shared_(std::move(shared)) {}
+    : per_minute_(per_minute), burst_(std::max(per_minute, 1.0)), shared_(std::move(shared)) {}
 
 double RateLimiter::acquire(const std::string& key, Clock::time_point now, bool* fell_back) {
   if (fell_back) *fell_back = false;
@@ -47,7 +47,7 @@ double RateLimiter::acquire(const std::string& key, Clock::time_point now, bool*
   if (shared_) {
     char interval[64], burst[64];
     std::snprintf(interval, sizeof interval, "%.3f", 60e6 / per_minute_);
-    std::snprintf(burst, sizeof burst, "%.6f", per_minute_);
+    std::snprintf(burst, sizeof burst, "%.6f", burst_);
     auto reply = shared_->command({"EVAL", kGcraScript, "1", shared_key(key), interval, burst});
     if (reply && reply->type == RedisReply::Type::Integer) {
       return reply->integer <= 0 ? 0 : static_cast<double>(reply->integer) / 1e6;
@@ -62,15 +62,16 @@ double RateLimiter::acquire_local(const std::string& key, Clock::time_point now)
   const double per_second = per_minute_ / 60.0;
   std::lock_guard lock(mu_);
   if (now - last_prune_ > std::chrono::minutes(1)) {
-    // A bucket untouched for a minute has refilled completely: same as a new one.
-    std::erase_if(buckets_, [&](const auto& kv) { return now - kv.second.updated > std::chrono::minutes(1); });
+    // A bucket untouched for burst / rate has refilled completely: same as a new one.
+    const auto full_after = std::chrono::duration<double>(burst_ / per_second);
+    std::erase_if(buckets_, [&](const auto& kv) { return now - kv.second.updated > full_after; });
     last_prune_ = now;
   }
-  auto [it, inserted] = buckets_.try_emplace(key, Bucket{per_minute_, now});
+  auto [it, inserted] = buckets_.try_emplace(key, Bucket{burst_, now});
   Bucket& b = it->second;
   if (!inserted) {
     double elapsed = std::chrono::duration<double>(now - b.updated).count();
-    b.tokens = std::min(per_minute_, b.tokens + elapsed * per_second);
+    b.tokens = std::min(burst_, b.tokens + elapsed * per_second);
     b.updated = now;
   }
   if (b.tokens >= 1) {

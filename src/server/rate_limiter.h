@@ -36,7 +36,8 @@ class RateLimiter {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // per_minute 0 disables limiting. `shared`: keep the buckets in that Redis (see above).
+  // per_minute 0 disables limiting; below 1 a bucket still holds one request (0.5: one
+  // every 2 minutes). `shared`: keep the buckets in that Redis (see above).
   explicit RateLimiter(double per_minute, std::shared_ptr<RedisClient> shared = nullptr);
 
   // 0 when admitted; else the seconds to wait. `now` times the in-process buckets only
@@ -54,6 +55,7 @@ class RateLimiter {
     Clock::time_point updated;
   };
   double per_minute_;
+  double burst_;  // bucket capacity: max(per_minute, 1)
   std::shared_ptr<RedisClient> shared_;
   std::mutex mu_;
   std::unordered_map<std::string, Bucket> buckets_;

@@ -49,6 +49,19 @@ TEST(RateLimiter, ConcurrentAcquireAdmitsExactlyTheBurst) {
   EXPECT_EQ(admitted.load(), 200);  // 100 for "a", 100 for "b", of 400 attempts
 }
 
+// Below one request a minute the bucket still holds one: 0.5 admits one request every 2
+// minutes, instead of none ever.
+TEST(RateLimiter, FractionalRatesStillAdmitOneRequest) {
+  RateLimiter limiter(0.5);
+  const auto t0 = RateLimiter::Clock::time_point{} + std::chrono::hours(1);
+  EXPECT_EQ(limiter.acquire("k", t0), 0);
+  const double wait = limiter.acquire("k", t0);
+  EXPECT_GT(wait, 119.0);
+  EXPECT_LE(wait, 120.0);
+  EXPECT_GT(limiter.acquire("k", t0 + std::chrono::seconds(60)), 0);
+  EXPECT_EQ(limiter.acquire("k", t0 + std::chrono::seconds(120)), 0);
+}
+
 std::shared_ptr<RedisClient> client_of(const testing::RedisProcess& redis) {
   RedisClient::Options o;
   o.port = redis.port();
@@ -83,6 +96,17 @@ TEST(RateLimiter, SharedBucketsHoldAcrossReplicas) {
     EXPECT_GT(ttl->integer, 0);
     EXPECT_LE(ttl->integer, 60001);
   }
+}
+
+TEST(RateLimiter, SharedFractionalRatesStillAdmitOneRequest) {
+  testing::RedisProcess redis;
+  if (redis.absent()) GTEST_SKIP() << testing::RedisProcess::kSkipReason;
+  ASSERT_TRUE(redis.start());
+  RateLimiter a(0.5, client_of(redis));
+  EXPECT_EQ(a.acquire("k"), 0);
+  const double wait = a.acquire("k");
+  EXPECT_GT(wait, 119.0);
+  EXPECT_LE(wait, 120.0);
 }
 
 // The script is atomic: threads of two replicas racing on one key are admitted exactly the
