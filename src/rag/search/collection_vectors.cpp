@@ -28,6 +28,29 @@ std::string file_hash(const std::filesystem::path& file) {
 
 const char* metric_name(Metric m) { return m == Metric::Cosine ? "cosine" : "ip"; }
 
+// Adds vectors to an index in blocks, so that HNSW inserts each block with several threads
+// while the memory held for pending rows stays bounded.
+class BlockAdder {
+ public:
+  explicit BlockAdder(VectorIndex& index) : index_(index) {}
+  void add(int64_t id, std::span<const float> v) {
+    ids_.push_back(id);
+    rows_.insert(rows_.end(), v.begin(), v.end());
+    if (ids_.size() == kBlock) flush();
+  }
+  void flush() {
+    if (!ids_.empty()) index_.add_batch(ids_, rows_);
+    ids_.clear();
+    rows_.clear();
+  }
+
+ private:
+  static constexpr size_t kBlock = 8192;
+  VectorIndex& index_;
+  std::vector<int64_t> ids_;
+  std::vector<float> rows_;
+};
+
 }  // namespace
 
 std::filesystem::path CollectionVectors::index_path(const std::filesystem::path& store_dir,
@@ -111,26 +134,15 @@ std::unique_ptr<VectorIndex> CollectionVectors::build(const EmbeddingState& stat
   } else {
     index = make_vector_index(kind, collection_.embedding_dim, config_.metric, config_.hnsw);
   }
-  // In blocks, so that HNSW can insert each block with several threads while memory
-  // stays bounded.
-  constexpr size_t kBlock = 8192;
-  std::vector<int64_t> ids;
-  std::vector<float> rows;
-  auto flush = [&] {
-    index->add_batch(ids, rows);
-    ids.clear();
-    rows.clear();
-  };
+  BlockAdder adder(*index);
   store_.for_each_embedding(collection_.id, [&](int64_t id, std::span<const float> v) {
     if (v.size() != collection_.embedding_dim) {
       fail("embedding of chunk {} has {} dimensions, collection '{}' has {}", id, v.size(),
            collection_.name, collection_.embedding_dim);
     }
-    ids.push_back(id);
-    rows.insert(rows.end(), v.begin(), v.end());
-    if (ids.size() == kBlock) flush();
+    adder.add(id, v);
   });
-  flush();
+  adder.flush();
   return index;
 }
 
@@ -167,28 +179,18 @@ CollectionVectors::CatchUp CollectionVectors::catch_up() {
   {
     std::unique_lock lock(mutex_);
     if (index_) {
-      // Changed vectors are added in blocks (HNSW inserts a block with several threads);
-      // each chunk comes once, so removals and additions need no ordering between them.
-      constexpr size_t kBlock = 8192;
-      std::vector<int64_t> ids;
-      std::vector<float> rows;
-      auto flush = [&] {
-        index_->add_batch(ids, rows);
-        ids.clear();
-        rows.clear();
-      };
+      // Each chunk comes once, so removals and additions need no ordering between them.
+      BlockAdder adder(*index_);
       VectorChangeSet set = store_.vector_changes_since(
           collection_, version_, [&](int64_t id, std::span<const float> v) {
             if (v.empty()) {
               index_->remove(id);
               return;
             }
-            ids.push_back(id);
-            rows.insert(rows.end(), v.begin(), v.end());
-            if (ids.size() == kBlock) flush();
+            adder.add(id, v);
           });
       if (set.complete) {
-        flush();
+        adder.flush();
         log::debug("vector index of '{}' caught up from version {} to {} ({} changed vectors)",
                    collection_.name, version_, set.version, set.changes);
         version_ = set.version;
