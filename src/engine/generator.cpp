@@ -3,41 +3,16 @@
 #include <algorithm>
 #include <optional>
 
-#include "engine/gbnf_constraint.h"
-#include "engine/json_constraint.h"
+#include "engine/output_processor.h"
 #include "engine/speculative_draft.h"
 #include "engine/speculative_lookup.h"
-#include "engine/stop_matcher.h"
 #include "util/error.h"
 #include "util/timing.h"
 
 namespace ragd::engine {
 
-bool ends_generation(const GenerationOptions& options, const model::Tokenizer& tokenizer, int32_t id) {
-  const bool constrained = options.json_constraint || options.grammar;
-  if ((!options.ignore_eos || constrained) && tokenizer.is_end_of_generation(id)) return true;
-  return std::ranges::find(options.stop_token_ids, id) != options.stop_token_ids.end();
-}
-
-Sampler make_sampler(const GenerationOptions& options, const model::Tokenizer& tokenizer) {
-  if (options.grammar) return Sampler(options.sampling, std::make_unique<GbnfConstraint>(options.grammar, tokenizer));
-  if (!options.json_constraint) return Sampler(options.sampling);
-  return Sampler(options.sampling, std::make_unique<JsonConstraint>(options.json_constraint, tokenizer));
-}
-
 namespace {
 constexpr size_t kBlockTokens = 16;
-}
-
-const char* finish_reason_name(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::Stop: return "stop";
-    case FinishReason::Length: return "length";
-    case FinishReason::Cancelled: return "cancelled";
-    case FinishReason::Timeout: return "timeout";
-    case FinishReason::Error: return "error";
-  }
-  return "?";
 }
 
 Generator::Generator(model::LlamaModel& model, const model::Tokenizer& tokenizer,
@@ -137,32 +112,25 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
   result.prefill_seconds = clock.seconds();
 
   Sampler sampler = make_sampler(options, tokenizer_);
-  StopMatcher stops(options.stop, options.stop_after);
-  model::StreamingDetokenizer detok(tokenizer_);
+  OutputProcessor output(options, tokenizer_, prompt.size(), ctx_size_);
   auto emit = [&](const std::string& text) {
     result.text += text;
     return text.empty() || !on_text || on_text(text);
   };
   std::vector<int32_t> history(prompt.begin(), prompt.end());
-  // The per-token rules: records `id` (the next token) and says whether generation goes on.
+  // Records `id` (the next token) and applies the per-token rules (engine/output_processor.h);
+  // says whether generation goes on.
   auto take = [&](int32_t id, TokenLogprobs& lp) {
     history.push_back(id);
     result.tokens.push_back(id);
-    if (ends_generation(options, tokenizer_, id)) {
-      result.finish = FinishReason::Stop;
-      return false;
-    }
-    if (options.logprobs >= 0) result.logprobs.push_back(std::move(lp));
-    if (!emit(stops.push(detok.push(id)))) {
+    TokenOutput out = output.push(id, sampler.constraint_done());
+    if (out.text_token && options.logprobs >= 0) result.logprobs.push_back(std::move(lp));
+    if (!emit(out.text)) {
       result.finish = FinishReason::Cancelled;
       return false;
     }
-    if (stops.stopped() || sampler.constraint_done()) {
-      result.finish = FinishReason::Stop;
-      return false;
-    }
-    // Stop while the token still has a position to go to.
-    return result.tokens.size() < options.max_tokens && history.size() < ctx_size_;
+    if (out.finish) result.finish = *out.finish;
+    return !out.finish;
   };
   auto sample = [&](std::span<float> row, TokenLogprobs& lp) {
     return options.logprobs < 0 ? sampler.sample(row, history)
@@ -223,7 +191,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
     const size_t n = result.tokens.size() - before;
     for (size_t i = 0; i < n; ++i) result.token_seconds.push_back(step.seconds() / double(n));
   }
-  if (result.finish != FinishReason::Cancelled) emit(stops.push(detok.flush()) + stops.flush());
+  if (result.finish != FinishReason::Cancelled) emit(output.flush());
   result.decode_seconds = clock.seconds();
   return result;
 }

@@ -17,8 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/gbnf_grammar.h"
-#include "engine/json_schema.h"
+#include "engine/generation_request.h"
 #include "engine/sampler.h"
 #include "engine/speculative_acceptance.h"
 #include "model/kv_cache.h"
@@ -26,56 +25,6 @@
 #include "model/tokenizer.h"
 
 namespace ragd::engine {
-
-struct GenerationOptions {
-  size_t max_tokens = 256;
-  std::vector<std::string> stop;
-  std::vector<std::string> stop_after;  // end generation too, but stay in the text (StopMatcher)
-  std::vector<int32_t> stop_token_ids;  // sampled ids that end generation, like end-of-generation
-  bool ignore_eos = false;
-  SamplingParams sampling;
-  // Structured output: when set, the output is constrained to JSON this grammar accepts
-  // (engine/json_constraint.h) and generation ends as soon as the document is complete.
-  std::shared_ptr<const JsonSchemaGrammar> json_constraint;
-  // llama-server's `grammar`: when set, the output is constrained to sentences of this GBNF
-  // grammar (engine/gbnf_constraint.h), with the same rules as json_constraint. At most one
-  // of the two is set (request parsing refuses both).
-  std::shared_ptr<const GbnfGrammar> grammar;
-  // Log-probabilities of the generated tokens (engine/sampler.h: the model's raw
-  // distribution): < 0 none (no cost); k >= 0 each token's logprob and its k
-  // (<= kMaxTopLogprobs) most likely alternatives. Reported for the tokens of the text, not
-  // for a final end-of-generation / stop_token_ids token (it adds no text).
-  int32_t logprobs = -1;
-};
-
-// The sampler for one generation: options.sampling, constrained by options.json_constraint
-// or options.grammar over `tokenizer`'s vocabulary when set. The generator and the
-// scheduler both use it.
-Sampler make_sampler(const GenerationOptions& options, const model::Tokenizer& tokenizer);
-
-// Whether sampling `id` ends generation with FinishReason::Stop: the vocabulary's
-// end-of-generation tokens (unless ignore_eos; always under a json_constraint or grammar,
-// which allow them only once the output is complete) and options.stop_token_ids. The id itself
-// is not part of the text. The generator and the scheduler both use this one rule.
-bool ends_generation(const GenerationOptions& options, const model::Tokenizer& tokenizer, int32_t id);
-
-// Timeout and Error only come from the serving scheduler (engine/scheduler.h): a request
-// that waited in the queue too long, or whose forward pass failed.
-enum class FinishReason { Stop, Length, Cancelled, Timeout, Error };
-// "stop", "length", "cancelled", "timeout", "error"
-const char* finish_reason_name(FinishReason reason);
-
-struct GenerationResult {
-  std::string text;
-  std::vector<int32_t> tokens;  // generated ids (including a final end-of-generation id)
-  FinishReason finish = FinishReason::Length;
-  size_t prompt_tokens = 0;
-  size_t reused_prompt_tokens = 0;  // prefix found in the cache, not recomputed
-  double prefill_seconds = 0.0;
-  double decode_seconds = 0.0;
-  std::vector<double> token_seconds;  // wall time of each decode step
-  std::vector<TokenLogprobs> logprobs;  // options.logprobs >= 0: one per token of `text`
-};
 
 class SequenceDraft;  // engine/speculative_draft.h
 

@@ -1,8 +1,8 @@
-// RequestStream (declared in engine/scheduler.h): the hand-off between the scheduler thread,
+// RequestStream (engine/request_stream.h): the hand-off between the scheduler thread,
 // which pushes text and the final summary, and the client thread, which takes them.
 #include <utility>
 
-#include "engine/scheduler.h"
+#include "engine/request_stream.h"
 
 namespace ragd::engine {
 

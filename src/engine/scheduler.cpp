@@ -3,11 +3,11 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
-#include <cmath>
 #include <deque>
 #include <unordered_map>
 #include <utility>
 
+#include "engine/admission_policy.h"
 #include "engine/sequence.h"
 #include "model/kv_cache.h"
 #include "util/error.h"
@@ -47,6 +47,7 @@ struct Scheduler::Impl {
   Llm& llm;
   model::LlamaModel* draft;  // speculative decoding when set
   const SchedulerOptions opt;
+  const AdmissionPolicy policy;  // who queues, starts, gives way (engine/admission_policy.h)
   std::unique_ptr<model::KvCache> cache;
   std::unique_ptr<model::KvCache> draft_cache;  // the draft's, same blocks as `cache`
   BlockManager blocks;
@@ -139,9 +140,13 @@ SchedulerOptions checked(SchedulerOptions o) {
   return o;
 }
 
-// Best first: higher priority (lower number), then older.
+AdmissionLimits limits_of(const SchedulerOptions& o) {
+  return {o.max_concurrent, o.max_per_user, o.max_batch_size, o.queue_timeout};
+}
+
+// Best first (AdmissionPolicy::before): higher priority (lower number), then older.
 bool before(const Sequence& a, const Sequence& b) {
-  return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
+  return AdmissionPolicy::before({a.priority, a.id}, {b.priority, b.id});
 }
 
 }  // namespace
@@ -150,6 +155,7 @@ Scheduler::Impl::Impl(Llm& llm_, const SchedulerOptions& options, model::LlamaMo
     : llm(llm_),
       draft(draft_),
       opt(checked(options)),
+      policy(limits_of(opt)),
       cache(llm_.model->make_cache(opt.block_tokens, kv_blocks_for(llm_, draft_, opt), opt.kv_type)),
       draft_cache(draft_ ? draft_->make_cache(opt.block_tokens, cache->n_blocks(), opt.kv_type) : nullptr),
       blocks(cache->n_blocks(), opt.block_tokens, opt.prefix_caching),
@@ -234,25 +240,13 @@ Admission Scheduler::submit_choices(GenerationRequest request, std::span<const u
                               "generated tokens together)",
                               request.prompt.size(), options_.ctx_size));
   }
-  // Retry-After: roughly when one batch's worth of the requests ahead will have finished.
-  const double mean = std::max(impl_->mean_request_seconds, 1.0);
-  const std::string needs = n > 1 ? fmt::format("; this request's {} choices count as {}", n, n) : "";
-  if (impl_->active + n > options_.max_concurrent) {
+  auto user = impl_->per_user.find(request.user);
+  const size_t user_active = user == impl_->per_user.end() ? 0 : user->second;
+  if (auto refusal = impl_->policy.check_submit(impl_->active, user_active, n, impl_->mean_request_seconds)) {
     ++impl_->rejected;
-    const double batches = std::ceil(double(impl_->active + n) / options_.max_batch_size);
-    return refuse(AdmitStatus::Overloaded,
-                  fmt::format("the server is busy ({} requests running or waiting{}); retry later",
-                              impl_->active, needs),
-                  std::max(1.0, std::min(mean * batches, 60.0)));
+    return refuse(refusal->status, std::move(refusal->message), refusal->retry_after_seconds);
   }
-  size_t& mine = impl_->per_user[request.user];
-  if (options_.max_per_user > 0 && mine + n > options_.max_per_user) {
-    ++impl_->rejected;
-    return refuse(AdmitStatus::UserLimit,
-                  fmt::format("too many requests in flight for this user ({} of {} allowed{})",
-                              mine, options_.max_per_user, needs),
-                  std::max(1.0, std::min(mean, 60.0)));
-  }
+  size_t& mine = impl_->per_user[request.user];  // counted once queued (below)
   request.priority = std::min(request.priority, options_.priority_levels - 1);
   // Choice 0 carries as many others as can run beside it in one batch; any beyond that (n
   // above max_batch_size) are queued as requests of their own.
@@ -263,7 +257,8 @@ Admission Scheduler::submit_choices(GenerationRequest request, std::span<const u
     choice.options.sampling.seed = seeds[i];
     auto stream = std::make_shared<RequestStream>();
     a.choices.push_back(stream);
-    auto seq = std::make_unique<Sequence>(impl_->next_id++, std::move(choice), *impl_->llm.tokenizer, stream);
+    auto seq = std::make_unique<Sequence>(impl_->next_id++, std::move(choice), *impl_->llm.tokenizer, stream,
+                                          options_.ctx_size);
     if (impl_->draft && !seq->options.json_constraint && !seq->options.grammar) {
       SamplingParams dp = seq->options.sampling;
       dp.seed = ~dp.seed;  // its own draws: the target's stay those of the request's seed
@@ -435,7 +430,7 @@ void Scheduler::Impl::admit_waiting() {
     while (!queue.empty()) {
       Sequence& s = *queue.front();
       // A first choice brings its forks: a slot for each, kept until they fork.
-      if (running.size() + reserved_slots() + 1 + s.forks.size() > opt.max_batch_size) return;
+      if (!policy.has_slots(running.size(), reserved_slots(), s.forks.size())) return;
       if (!try_admit(s)) {
         if (!running.empty()) return;
         // Nothing else holds blocks, so it can never fit (the pool is sized for one full
@@ -459,7 +454,7 @@ void Scheduler::Impl::admit_waiting() {
 bool Scheduler::Impl::try_admit(Sequence& s) {
   const size_t bt = opt.block_tokens;
   const size_t need_all = BlockManager::blocks_for(s.tokens.size(), bt);
-  const size_t spare = running.empty() ? 0 : running.size() + s.forks.size();
+  const size_t spare = AdmissionPolicy::spare_blocks(running.size(), s.forks.size());
   const size_t most_matchable = (s.tokens.size() - 1) / bt;
   if (blocks.available() + most_matchable < need_all + spare) return false;  // skip the lookup
   size_t matched = blocks.match_prefix(s.tokens, s.blocks);
@@ -490,7 +485,7 @@ void Scheduler::Impl::expire_waiting() {
   for (auto& queue : waiting) {
     for (auto it = queue.begin(); it != queue.end();) {
       Sequence& s = **it;
-      if (!s.started() && seconds_between(s.submitted, now) > opt.queue_timeout) {
+      if (policy.expired(s.started(), seconds_between(s.submitted, now))) {
         auto expired = std::move(*it);
         it = queue.erase(it);
         finish(*expired, FinishReason::Timeout,
@@ -819,7 +814,8 @@ void Scheduler::Impl::finish_round(Sampled& x) {
   blocks.register_full_blocks(s.tokens, registrable(s), s.blocks);
 }
 
-// Exactly Generator::generate's per-token rules, so both give the same text.
+// The per-token rules are the output processor's (engine/output_processor.h), as in
+// Generator::generate. A token's logprobs go with its text, in one hand-off.
 void Scheduler::Impl::stream_sampled(Sequence& s, int32_t id, TokenLogprobs* logprobs) {
   s.tokens.push_back(id);
   ++counters.generated_tokens;
@@ -827,15 +823,9 @@ void Scheduler::Impl::stream_sampled(Sequence& s, int32_t id, TokenLogprobs* log
     s.first_token = Clock::now();
     s.stream->update(summary_of(s));
   }
-  if (ends_generation(s.options, *llm.tokenizer, id)) {
-    return finish(s, FinishReason::Stop);
-  }
-  s.stream->push(s.stops.push(s.detok.push(id)), logprobs);  // with its text, in one hand-off
-  if (s.stops.stopped() || s.sampler.constraint_done()) return finish(s, FinishReason::Stop);
-  // Like the generator, stop while the sampled token still has a position to go to.
-  if (s.generated() >= s.options.max_tokens || s.tokens.size() >= opt.ctx_size) {
-    return finish(s, FinishReason::Length);
-  }
+  TokenOutput out = s.output.push(id, s.sampler.constraint_done());
+  if (out.text_token) s.stream->push(out.text, logprobs);
+  if (out.finish) finish(s, *out.finish);
 }
 
 void Scheduler::Impl::remove_done() {
@@ -848,7 +838,7 @@ void Scheduler::Impl::remove_done() {
 // Releases the blocks and reports; a running sequence leaves `running` at remove_done().
 void Scheduler::Impl::finish(Sequence& s, FinishReason reason, const std::string& error) {
   if (reason == FinishReason::Stop || reason == FinishReason::Length) {
-    s.stream->push(s.stops.push(s.detok.flush()) + s.stops.flush());
+    s.stream->push(s.output.flush());
   }
   blocks.release(s.blocks);
   if (!s.forks.empty()) end_forks(s, reason, error);

@@ -12,6 +12,9 @@
 //   5. samples, detokenizes, applies stop strings and streams text to each RequestStream.
 // The thread sleeps when there is nothing to do.
 //
+// Admission decisions are engine/admission_policy.h's; the per-token rules (step 5)
+// engine/output_processor.h's, the same as Generator::generate's.
+//
 // Admission control (submit) never queues without bound: over max_concurrent (running +
 // waiting) it answers Overloaded (HTTP 503 + Retry-After); over a user's cap it answers
 // UserLimit (HTTP 429); a prompt that cannot fit the context answers TooLong (HTTP 400).
@@ -86,8 +89,9 @@
 #include <vector>
 
 #include "engine/block_manager.h"
-#include "engine/generator.h"  // GenerationOptions, FinishReason
+#include "engine/generation_request.h"
 #include "engine/llm.h"
+#include "engine/request_stream.h"
 #include "engine/speculative_acceptance.h"
 #include "kernels/attention.h"  // KvType
 
@@ -111,70 +115,6 @@ struct SchedulerOptions {
   kernels::KvType kv_type = kernels::KvType::F16;  // KV elements: half the memory and reads
   size_t draft_tokens = 4;         // tokens a draft model proposes per step (1..16), when
                                    // the scheduler has one (speculative decoding)
-};
-
-struct GenerationRequest {
-  std::vector<int32_t> prompt;  // token ids, already templated
-  GenerationOptions options;
-  size_t priority = 1;          // 0 = highest; clamped to priority_levels - 1
-  std::string user;             // fairness key (API key or client); "" is one key too
-};
-
-// Everything known about a request once it has finished (and partial figures before).
-struct GenerationSummary {
-  FinishReason finish = FinishReason::Length;
-  std::string error;                 // why it failed (finish: Error, Timeout); else empty
-  size_t prompt_tokens = 0;
-  size_t cached_prompt_tokens = 0;   // served from the prefix cache
-  size_t completion_tokens = 0;
-  double queue_seconds = 0;          // submit -> first scheduled
-  double prefill_seconds = 0;        // first scheduled -> first token sampled
-  double ttft_seconds = 0;           // submit -> first token sampled
-  double decode_seconds = 0;         // first token -> finish
-};
-
-// The client's end of one request: text pieces in order, then a summary. With
-// GenerationOptions::logprobs, each token's logprobs are queued with the text it produced
-// (under one lock, so a caller never sees a token's text before its logprobs); a token whose
-// text a stop string still holds back has its logprobs ahead of its text.
-class RequestStream {
- public:
-  // Waits up to `timeout` for more text. Appends what arrived to `text` and, when
-  // `logprobs` is given, the logprobs queued so far (possibly without text); returns false
-  // once the request has finished and every piece has been taken.
-  bool next(std::string& text, std::chrono::milliseconds timeout, std::vector<TokenLogprobs>* logprobs = nullptr);
-  // Blocks until finished; returns the whole remaining text (and appends the remaining
-  // logprobs to `logprobs` when given).
-  std::string wait_all(std::vector<TokenLogprobs>* logprobs = nullptr);
-  // Asks the scheduler to stop this request at its next step (client went away).
-  void cancel();
-  bool finished() const;
-  GenerationSummary summary() const;  // final once finished()
-
- private:
-  friend class Scheduler;
-  friend class UpstreamModel;  // engine/upstream_model.h: the same role for upstream servers
-  void push(std::string_view text, TokenLogprobs* logprobs = nullptr);  // scheduler thread
-  void finish(const GenerationSummary& summary);    // scheduler thread
-  void update(const GenerationSummary& summary);    // scheduler thread
-
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::string pending_;
-  std::vector<TokenLogprobs> pending_logprobs_;
-  bool done_ = false;
-  GenerationSummary summary_;
-  std::atomic<bool> cancelled_{false};
-};
-
-enum class AdmitStatus { Accepted, Overloaded, UserLimit, TooLong, Invalid };
-
-struct Admission {
-  AdmitStatus status = AdmitStatus::Accepted;
-  std::shared_ptr<RequestStream> stream;  // set when Accepted (submit_choices: choice 0's)
-  std::vector<std::shared_ptr<RequestStream>> choices;  // submit_choices: one per choice
-  std::string message;                    // why not, for the error body
-  double retry_after_seconds = 0;         // for Overloaded / UserLimit
 };
 
 // What one step did (for metrics: batch-size histogram, tokens/s).

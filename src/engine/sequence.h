@@ -6,8 +6,8 @@
 // forward pass computes the last pending token, its logits give the next token.
 //
 // Preemption (KV blocks ran out) drops the blocks and sets n_computed to 0, keeping tokens,
-// the sampler, the stop matcher and the detokenizer: the recompute sees prompt + generated as
-// one longer prompt, and text already streamed is never streamed again.
+// the sampler and the output processor (detokenizer, stop matcher): the recompute sees
+// prompt + generated as one longer prompt, and text already streamed is never streamed again.
 //
 // Speculative decoding: the draft model's cache (same block table) holds tokens[0,
 // draft_computed); it may lag n_computed (a sequence that does not speculate, or the last
@@ -24,11 +24,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/generator.h"
+#include "engine/generation_request.h"
+#include "engine/output_processor.h"
+#include "engine/request_stream.h"
 #include "engine/sampler.h"
-#include "engine/scheduler.h"
 #include "engine/speculative_acceptance.h"
-#include "engine/stop_matcher.h"
 #include "model/tokenizer.h"
 
 namespace ragd::engine {
@@ -41,7 +41,7 @@ inline double seconds_between(Clock::time_point from, Clock::time_point to) {
 
 struct Sequence {
   Sequence(uint64_t id, GenerationRequest request, const model::Tokenizer& tokenizer,
-           std::shared_ptr<RequestStream> stream)
+           std::shared_ptr<RequestStream> stream, size_t ctx_size)
       : id(id),
         priority(request.priority),
         user(std::move(request.user)),
@@ -50,8 +50,7 @@ struct Sequence {
         tokens(std::move(request.prompt)),
         stream(std::move(stream)),
         sampler(make_sampler(options, tokenizer)),
-        stops(options.stop, options.stop_after),
-        detok(tokenizer),
+        output(options, tokenizer, n_prompt, ctx_size),
         submitted(Clock::now()),
         queued(submitted) {}
 
@@ -72,8 +71,7 @@ struct Sequence {
 
   std::shared_ptr<RequestStream> stream;
   Sampler sampler;
-  StopMatcher stops;
-  model::StreamingDetokenizer detok;
+  OutputProcessor output;  // the per-token rules: end, text, stop strings, length
 
   Clock::time_point submitted;
   Clock::time_point queued;  // entered the waiting queue (submit, or last preemption)

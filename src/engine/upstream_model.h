@@ -50,8 +50,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/generator.h"
-#include "engine/scheduler.h"
+#include "engine/generation_request.h"
+#include "engine/request_stream.h"
 #include "engine/upstream_balancer.h"
 #include "engine/upstream_endpoint.h"
 #include "model/chat_template.h"

@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/generator.h"
+#include "engine/generation_request.h"
 #include "engine/json_schema.h"
 #include "model/chat_template.h"
 #include "rag/search/retriever.h"

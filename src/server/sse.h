@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/scheduler.h"
+#include "engine/request_stream.h"
 
 namespace ragd::server {
 

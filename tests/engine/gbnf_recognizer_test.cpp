@@ -14,6 +14,7 @@
 
 #include "engine/gbnf_constraint.h"
 #include "engine/generator.h"
+#include "engine/output_processor.h"
 #include "engine/sampler.h"
 #include "gbnf_samples.h"
 #include "model/gguf.h"

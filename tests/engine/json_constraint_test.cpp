@@ -11,6 +11,7 @@
 #include <random>
 
 #include "engine/generator.h"
+#include "engine/output_processor.h"
 #include "engine/sampler.h"
 #include "model/gguf.h"
 #include "util/error.h"

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "engine/generator.h"
+#include "engine/json_schema.h"
 #include "engine/llm.h"
 #include "engine/scheduler.h"
 
