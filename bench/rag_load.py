@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import random
-import re
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-from serve_harness import EMBEDDER, free_port, stop_process  # noqa: E402
+from serve_harness import EMBEDDER, free_port, metric_sum, stop_process, wait_until_ready  # noqa: E402
 
 SKIP = 77
 
@@ -71,19 +70,10 @@ class Serve:
             [ragd, "serve", "--port", str(self.port), "--db", db, "--model", model, "--embedder", embedder,
              "--warmup", "--threads", "2"],
             stdout=subprocess.DEVNULL, stderr=self.log, cwd=self.tmp.name, env=env)
-        deadline = time.time() + 300
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/ready", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.time() > deadline or self.proc.poll() is not None:
-                self.log.flush()
-                with open(self.log.name) as f:
-                    raise RuntimeError("server did not start:\n" + f.read()[-2000:])
-            time.sleep(0.2)
+        if not wait_until_ready(self.url, self.proc, timeout=300):
+            self.log.flush()
+            with open(self.log.name) as f:
+                raise RuntimeError("server did not start:\n" + f.read()[-2000:])
 
     def post(self, path, body, timeout=600):
         req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
@@ -92,13 +82,7 @@ class Serve:
 
     def metric(self, name):
         with urllib.request.urlopen(self.url + "/metrics", timeout=10) as r:
-            text = r.read().decode()
-        total = 0.0
-        for line in text.splitlines():
-            m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$", line)
-            if m and m.group(1) == name:
-                total += float(m.group(3))
-        return total
+            return metric_sum(r.read().decode(), name) or 0.0
 
     def close(self):
         stop_process(self.proc)

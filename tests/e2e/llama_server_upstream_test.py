@@ -17,11 +17,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_harness import LLM, SKIP, Server, args, check, free_port, stop_process  # noqa: E402
+from serve_harness import LLM, SKIP, Server, args, check, free_port, stop_process, wait_until_ready  # noqa: E402
 from upstream_model_test import DOCS, MESSAGES, curl_stream, streamed_text, wait_for  # noqa: E402
 
 ALIAS = "smol"
@@ -42,17 +41,8 @@ class LlamaServer:
              "-np", "1", "-c", "2048", "--no-cache-prompt", "--no-repack",
              *os.environ.get("RAGD_LLAMA_SERVER_ARGS", "").split()],
             stdout=subprocess.DEVNULL, stderr=open(self.log_path, "w"))
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.time() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("llama-server did not start: " + self.logs())
-            time.sleep(0.2)
+        if not wait_until_ready(self.url, self.proc, path="/health"):
+            raise RuntimeError("llama-server did not start: " + self.logs())
 
     def logs(self):
         with open(self.log_path) as f:

@@ -28,6 +28,40 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_until_ready(url, proc, path="/ready", timeout=120):
+    """Polls GET url+path until it answers 200; False if `proc` exits first or `timeout` s
+    pass (the caller raises with its own logs)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url + path, timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def metric_sum(text, name, **labels):
+    """Sum of the series of `name` in Prometheus text whose labels include `labels`; None
+    when there is none."""
+    total, found = 0.0, False
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        have = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
+        if all(have.get(k) == v for k, v in labels.items()):
+            total += float(m.group(4))
+            found = True
+    return total if found else None
+
+
 def stop_process(proc, timeout=30):
     """SIGTERM, then SIGKILL if it is still running after `timeout` s; waits either way."""
     if proc.poll() is None:
@@ -118,18 +152,7 @@ class Server:
 
     def metric(self, name, **labels):
         """Sum of the series of `name` whose labels include `labels`."""
-        total, found = 0.0, False
-        for line in self.metrics().splitlines():
-            if line.startswith("#"):
-                continue
-            m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$", line)
-            if not m or m.group(1) != name:
-                continue
-            have = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
-            if all(have.get(k) == v for k, v in labels.items()):
-                total += float(m.group(4))
-                found = True
-        return total if found else None
+        return metric_sum(self.metrics(), name, **labels)
 
     def stop(self):
         stop_process(self.proc)

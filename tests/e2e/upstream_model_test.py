@@ -15,7 +15,7 @@ import tempfile
 import time
 import urllib.request
 
-from serve_harness import EMBEDDER, LLM, Server, args, check, free_port, stop_process
+from serve_harness import EMBEDDER, LLM, Server, args, check, free_port, stop_process, wait_until_ready
 
 DOCS = [
     {"id": "volcano", "title": "Volcanoes",
@@ -45,18 +45,8 @@ class Upstream:
             [self.ragd, "serve", "--port", str(self.port), "--db", os.path.join(self.tmp.name, "db"),
              "--model", os.path.join(self.models, LLM + ".gguf"), "--warmup", "--threads", "1"],
             stdout=subprocess.DEVNULL, stderr=log, cwd=self.tmp.name, env=env)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"upstream on {self.port} exited: {self.logs()}")
-            try:
-                with urllib.request.urlopen(self.url + "/ready", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"upstream on {self.port} not ready: {self.logs()}")
+        if not wait_until_ready(self.url, self.proc):
+            raise RuntimeError(f"upstream on {self.port} not ready: {self.logs()}")
 
     def logs(self):
         with open(os.path.join(self.tmp.name, "server.log")) as f:
