@@ -157,7 +157,8 @@ void CollectionVectors::rebuild(const EmbeddingState& state) {
   }
   // The saved copy only spares the next open a rebuild: failing to write it (a full disk)
   // must not fail the search or ingest that needed the index, which is complete in memory.
-  // A failed save leaves the previous pair, which the next open finds stale and rebuilds.
+  // A failed save leaves the previous pair, which the next open replays from the change log
+  // (an older stamp of the same collection) or rebuilds.
   try {
     // Stamped with `state`, read before the vectors: a write landing during the build is
     // then after the stamp, and the next open replays it from the log rather than trusting
