@@ -39,6 +39,7 @@ struct EvalQaOptions {
   SamplingOptions sampling;
   std::optional<size_t> max_tokens;
   std::optional<double> min_relevance;
+  std::optional<double> min_coverage;
   std::string dump;
   bool json = false;
   bool quiet = false;
@@ -130,11 +131,15 @@ int run_calibration(const EvalQaOptions& o, const rag::QaData& data, const Local
                     const rag::RetrievalRequest& request) {
   auto c = rag::calibrate_relevance(data, o.skip, o.n, a.service->retrieval(), request);
   if (o.json) {
+    const nlohmann::json gate = {{"min_relevance", c.gate.min_dense},
+                                 {"min_coverage", c.gate.min_coverage},
+                                 {"positives_rejected", c.gate.positives_rejected},
+                                 {"negatives_rejected", c.gate.negatives_rejected}};
     fmt::print("{}\n", nlohmann::json{{"questions", c.questions}, {"positives", c.positives}, {"negatives", c.negatives},
                                       {"threshold", c.threshold}, {"positives_rejected", c.positives_rejected},
                                       {"negatives_rejected", c.negatives_rejected},
                                       {"positive_quantiles", c.positive_quantiles},
-                                      {"negative_quantiles", c.negative_quantiles}}
+                                      {"negative_quantiles", c.negative_quantiles}, {"gate", gate}}
                            .dump(2));
     return 0;
   }
@@ -144,6 +149,10 @@ int run_calibration(const EvalQaOptions& o, const rag::QaData& data, const Local
              fmt::join(c.positive_quantiles, " "), fmt::join(c.negative_quantiles, " "));
   fmt::print("threshold {:.3f}: refuses {:.1f} % of answerable and {:.1f} % of unanswerable questions\n", c.threshold,
              100 * c.positives_rejected, 100 * c.negatives_rejected);
+  fmt::print("with coverage (a source holding {:.0f} % of the question's content words passes): threshold {:.3f}\n"
+             "  refuses {:.1f} % of answerable and {:.1f} % of unanswerable questions\n",
+             100 * c.gate.min_coverage, c.gate.min_dense, 100 * c.gate.positives_rejected,
+             100 * c.gate.negatives_rejected);
   return 0;
 }
 
@@ -151,6 +160,7 @@ int run_eval_qa(const EvalQaOptions& o) {
   rag::QaData data = rag::load_qa(o.data);
   rag::AnswerOptions aopts;
   if (o.min_relevance) aopts.min_relevance = *o.min_relevance;
+  if (o.min_coverage) aopts.min_coverage = *o.min_coverage;
   if (o.placement != "question" && o.placement != "system") fail("--placement must be question or system");
   aopts.prompt.placement = o.placement == "system" ? rag::SourcePlacement::System : rag::SourcePlacement::BeforeQuestion;
   aopts.prompt.worked_example = !o.no_example;
@@ -226,6 +236,8 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("--max-tokens", o->max_tokens, "Most tokens per answer (default: the service's)");
   sub->add_option("--min-relevance", o->min_relevance,
                   "Best dense score below which the answer is 'not in the documents' (-1: off)");
+  sub->add_option("--min-coverage", o->min_coverage,
+                  "... unless the best source holds this share of the question's content words (> 1: never)");
   sub->add_option("--placement", o->placement,
                   "Prompt layout: question (sources before the question, the default) or system (the "
                   "older layout: sources in the system message, with its older instructions)")

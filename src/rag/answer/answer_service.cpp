@@ -7,6 +7,7 @@
 
 #include "engine/model_catalog.h"
 #include "engine/source_copy_bias.h"
+#include "rag/answer/relevance_gate.h"
 #include "rag/answer/service_error.h"
 
 namespace ragd::rag {
@@ -19,15 +20,6 @@ namespace {
 std::vector<int32_t> template_tokens(const engine::Llm& llm, const std::vector<model::ChatMessage>& messages) {
   const std::string tmpl(model::chat_template_for(*llm.file));
   return model::tokenize_chat(*llm.tokenizer, tmpl, messages, /*add_generation_prompt=*/true);
-}
-
-// The best dense (cosine) score among the hits, if any hit has one.
-std::optional<double> best_dense_score(const std::vector<SearchHit>& hits) {
-  std::optional<double> best;
-  for (const auto& h : hits) {
-    if (h.dense_score && (!best || *h.dense_score > *best)) best = h.dense_score;
-  }
-  return best;
 }
 
 AnswerTimings retrieval_timings(const AnswerPlan& p) {
@@ -95,8 +87,8 @@ AnswerPlan AnswerService::plan(AnswerRequest request) const {
   p.retrieval = retrieval_.retrieve(rr);
   if (p.request.model.empty()) p.request.model = profile_model(p.request.retrieval.profile, *retrieval_.deps().registry);
   p.llm = retrieval_.acquire(p.request.model, engine::ModelKind::Llm);
-  const auto best = best_dense_score(p.retrieval.hits);
-  p.not_relevant = p.retrieval.hits.empty() || (best && *best < options_.min_relevance);
+  p.not_relevant = !sources_relevant(p.request.retrieval.query, p.retrieval.hits,
+                                     {options_.min_relevance, options_.min_coverage});
 
   PromptOptions popts = options_.prompt;
   if (!p.request.system.empty()) popts.system_prompt = p.request.system;

@@ -3,8 +3,8 @@
 //
 // Phases, so that each entry point can deliver the answer its own way:
 //   plan()      retrieval (RetrievalService, result cache), the prompt, the answer-cache
-//               lookup; everything known before generation. A plan whose sources are all
-//               below the relevance threshold, or that hit the answer cache, needs no
+//               lookup; everything known before generation. A plan whose sources fail
+//               the relevance gate (relevance_gate.h), or that hit the answer cache, needs no
 //               generation (needs_generation() is false; finish_without_generation()).
 //   request()   the engine::GenerationRequest to submit to plan.llm's scheduler. The server
 //               submits it itself (admission errors and metrics are HTTP concerns).
@@ -40,10 +40,13 @@ using ChatEncoder =
 // The fixed answer when no retrieved source is relevant enough (no generation happens).
 inline constexpr std::string_view kNoAnswer = "The documents do not contain the answer to this question.";
 
-// The relevance threshold for all-MiniLM-L6-v2 cosine scores, calibrated with `ragd eval qa
-// --calibrate` on SQuAD dev questions 300..899 (docs/retrieval.md): it refuses 2 % of
-// answerable questions and 69 % of questions whose article is not in the corpus.
-inline constexpr double kDefaultMinRelevance = 0.29;
+// The relevance gate (relevance_gate.h) for all-MiniLM-L6-v2 cosine scores, calibrated with
+// `ragd eval qa --calibrate` on SQuAD dev questions 300..899 (docs/retrieval.md): a best
+// source scoring under 0.30 and holding under half of the question's content words is not
+// relevant. It refuses 1 % of answerable questions and 69 % of questions whose article is
+// not in the corpus (the dense threshold alone, 0.29, refused 2 % and 67 %).
+inline constexpr double kDefaultMinRelevance = 0.30;
+inline constexpr double kDefaultMinCoverage = 0.5;
 
 // Off: on SQuAD dev questions 300..399 no copy bias raised the gold-in-answer rate without
 // doubling the answers' length (docs/retrieval.md); `ragd eval qa --copy-bias` measures it.
@@ -56,6 +59,9 @@ struct AnswerOptions {
   // Dense (cosine) score the best source must reach, else kNoAnswer; applies when the
   // retrieval computed dense scores; <= -1 disables it.
   double min_relevance = kDefaultMinRelevance;
+  // ... unless the best source holds at least this share of the question's content words
+  // (relevance_gate.h); > 1: never.
+  double min_coverage = kDefaultMinCoverage;
   // Check the answer's [n] markers against the sources (attribute() in citations.h): move a
   // marker to the source that supports its sentence, mark copied sentences. The final
   // answer text may then differ from the streamed pieces in its markers only.
@@ -87,7 +93,7 @@ struct AnswerPlan {
   std::vector<int32_t> prompt_tokens;    // empty when no generation is needed
   AnswerKey answer_key;
   std::optional<AnswerHit> cached;
-  bool not_relevant = false;             // below min_relevance: answered with kNoAnswer
+  bool not_relevant = false;             // failed the relevance gate: answered with kNoAnswer
   Stopwatch watch;                       // since plan() began
 
   bool needs_generation() const { return !cached && !not_relevant; }

@@ -4,47 +4,12 @@
 #include <cctype>
 #include <set>
 
+#include "rag/answer/content_words.h"
+
 namespace ragd::rag {
 namespace {
 
 bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
-
-// Words that carry no content: sharing them says nothing about where an answer came from.
-bool stopword(const std::string& w) {
-  static const std::set<std::string> words = {
-      "a", "an", "the", "of", "in", "on", "at", "to", "for", "by", "with", "from", "and", "or",
-      "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "as", "which",
-      "who", "what", "when", "where", "how", "he", "she", "they", "his", "her", "their"};
-  return words.count(w) > 0;
-}
-
-// Distinct lower-cased alphanumeric words of `text`, stopwords and "[n]" numbers excluded.
-std::set<std::string> content_words(std::string_view text) {
-  std::set<std::string> out;
-  std::string w;
-  bool in_bracket = false;
-  auto flush = [&] {
-    if (!w.empty() && !in_bracket && !stopword(w)) out.insert(w);
-    w.clear();
-  };
-  for (char c : text) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || (c & 0x80)) {
-      w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      continue;
-    }
-    flush();
-    if (c == '[') in_bracket = true;
-    if (c == ']') in_bracket = false;
-  }
-  flush();
-  return out;
-}
-
-size_t shared(const std::set<std::string>& a, const std::set<std::string>& b) {
-  size_t n = 0;
-  for (const auto& w : a) n += b.count(w);
-  return n;
-}
 
 // The answer text that a marker at `pos` vouches for: its sentence, or the previous one
 // when the marker stands alone after a full stop ("… in 1821. [2]").
@@ -134,7 +99,7 @@ std::vector<Citation> cite(std::string_view answer, const std::vector<PromptSour
       if (src.truncated && shown.size() >= 4) shown.remove_suffix(4);
       const auto spans = sentence_spans(shown);
       for (size_t i = 0; i < spans.size(); ++i) {
-        const size_t overlap = shared(words, content_words(shown.substr(spans[i].first, spans[i].second - spans[i].first)));
+        const size_t overlap = shared_words(words, content_words(shown.substr(spans[i].first, spans[i].second - spans[i].first)));
         const bool first_seen = c.end == 0;
         if (first_seen || overlap > c.overlap) {
           c.start = spans[i].first;
@@ -155,7 +120,7 @@ double support(const std::set<std::string>& words, std::string_view text) {
   if (words.empty()) return 0;
   size_t best = 0;
   for (const auto& [start, end] : sentence_spans(text)) {
-    best = std::max(best, shared(words, content_words(text.substr(start, end - start))));
+    best = std::max(best, shared_words(words, content_words(text.substr(start, end - start))));
   }
   return static_cast<double>(best) / static_cast<double>(words.size());
 }

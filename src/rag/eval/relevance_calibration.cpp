@@ -1,7 +1,9 @@
 #include "rag/eval/relevance_calibration.h"
 
 #include <algorithm>
+#include <cmath>
 
+#include "rag/answer/relevance_gate.h"
 #include "rag/eval/eval_metrics.h"
 #include "util/error.h"
 
@@ -17,7 +19,36 @@ double share_below(const std::vector<double>& values, double threshold) {
   return static_cast<double>(below) / static_cast<double>(values.size());
 }
 
+double share_refused(const std::vector<RelevancePoint>& points, double min_dense, double min_coverage) {
+  if (points.empty()) return 0;
+  const auto n = std::count_if(points.begin(), points.end(),
+                               [&](const RelevancePoint& p) { return p.dense < min_dense && p.coverage < min_coverage; });
+  return static_cast<double>(n) / static_cast<double>(points.size());
+}
+
 }  // namespace
+
+RelevanceCalibration::Gate calibrate_gate(const std::vector<RelevancePoint>& positives, const std::vector<RelevancePoint>& negatives,
+                                          double dense_alone, double negatives_to_refuse, double min_coverage) {
+  std::vector<double> candidates{dense_alone};
+  for (const auto& p : negatives) {
+    // Just above a negative's score refuses that negative (the gate compares with <).
+    if (p.dense >= dense_alone) candidates.push_back(std::nextafter(p.dense, 2.0));
+  }
+  std::sort(candidates.begin(), candidates.end());
+  RelevanceCalibration::Gate g;
+  g.min_coverage = min_coverage;
+  g.min_dense = candidates.back();
+  for (double t : candidates) {
+    if (share_refused(negatives, t, min_coverage) >= negatives_to_refuse) {
+      g.min_dense = t;
+      break;
+    }
+  }
+  g.positives_rejected = share_refused(positives, g.min_dense, min_coverage);
+  g.negatives_rejected = share_refused(negatives, g.min_dense, min_coverage);
+  return g;
+}
 
 std::string article_of(const std::string& id) {
   const size_t cut = id.rfind('_');
@@ -25,11 +56,13 @@ std::string article_of(const std::string& id) {
 }
 
 RelevanceCalibration calibrate_relevance(const QaData& data, size_t skip, size_t n, const RetrievalService& service,
-                                         RetrievalRequest request, double max_false_reject) {
+                                         RetrievalRequest request, double max_false_reject, double min_coverage) {
   if (skip >= data.examples.size()) fail("--skip {} leaves none of the {} questions", skip, data.examples.size());
   const size_t end = n ? std::min(data.examples.size(), skip + n) : data.examples.size();
   RelevanceCalibration out;
   std::vector<double> positives, negatives;
+  std::vector<RelevancePoint> positive_points, negative_points;
+  const size_t sources = request.top_k;
   request.top_k = kCalibrationDepth;
   request.use_cache = false;
   for (size_t i = skip; i < end; ++i) {
@@ -39,6 +72,8 @@ RelevanceCalibration calibrate_relevance(const QaData& data, size_t skip, size_t
     request.query = e.question;
     const auto hits = service.retrieve(request).hits;
     std::optional<double> best, best_other;
+    double coverage = 0, coverage_other = 0;
+    size_t seen = 0, seen_other = 0;
     bool gold_found = false;
     const std::string article = article_of(e.gold_documents.front());
     for (const auto& h : hits) {
@@ -48,10 +83,20 @@ RelevanceCalibration calibrate_relevance(const QaData& data, size_t skip, size_t
       if (std::find(e.gold_documents.begin(), e.gold_documents.end(), h.external_id) != e.gold_documents.end()) {
         gold_found = true;
       }
-      if (article_of(h.external_id) != article) best_other = std::max(best_other.value_or(s), s);
+      if (seen++ < sources) coverage = std::max(coverage, question_coverage(e.question, h.text));
+      if (article_of(h.external_id) != article) {
+        best_other = std::max(best_other.value_or(s), s);
+        if (seen_other++ < sources) coverage_other = std::max(coverage_other, question_coverage(e.question, h.text));
+      }
     }
-    if (best && gold_found) positives.push_back(*best);
-    if (best_other) negatives.push_back(*best_other);
+    if (best && gold_found) {
+      positives.push_back(*best);
+      positive_points.push_back({*best, coverage});
+    }
+    if (best_other) {
+      negatives.push_back(*best_other);
+      negative_points.push_back({*best_other, coverage_other});
+    }
   }
   if (positives.empty()) fail("no question found its gold paragraph with a dense score: is the collection embedded?");
   out.positives = positives.size();
@@ -59,6 +104,7 @@ RelevanceCalibration calibrate_relevance(const QaData& data, size_t skip, size_t
   out.threshold = percentile(positives, 100 * max_false_reject);
   out.positives_rejected = share_below(positives, out.threshold);
   out.negatives_rejected = share_below(negatives, out.threshold);
+  out.gate = calibrate_gate(positive_points, negative_points, out.threshold, out.negatives_rejected, min_coverage);
   for (double q : kQuantiles) {
     out.positive_quantiles.push_back(percentile(positives, q));
     out.negative_quantiles.push_back(percentile(negatives, q));
