@@ -151,11 +151,9 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
   while (more) {
     Stopwatch step;
     const size_t before = result.tokens.size();
-    // Draft tokens that fit: the verify pass writes positions history.size() - 1 + k, and
-    // the round emits at most k + 1 tokens.
-    const size_t k = speculate ? std::min({draft_tokens_, options.max_tokens - result.tokens.size() - 1,
-                                           ctx_size_ - history.size()})
-                               : 0;
+    const size_t k =
+        speculate ? draft_length(draft_tokens_, options.max_tokens, result.tokens.size(), ctx_size_, history.size())
+                  : 0;
     if (k > 0 && lookup_) {
       proposal.clear();
       lookup_draft(history, k, proposal.tokens);

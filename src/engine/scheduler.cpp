@@ -3,7 +3,10 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <deque>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -556,12 +559,11 @@ void Scheduler::Impl::reserve_decode_blocks() {
             [](const auto& a, const auto& b) { return before(*a, *b); });
   for (size_t i = 0; i < running.size(); ++i) {
     Sequence& s = *running[i];
-    // A speculating decode proposes what fits the request's length and the context (the
-    // verify pass writes positions up to tokens.size() - 1 + k), when blocks allow.
+    // A speculating decode proposes what fits the request's length and the context, when
+    // blocks allow.
     s.draft_k = 0;
     if (s.draft_sampler && s.pending() == 1 && s.generated() > 0) {
-      const size_t k = std::min({opt.draft_tokens, s.options.max_tokens - std::min(s.options.max_tokens, s.generated() + 1),
-                                 opt.ctx_size - std::min(opt.ctx_size, s.tokens.size())});
+      const size_t k = draft_length(opt.draft_tokens, s.options.max_tokens, s.generated(), opt.ctx_size, s.tokens.size());
       // Not at the cost of the sequences after it: leave a block for each of them.
       if (k > 0 && blocks.available() > running.size() - i && blocks.allocate(s.blocks, s.tokens.size() + k)) {
         s.draft_k = k;

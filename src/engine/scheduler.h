@@ -75,17 +75,10 @@
 // pass finishes the affected streams with an error message.
 #pragma once
 
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <span>
-#include <string>
-#include <thread>
 #include <vector>
 
 #include "engine/block_manager.h"

@@ -80,4 +80,10 @@ int32_t propose_token(Sampler& draft_sampler, DraftProposal& draft, std::span<fl
   return id;
 }
 
+size_t draft_length(size_t limit, size_t max_tokens, size_t generated, size_t ctx_size, size_t history) {
+  const size_t room_for_tokens = max_tokens > generated + 1 ? max_tokens - generated - 1 : 0;
+  const size_t room_in_context = ctx_size > history ? ctx_size - history : 0;
+  return std::min({limit, room_for_tokens, room_in_context});
+}
+
 }  // namespace ragd::engine

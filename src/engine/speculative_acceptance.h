@@ -60,6 +60,12 @@ AcceptedToken accept_position(Sampler& sampler, const DraftProposal& draft, size
 int32_t propose_token(Sampler& draft_sampler, DraftProposal& draft, std::span<float> row,
                       std::span<const int32_t> history);
 
+// How many draft tokens a round may propose: at most `limit`, and few enough that the round's
+// tokens (up to k + 1) stay within max_tokens and the verify pass's positions (up to
+// history - 1 + k) within ctx_size. 0: decode without a draft. The generator and the
+// scheduler both size their rounds with it.
+size_t draft_length(size_t limit, size_t max_tokens, size_t generated, size_t ctx_size, size_t history);
+
 // Counters of speculative decoding (scheduler stats, /metrics, benchmarks).
 struct SpeculativeStats {
   uint64_t rounds = 0;    // verification passes of one sequence

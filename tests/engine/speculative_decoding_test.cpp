@@ -115,6 +115,19 @@ TEST(SpeculativeAcceptance, SamplingAcceptsADraftEqualToTheTarget) {
   }
 }
 
+TEST(SpeculativeAcceptance, DraftLengthFitsTheRequestAndTheContext) {
+  // limit, max_tokens, generated, ctx_size, history
+  EXPECT_EQ(draft_length(4, 100, 10, 2048, 500), 4u);
+  // 3 tokens left: a round of k drafts emits up to k + 1.
+  EXPECT_EQ(draft_length(4, 100, 97, 2048, 500), 2u);
+  EXPECT_EQ(draft_length(4, 100, 99, 2048, 500), 0u);
+  EXPECT_EQ(draft_length(4, 100, 100, 2048, 500), 0u);  // never wraps below zero
+  // The verify pass writes positions up to history - 1 + k.
+  EXPECT_EQ(draft_length(4, 100, 10, 2048, 2046), 2u);
+  EXPECT_EQ(draft_length(4, 100, 10, 2048, 2048), 0u);
+  EXPECT_EQ(draft_length(4, 100, 10, 2048, 4000), 0u);
+}
+
 TEST(SpeculativeLookup, ProposesWhatFollowedTheLongestRecentMatch) {
   std::vector<int32_t> out;
   // "... 5 6 7 8 9 ... 5 6 7": the 3-gram 5 6 7 occurred before, followed by 8 9 1.
