@@ -3,6 +3,8 @@
 // with the sub-block's integer scale gives int32 lanes already multiplied by the scale;
 // they are summed over the super-block in int32 and scaled by d_w * d_a once. Mins (Q4_K,
 // Q5_K) and the Q6_K offset of 32 come from the activation's bsums.
+#include <algorithm>
+
 #include "kernels/gemm.h"
 #include "kernels/quants_internal.h"
 #include "kernels/simd_avx2.h"
@@ -134,11 +136,19 @@ void rows(const GemmArgs& g, size_t r0, size_t r1, size_t i) {
   for (; r < r1; ++r) micro<W, 1, C>(g, r, i);
 }
 
+// Weight rows outer, activation rows inner, kRowBlock weight rows at a time: a batch of
+// more than 2 activation rows then reads each weight row from memory once (see
+// gemm_kquant_avx512.cpp; the same micro-kernel calls, so the same bits).
+constexpr size_t kRowBlock = 16;
+
 template <typename W>
 void gemm(const GemmArgs& g, size_t r0, size_t r1, size_t i0, size_t i1) {
-  size_t i = i0;
-  for (; i + 2 <= i1; i += 2) rows<W, 2, 2>(g, r0, r1, i);
-  if (i < i1) rows<W, 4, 1>(g, r0, r1, i);
+  for (size_t rb = r0; rb < r1; rb += kRowBlock) {
+    const size_t re = std::min(rb + kRowBlock, r1);
+    size_t i = i0;
+    for (; i + 2 <= i1; i += 2) rows<W, 2, 2>(g, rb, re, i);
+    if (i < i1) rows<W, 4, 1>(g, rb, re, i);
+  }
 }
 
 }  // namespace

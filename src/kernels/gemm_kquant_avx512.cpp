@@ -7,6 +7,7 @@
 // Q6_K -- so vpdpwssd can read them as int16 with a zero high half.) Only then is one
 // float FMA applied per super-block, with d_w * d_a. The min (Q4_K/Q5_K) and the -32
 // offset (Q6_K) come from the activation's 16-element sums (bsums) with one vpmaddwd.
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/gemm.h"
@@ -205,15 +206,25 @@ void rows(const GemmArgs& g, size_t r0, size_t r1, size_t i) {
   for (; r < r1; ++r) micro<W, 1, C>(g, r, i);
 }
 
+// Weight rows outer, activation rows inner, kRowBlock weight rows at a time: a batch of
+// more than 4 activation rows (a speculative verify pass, a small batch) then reads each
+// weight row from memory once, and its later groups of activation rows find it in cache.
+// The order changes no output bit: every output comes from the same micro-kernel call,
+// with the same row and column groups (kRowBlock is a multiple of every R used).
+constexpr size_t kRowBlock = 16;
+
 template <typename W>
 void gemm(const GemmArgs& g, size_t r0, size_t r1, size_t i0, size_t i1) {
-  size_t i = i0;
-  for (; i + 4 <= i1; i += 4) rows<W, 2, 4>(g, r0, r1, i);
-  switch (i1 - i) {
-    case 3: rows<W, 2, 3>(g, r0, r1, i); break;
-    case 2: rows<W, 2, 2>(g, r0, r1, i); break;
-    case 1: rows<W, 4, 1>(g, r0, r1, i); break;
-    default: break;
+  for (size_t rb = r0; rb < r1; rb += kRowBlock) {
+    const size_t re = std::min(rb + kRowBlock, r1);
+    size_t i = i0;
+    for (; i + 4 <= i1; i += 4) rows<W, 2, 4>(g, rb, re, i);
+    switch (i1 - i) {
+      case 3: rows<W, 2, 3>(g, rb, re, i); break;
+      case 2: rows<W, 2, 2>(g, rb, re, i); break;
+      case 1: rows<W, 4, 1>(g, rb, re, i); break;
+      default: break;
+    }
   }
 }
 
