@@ -64,6 +64,8 @@ void SafetensorsTensor::to_f32(uint64_t first, uint64_t n, float* out) const {
   if (first > n_elements || n > n_elements - first) {
     fail("tensor '{}': elements [{}, {}) out of range ({})", name, first, first + n, n_elements);
   }
+  // Nothing to copy: an empty tensor's data may be a null pointer, which memcpy must not get.
+  if (n == 0) return;
   const size_t es = st_dtype_size(dtype);
   const uint8_t* p = data.data() + first * es;
   // memcpy per element: the buffer has no alignment guarantee.
