@@ -35,15 +35,21 @@ std::set<std::string> normalized_words(std::string_view text, bool drop_question
 
 }  // namespace
 
+QuestionCoverage::QuestionCoverage(std::string_view question) : asked_(normalized_words(question, true)) {}
+
+double QuestionCoverage::of(std::string_view text) const {
+  if (asked_.empty()) return 1.0;
+  return static_cast<double>(shared_words(asked_, normalized_words(text, false))) / static_cast<double>(asked_.size());
+}
+
 double question_coverage(std::string_view question, std::string_view text) {
-  const auto asked = normalized_words(question, true);
-  if (asked.empty()) return 1.0;
-  return static_cast<double>(shared_words(asked, normalized_words(text, false))) / static_cast<double>(asked.size());
+  return QuestionCoverage(question).of(text);
 }
 
 double best_question_coverage(std::string_view question, const std::vector<SearchHit>& hits) {
+  const QuestionCoverage coverage(question);
   double best = 0;
-  for (const auto& h : hits) best = std::max(best, question_coverage(question, h.text));
+  for (const auto& h : hits) best = std::max(best, coverage.of(h.text));
   return best;
 }
 

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <optional>
+#include <set>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -18,9 +20,20 @@
 
 namespace ragd::rag {
 
-// The share of `question`'s content words that `text` contains, in [0, 1] (words compared
+// The share of a question's content words that a text contains, in [0, 1] (words compared
 // lower-cased, a plural "s" ignored; question words such as "did" or "many" are not content).
-// A question without content words is covered by any text (1).
+// A question without content words is covered by any text (1). The question's words are
+// found once, for every text it is compared with.
+class QuestionCoverage {
+ public:
+  explicit QuestionCoverage(std::string_view question);
+  double of(std::string_view text) const;
+
+ private:
+  std::set<std::string> asked_;
+};
+
+// QuestionCoverage(question).of(text).
 double question_coverage(std::string_view question, std::string_view text);
 
 // The largest question_coverage among the hits' texts; 0 without hits.

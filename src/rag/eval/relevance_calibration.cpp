@@ -60,7 +60,6 @@ RelevanceCalibration calibrate_relevance(const QaData& data, size_t skip, size_t
   if (skip >= data.examples.size()) fail("--skip {} leaves none of the {} questions", skip, data.examples.size());
   const size_t end = n ? std::min(data.examples.size(), skip + n) : data.examples.size();
   RelevanceCalibration out;
-  std::vector<double> positives, negatives;
   std::vector<RelevancePoint> positive_points, negative_points;
   const size_t sources = request.top_k;
   request.top_k = kCalibrationDepth;
@@ -71,6 +70,7 @@ RelevanceCalibration calibrate_relevance(const QaData& data, size_t skip, size_t
     ++out.questions;
     request.query = e.question;
     const auto hits = service.retrieve(request).hits;
+    const QuestionCoverage question_coverage(e.question);
     std::optional<double> best, best_other;
     double coverage = 0, coverage_other = 0;
     size_t seen = 0, seen_other = 0;
@@ -83,21 +83,23 @@ RelevanceCalibration calibrate_relevance(const QaData& data, size_t skip, size_t
       if (std::find(e.gold_documents.begin(), e.gold_documents.end(), h.external_id) != e.gold_documents.end()) {
         gold_found = true;
       }
-      if (seen++ < sources) coverage = std::max(coverage, question_coverage(e.question, h.text));
-      if (article_of(h.external_id) != article) {
-        best_other = std::max(best_other.value_or(s), s);
-        if (seen_other++ < sources) coverage_other = std::max(coverage_other, question_coverage(e.question, h.text));
-      }
+      const bool other = article_of(h.external_id) != article;
+      const bool first = seen++ < sources;
+      const bool first_other = other && seen_other++ < sources;
+      const double c = first || first_other ? question_coverage.of(h.text) : 0;
+      if (first) coverage = std::max(coverage, c);
+      if (other) best_other = std::max(best_other.value_or(s), s);
+      if (first_other) coverage_other = std::max(coverage_other, c);
     }
-    if (best && gold_found) {
-      positives.push_back(*best);
-      positive_points.push_back({*best, coverage});
-    }
-    if (best_other) {
-      negatives.push_back(*best_other);
-      negative_points.push_back({*best_other, coverage_other});
-    }
+    if (best && gold_found) positive_points.push_back({*best, coverage});
+    if (best_other) negative_points.push_back({*best_other, coverage_other});
   }
+  auto dense_of = [](const std::vector<RelevancePoint>& points) {
+    std::vector<double> out;
+    for (const auto& p : points) out.push_back(p.dense);
+    return out;
+  };
+  const std::vector<double> positives = dense_of(positive_points), negatives = dense_of(negative_points);
   if (positives.empty()) fail("no question found its gold paragraph with a dense score: is the collection embedded?");
   out.positives = positives.size();
   out.negatives = negatives.size();
