@@ -19,7 +19,7 @@ uint8_t lead_byte(uint32_t cp) {
 }  // namespace
 
 GbnfRecognizer::GbnfRecognizer(const GbnfGrammar& grammar) : grammar_(grammar) {
-  expansions_ = 0;
+  work_done_ = 0;
   for (uint32_t alt : grammar_.alternatives(grammar_.root())) {
     Stack s;
     if (grammar_.elements()[alt].kind != Kind::End) s.push_back(alt);
@@ -40,16 +40,20 @@ void GbnfRecognizer::expand(Stack s, std::vector<Stack>& out) {
       out.push_back(std::move(t));
       continue;
     }
-    if (++expansions_ > kMaxExpansions) continue;  // a hostile grammar: keep what we have
     const uint32_t pos = t.back();
     t.pop_back();
     // The rest of the sequence after the reference, unless the reference ended it (so a
     // right-recursive rule such as `list ::= item list | item` does not grow the stack).
     if (elements[pos + 1].kind != Kind::End) t.push_back(pos + 1);
     for (uint32_t alt : grammar_.alternatives(elements[pos].first)) {
+      const size_t depth = t.size() + (elements[alt].kind != Kind::End ? 1 : 0);
+      if (depth > kMaxDepth) continue;
+      // A hostile grammar: the work is spent, keep what we have.
+      if (work_done_ + depth + 1 > kMaxWork) break;
+      work_done_ += depth + 1;
       Stack u = t;
-      if (elements[alt].kind != Kind::End) u.push_back(alt);
-      if (u.size() <= kMaxDepth) work_.push_back(std::move(u));
+      if (depth > t.size()) u.push_back(alt);
+      work_.push_back(std::move(u));
     }
   }
 }
@@ -58,36 +62,52 @@ void GbnfRecognizer::settle(std::vector<Stack>& stacks) {
   std::ranges::sort(stacks);
   stacks.erase(std::unique(stacks.begin(), stacks.end()), stacks.end());
   if (stacks.size() > kMaxStacks) stacks.resize(kMaxStacks);
+  size_t positions = 0, keep = 0;
+  while (keep < stacks.size() && positions + stacks[keep].size() <= kMaxPositions) positions += stacks[keep++].size();
+  stacks.resize(keep);
 }
 
-bool GbnfRecognizer::step_code_point(State& s, uint32_t cp) {
+size_t GbnfRecognizer::positions() const {
+  size_t n = 0;
+  for (const Stack& s : state_.stacks) n += s.size();
+  return n;
+}
+
+bool GbnfRecognizer::step_code_point(const std::vector<Stack>& in, std::vector<Stack>& out, uint32_t cp) {
   const auto& elements = grammar_.elements();
-  next_.clear();
-  expansions_ = 0;
-  for (const Stack& stack : s.stacks) {
+  out.clear();
+  work_done_ = 0;
+  for (const Stack& stack : in) {
     if (stack.empty() || !grammar_.matches(stack.back(), cp)) continue;
-    Stack t = stack;
-    const uint32_t pos = t.back();
-    t.pop_back();
+    Stack t(stack.begin(), stack.end() - 1);
+    const uint32_t pos = stack.back();
     if (elements[pos + 1].kind != Kind::End) t.push_back(pos + 1);
-    expand(std::move(t), next_);
+    expand(std::move(t), out);
   }
-  settle(next_);
-  s.stacks.swap(next_);
-  return !s.stacks.empty();
+  settle(out);
+  return !out.empty();
 }
 
-bool GbnfRecognizer::keep_prefix_matches(State& s) {
-  const unsigned shift = 6u * s.pending;
-  const uint32_t lo = std::max(s.prefix << shift, s.min_cp);
-  const uint32_t hi = std::min((s.prefix << shift) | ((1u << shift) - 1), uint32_t{0x10FFFF});
-  std::erase_if(s.stacks, [&](const Stack& t) { return t.empty() || !grammar_.intersects(t.back(), lo, hi); });
-  return !s.stacks.empty();
+bool GbnfRecognizer::keep_prefix_matches(const std::vector<Stack>& in, State& out) {
+  const unsigned shift = 6u * out.pending;
+  const uint32_t lo = std::max(out.prefix << shift, out.min_cp);
+  const uint32_t hi = std::min((out.prefix << shift) | ((1u << shift) - 1), uint32_t{0x10FFFF});
+  out.stacks.clear();
+  for (const Stack& t : in) {
+    if (!t.empty() && grammar_.intersects(t.back(), lo, hi)) out.stacks.push_back(t);
+  }
+  return !out.stacks.empty();
 }
 
-bool GbnfRecognizer::step_byte(State& s, uint8_t b) {
+bool GbnfRecognizer::step_byte(const State& in, State& out, uint8_t b) {
+  out.prefix = in.prefix;
+  out.pending = in.pending;
+  out.lo = in.lo;
+  out.hi = in.hi;
+  out.min_cp = in.min_cp;
+  State& s = out;
   if (s.pending == 0) {
-    if (b < 0x80) return step_code_point(s, b);
+    if (b < 0x80) return step_code_point(in.stacks, s.stacks, b);
     // Well-formed UTF-8 only (no overlong forms, surrogates or code points past U+10FFFF):
     // the second byte's range depends on the first.
     s.lo = 0x80;
@@ -105,27 +125,34 @@ bool GbnfRecognizer::step_byte(State& s, uint8_t b) {
     } else {
       return false;
     }
-    return keep_prefix_matches(s);
+    return keep_prefix_matches(in.stacks, s);
   }
   if (b < s.lo || b > s.hi) return false;
   s.lo = 0x80;
   s.hi = 0xBF;
   s.prefix = (s.prefix << 6) | (b & 0x3F);
-  if (--s.pending == 0) return step_code_point(s, s.prefix);
-  return keep_prefix_matches(s);
+  if (--s.pending == 0) return step_code_point(in.stacks, s.stacks, s.prefix);
+  return keep_prefix_matches(in.stacks, s);
 }
 
 bool GbnfRecognizer::can_feed(std::string_view bytes) {
-  scratch_ = state_;
-  for (char c : bytes) {
-    if (!step_byte(scratch_, static_cast<uint8_t>(c))) return false;
+  if (bytes.empty()) {
+    scratch_[0] = state_;
+    return true;
+  }
+  // Step i writes scratch_[(n - 1 - i) % 2], so the last step writes scratch_[0].
+  const State* in = &state_;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    State& out = scratch_[(bytes.size() - 1 - i) % 2];
+    if (!step_byte(*in, out, static_cast<uint8_t>(bytes[i]))) return false;
+    in = &out;
   }
   return true;
 }
 
 bool GbnfRecognizer::feed(std::string_view bytes) {
   if (!can_feed(bytes)) return false;
-  std::swap(state_, scratch_);
+  std::swap(state_, scratch_[0]);
   return true;
 }
 

@@ -16,7 +16,11 @@
 // Bounds that keep hostile grammars cheap (dropping a stack is sound: every stack kept is a
 // valid interpretation; if none is left the constraint reports that no token can
 // continue): at most kMaxStacks stacks (duplicates merged), kMaxDepth positions per stack
-// (deeper nesting is dropped), kMaxExpansions rule expansions per code point.
+// (deeper nesting is dropped) and kMaxPositions positions in all the stacks of a state;
+// expanding after one code point writes at most kMaxWork positions. So a step costs
+// O(kMaxPositions + kMaxWork) whatever the grammar: the constraint may try a step for
+// thousands of candidate tokens per generated token. can_feed steps from the current state
+// into scratch buffers and never copies the whole state.
 #pragma once
 
 #include <bitset>
@@ -50,7 +54,11 @@ class GbnfRecognizer {
 
   static constexpr size_t kMaxStacks = 1024;
   static constexpr size_t kMaxDepth = 512;
-  static constexpr size_t kMaxExpansions = 4096;
+  static constexpr size_t kMaxPositions = 16384;
+  static constexpr size_t kMaxWork = 32768;
+
+  // Positions in all the stacks of the current state (at most kMaxPositions).
+  size_t positions() const;
 
  private:
   using Stack = std::vector<uint32_t>;
@@ -62,16 +70,20 @@ class GbnfRecognizer {
     uint32_t min_cp = 0;        // smallest code point of the sequence's length
   };
 
-  bool step_byte(State& s, uint8_t b);
-  bool step_code_point(State& s, uint32_t cp);
-  bool keep_prefix_matches(State& s);  // drops stacks no completion of the prefix fits
+  // Each step reads `in` and writes `out` (distinct objects); false: the byte is refused
+  // and `out` is unspecified.
+  bool step_byte(const State& in, State& out, uint8_t b);
+  bool step_code_point(const std::vector<Stack>& in, std::vector<Stack>& out, uint32_t cp);
+  // Keeps the stacks some completion of out's pending prefix fits.
+  bool keep_prefix_matches(const std::vector<Stack>& in, State& out);
   void expand(Stack s, std::vector<Stack>& out);
-  void settle(std::vector<Stack>& stacks);  // sort, merge duplicates, cap at kMaxStacks
+  void settle(std::vector<Stack>& stacks);  // sort, merge duplicates, cap stacks and positions
 
   const GbnfGrammar& grammar_;
-  State state_, scratch_;
-  std::vector<Stack> next_, work_;
-  size_t expansions_ = 0;
+  State state_;
+  State scratch_[2];  // can_feed's steps alternate between them; the result is in scratch_[0]
+  std::vector<Stack> work_;
+  size_t work_done_ = 0;  // positions written by expand since the last code point
 };
 
 }  // namespace ragd::engine

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <limits>
@@ -129,6 +130,27 @@ TEST(GbnfRecognizer, AmbiguousGrammarsStayBounded) {
   EXPECT_TRUE(r.feed(std::string(300, 'a')));
   EXPECT_TRUE(r.complete());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST(GbnfRecognizer, HostileGrammarsKeepTheStateBounded) {
+  // After n a's, every sequence of n closers is a distinct stack n + 1 deep: without the
+  // position cap the state would grow to kMaxStacks stacks of kMaxDepth positions (half a
+  // million), and every candidate token's check would copy and expand all of them.
+  auto g = GbnfGrammar::parse("root ::= e\ne ::= (\"a\" e \"b\" | \"a\" e \"c\" | \"a\" e \"d\")?\n");
+  GbnfRecognizer r(*g);
+  size_t largest = 0;
+  for (int i = 0; i < 400; ++i) {
+    ASSERT_TRUE(r.feed("a")) << i;
+    EXPECT_LE(r.positions(), GbnfRecognizer::kMaxPositions) << i;
+    largest = std::max(largest, r.positions());
+    const auto next = r.next_bytes();
+    EXPECT_TRUE(next['a'] && next['b'] && next['c'] && next['d']) << i;
+  }
+  EXPECT_GT(largest, GbnfRecognizer::kMaxPositions / 2);  // the cap, not the grammar, bounded it
+  // What is kept is still a valid interpretation: closing it is accepted.
+  GbnfRecognizer small(*g);
+  EXPECT_TRUE(small.feed("aaacbd"));
+  EXPECT_TRUE(small.complete());
 }
 
 // Constrained sampling with real vocabularies and random logits in place of a model.
