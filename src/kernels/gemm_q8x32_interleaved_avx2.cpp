@@ -103,13 +103,18 @@ struct NibbleType {
     }
   }
 
-  // Bytes + 16 where the lane's qh has bit `first + k` set, for byte k of each lane. The
-  // multiply moves bit k of (qh >> first) & 0xF to bit 8k + 4 (partial products never
-  // collide: k + 4 + 7i is distinct for i, k < 4).
+  // 0x10 in byte k of each lane where the lane's qh has bit `first + k` set (first is a
+  // multiple of 4). vpshufb copies the qh byte holding those bits into all four bytes, and
+  // a compare with each byte's own bit makes the mask: no multiply, so vpmaddubsw keeps
+  // the multiply pipe (a vpmulld here took one of its slots per group).
   static __m256i fifth_bits(__m256i qh, int first) {
-    const __m256i bits = _mm256_and_si256(_mm256_srli_epi32(qh, first), _mm256_set1_epi32(0xF));
-    return _mm256_and_si256(_mm256_mullo_epi32(bits, _mm256_set1_epi32(0x02040810)),
-                            _mm256_set1_epi32(0x10101010));
+    const int byte = first / 8;
+    const __m256i spread = _mm256_setr_epi32(0x01010101 * byte, 0x01010101 * (4 + byte), 0x01010101 * (8 + byte),
+                                             0x01010101 * (12 + byte), 0x01010101 * byte, 0x01010101 * (4 + byte),
+                                             0x01010101 * (8 + byte), 0x01010101 * (12 + byte));
+    const __m256i bit = _mm256_set1_epi32(static_cast<int>(0x08040201u << (first % 8)));
+    const __m256i rep = _mm256_shuffle_epi8(qh, spread);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(rep, bit), bit), _mm256_set1_epi8(0x10));
   }
 };
 using IQ4_0 = NibbleType<BlockQ4_0, false, false>;
