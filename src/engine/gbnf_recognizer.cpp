@@ -48,9 +48,10 @@ void GbnfRecognizer::expand(Stack s, std::vector<Stack>& out) {
     for (uint32_t alt : grammar_.alternatives(elements[pos].first)) {
       const size_t depth = t.size() + (elements[alt].kind != Kind::End ? 1 : 0);
       if (depth > kMaxDepth) continue;
-      // A hostile grammar: the work is spent, keep what we have.
-      if (work_done_ + depth + 1 > kMaxWork) break;
-      work_done_ += depth + 1;
+      // A hostile grammar: the work is spent, keep what we have. A stack costs its
+      // positions plus kStackCost for its allocation and its place in settle's sort.
+      if (work_done_ + depth + kStackCost > kMaxWork) break;
+      work_done_ += depth + kStackCost;
       Stack u = t;
       if (depth > t.size()) u.push_back(alt);
       work_.push_back(std::move(u));

@@ -17,7 +17,8 @@
 // valid interpretation; if none is left the constraint reports that no token can
 // continue): at most kMaxStacks stacks (duplicates merged), kMaxDepth positions per stack
 // (deeper nesting is dropped) and kMaxPositions positions in all the stacks of a state;
-// expanding after one code point writes at most kMaxWork positions. So a step costs
+// expanding after one code point costs at most kMaxWork (positions written, plus
+// kStackCost per stack created). So a step costs
 // O(kMaxPositions + kMaxWork) whatever the grammar: the constraint may try a step for
 // thousands of candidate tokens per generated token. can_feed steps from the current state
 // into scratch buffers and never copies the whole state.
@@ -54,8 +55,9 @@ class GbnfRecognizer {
 
   static constexpr size_t kMaxStacks = 1024;
   static constexpr size_t kMaxDepth = 512;
-  static constexpr size_t kMaxPositions = 16384;
-  static constexpr size_t kMaxWork = 32768;
+  static constexpr size_t kMaxPositions = 4096;
+  static constexpr size_t kMaxWork = 8192;
+  static constexpr size_t kStackCost = 16;  // what a new stack counts against kMaxWork beside its positions
 
   // Positions in all the stacks of the current state (at most kMaxPositions).
   size_t positions() const;
