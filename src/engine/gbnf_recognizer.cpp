@@ -170,17 +170,20 @@ bool GbnfRecognizer::done() {
 
 std::bitset<256> GbnfRecognizer::next_bytes() {
   std::bitset<256> bytes;
-  if (state_.pending > 0) {
+  if (state_.pending > 1) {  // a continuation byte that ends no code point: no expansion
+    for (int b = state_.lo; b <= state_.hi; ++b) {
+      const char c = static_cast<char>(b);
+      bytes[static_cast<size_t>(b)] = can_feed({&c, 1});
+    }
+    return bytes;
+  }
+  if (state_.pending == 1) {
     // The last byte of a code point: the step after it depends on the code point only
     // through which stacks' classes match it, so bytes whose code points match the same
     // stacks share one step (a class such as `.` would otherwise cost 64 full steps).
     std::vector<std::pair<std::vector<size_t>, bool>> tried;
     for (int b = state_.lo; b <= state_.hi; ++b) {
       const char c = static_cast<char>(b);
-      if (state_.pending > 1) {
-        bytes[static_cast<size_t>(b)] = can_feed({&c, 1});
-        continue;
-      }
       const uint32_t cp = (state_.prefix << 6) | (static_cast<uint32_t>(b) & 0x3F);
       std::vector<size_t> matching;
       for (size_t i = 0; i < state_.stacks.size(); ++i) {

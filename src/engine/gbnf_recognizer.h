@@ -18,10 +18,10 @@
 // continue): at most kMaxStacks stacks (duplicates merged), kMaxDepth positions per stack
 // (deeper nesting is dropped) and kMaxPositions positions in all the stacks of a state;
 // expanding after one code point costs at most kMaxWork (positions written, plus
-// kStackCost per stack created). So a step costs
-// O(kMaxPositions + kMaxWork) whatever the grammar: the constraint may try a step for
-// thousands of candidate tokens per generated token. can_feed steps from the current state
-// into scratch buffers and never copies the whole state.
+// kStackCost per stack created). So a step costs O(kMaxPositions + kMaxWork) whatever the
+// grammar: the constraint may try a step for thousands of candidate tokens per generated
+// token. can_feed steps from the current state into scratch buffers and never copies the
+// whole state.
 #pragma once
 
 #include <bitset>
@@ -85,7 +85,7 @@ class GbnfRecognizer {
   State state_;
   State scratch_[2];  // can_feed's steps alternate between them; the result is in scratch_[0]
   std::vector<Stack> work_;
-  size_t work_done_ = 0;  // positions written by expand since the last code point
+  size_t work_done_ = 0;  // expand's work since the last code point, counted against kMaxWork
 };
 
 }  // namespace ragd::engine
