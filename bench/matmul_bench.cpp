@@ -77,7 +77,7 @@ std::vector<float> random_acts(size_t n, size_t cols) {
 
 // One big matrix (~100 MB at n = 1 so it cannot sit in the 32 MB L3), or with `hot` a
 // 256 x 2048 one that stays in L2: that measures the kernel's compute cost alone.
-void BM_Matmul(benchmark::State& state, TensorType type, Isa isa, size_t n, bool hot) {
+void BM_Matmul(benchmark::State& state, TensorType type, Isa isa, size_t n, bool hot, bool loaded) {
   if (isa > best_isa()) {
     state.SkipWithError("ISA not supported");
     return;
@@ -86,6 +86,7 @@ void BM_Matmul(benchmark::State& state, TensorType type, Isa isa, size_t n, bool
   const size_t cols = 2048;
   const size_t rows = hot ? 256 : n == 1 ? (100u << 20) / row_bytes(type, cols) / 16 * 16 : 2048;
   Matrix w(type, rows, cols, 1);
+  if (loaded) w.as_loaded();
   const auto x = random_acts(n, cols);
   std::vector<float> y(n * rows);
   for (auto _ : state) {
@@ -280,13 +281,13 @@ void register_all() {
       for (size_t n : {size_t{1}, size_t{512}}) {
         const std::string name = "matmul/" + std::string(isa_name(isa)) + "/" +
                                  std::string(type_name(t)) + "/n=" + std::to_string(n);
-        benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, t, isa, n, false)
+        benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, t, isa, n, false, false)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
       }
       const std::string hot = "matmul_hot/" + std::string(isa_name(isa)) + "/" +
                               std::string(type_name(t)) + "/n=1";
-      benchmark::RegisterBenchmark(hot.c_str(), BM_Matmul, t, isa, size_t{1}, true)
+      benchmark::RegisterBenchmark(hot.c_str(), BM_Matmul, t, isa, size_t{1}, true, false)
           ->Unit(benchmark::kMicrosecond);
     }
   }
@@ -298,7 +299,21 @@ void register_all() {
       for (size_t n : {2, 4, 8, 16, 32, 64, 128}) {
         const std::string name = "matmul/" + std::string(isa_name(isa)) + "/" +
                                  std::string(type_name(t)) + "/n=" + std::to_string(n);
-        benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, t, isa, n, false)
+        benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, t, isa, n, false, false)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
+    }
+  }
+  // matmul_loaded/: the weights in the layout the model loader gives them for the ISA
+  // (Interleaved16 where prefers_interleaved; the matmul/ cases above stay row-major, so
+  // the two side by side show what the layout gains).
+  for (Isa isa : {Isa::Avx512, Isa::Avx2}) {
+    for (TensorType t : {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0, TensorType::Q4_K}) {
+      for (size_t n : {1, 16, 512}) {
+        const std::string name = "matmul_loaded/" + std::string(isa_name(isa)) + "/" +
+                                 std::string(type_name(t)) + "/n=" + std::to_string(n);
+        benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, t, isa, n, false, true)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
       }

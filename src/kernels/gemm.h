@@ -131,6 +131,7 @@ GemmKernel avx512_kernel(TensorType type, size_t n);
 // For weights in the Interleaved16 layout (interleave.h), any batch size.
 GemmKernel avx512_interleaved_kernel(TensorType type);
 GemmKernel avx2_interleaved_kernel(TensorType type);
+GemmKernel avx2_kquant_interleaved_kernel(TensorType type);  // Q4_K
 // The AMX tile kernel for weights of `type` in `layout` and a batch of n rows, or none
 // (types without 32-column blocks, batches too small to repay dequantizing the weights).
 GemmKernel amx_kernel(TensorType type, size_t n, WeightLayout layout);

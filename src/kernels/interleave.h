@@ -16,6 +16,23 @@
 //   uint32 qh[16]          row r's fifth bits (Q5_x only)
 //   fp16   d[16]           row r's scale
 //   fp16   m[16]           row r's min (Q4_1, Q5_1)
+//
+// Q4_K (cols a multiple of 256; AVX2 only, gemm_kquant_interleaved_avx2.cpp): block b of the
+// group (16 * 144 bytes) is
+//   uint8  qs[32][16][4]   dword j of row r's qs at 64j + 4r, as above
+//   uint8  scales[2][96]   the 6-bit sub-block scales and mins of rows 8h .. 8h + 7 (half h),
+//                          arranged so that the kernel unpacks them with a few whole-vector
+//                          operations: value s of row r (r' = r % 8) has index
+//                          i = 16 * (r' / 4) + 4 * (s % 4) + r' % 4 in vector s / 4;
+//                          bytes 0-31 hold the scales' low 4 bits (vector 0 in the low
+//                          nibble of byte i, vector 1 in the high), bytes 32-63 the mins'
+//                          the same way, and byte 64 + i the top 2 bits of scale vector 0,
+//                          scale vector 1, min vector 0 and min vector 1 (bits 0-1, 2-3,
+//                          4-5, 6-7)
+//   fp16   d[16], dmin[16] row r's super-block scales
+// The 12 bytes of GGML's scale packing hold the same 96 bits, so this layout too keeps a
+// matrix at its GGUF size and deinterleaves to the original bytes.
+//
 // A matrix in this layout is read by the AVX-512 and AVX2 kernels (a 64-byte vector j is
 // one zmm, or two ymm of 8 rows each) and get_row(); the scalar matmul falls back to
 // dequantizing rows (correct, slow), so weights are interleaved only when AVX2 or AVX-512
@@ -31,6 +48,11 @@
 namespace ragd::kernels {
 
 constexpr size_t kInterleaveRows = 16;
+// Offsets inside an interleaved Q4_K block of 16 rows.
+constexpr size_t kK4ScalesOffset = 2048;
+constexpr size_t kK4HalfScaleBytes = 96;
+constexpr size_t kK4DOffset = kK4ScalesOffset + 2 * kK4HalfScaleBytes;
+constexpr size_t kK4DminOffset = kK4DOffset + 32;
 
 // Whether `type` has an interleaved layout and the shape fits it.
 bool can_interleave(TensorType type, size_t rows, size_t cols);

@@ -63,9 +63,14 @@ GemmKernel select_kernel(Isa isa, TensorType type, size_t n, Isa* chosen = nullp
   if (layout == WeightLayout::Interleaved16) {
     // The AVX-512 and AVX2 kernels read it; the scalar path, gemm_dequant, goes through
     // get_row.
-    if (isa >= Isa::Avx512) return detail::avx512_interleaved_kernel(type);
+    if (isa >= Isa::Avx512) {
+      if (auto k = detail::avx512_interleaved_kernel(type); k.fn) return k;
+    }
     if (chosen) *chosen = Isa::Avx2;
-    if (isa >= Isa::Avx2) return detail::avx2_interleaved_kernel(type);
+    if (isa >= Isa::Avx2) {
+      if (auto k = detail::avx2_interleaved_kernel(type); k.fn) return k;
+      return detail::avx2_kquant_interleaved_kernel(type);
+    }
     if (chosen) *chosen = Isa::Scalar;
     return {};
   }
