@@ -91,32 +91,44 @@ void dots(const uint8_t* blk, size_t h0, const BlockQ8_K* const (&act)[C], __m25
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) sumi[hh][c] = summ[hh][c] = _mm256_setzero_si256();
   }
-  // Sub-blocks 2k and 2k + 1 are the low and high nibbles of qs dwords 8k .. 8k + 7.
+  // Sub-blocks 2k and 2k + 1 are the low and high nibbles of qs dwords 8k .. 8k + 7. Both
+  // are summed in one pass over the dwords when their 2 * H * C int16 sums fit in registers
+  // beside the rest (decode: each line of levels is loaded once and used whole).
+  constexpr int kNibPasses = 2 * H * C <= 4 ? 1 : 2;
+  constexpr int kNibsPerPass = 2 / kNibPasses;
 #pragma GCC unroll 1
   for (int k = 0; k < 4; ++k) {
 #pragma GCC unroll 2
-    for (int nib = 0; nib < 2; ++nib) {
-      const int s = 2 * k + nib;
-      __m256i sum[H][C];
+    for (int pass = 0; pass < kNibPasses; ++pass) {
+      __m256i sum[H][kNibsPerPass][C];
 #pragma GCC unroll 8
       for (int jj = 0; jj < 8; ++jj) {
 #pragma GCC unroll 2
         for (int hh = 0; hh < H; ++hh) {
           const __m256i raw = load256(blk + 64 * (8 * k + jj) + kHalfBytes * (h0 + hh));
-          const __m256i w = _mm256_and_si256(nib ? _mm256_srli_epi16(raw, 4) : raw, low);
+#pragma GCC unroll 2
+          for (int q = 0; q < kNibsPerPass; ++q) {
+            const int nib = pass + q;
+            const __m256i w = _mm256_and_si256(nib ? _mm256_srli_epi16(raw, 4) : raw, low);
 #pragma GCC unroll 8
-          for (int c = 0; c < C; ++c) {
-            const __m256i p = _mm256_maddubs_epi16(w, bcast4(act[c]->qs + 32 * s + 4 * jj));
-            sum[hh][c] = jj == 0 ? p : _mm256_add_epi16(sum[hh][c], p);
-            opaque(sum[hh][c]);
+            for (int c = 0; c < C; ++c) {
+              const __m256i p = _mm256_maddubs_epi16(w, bcast4(act[c]->qs + 32 * (2 * k + nib) + 4 * jj));
+              sum[hh][q][c] = jj == 0 ? p : _mm256_add_epi16(sum[hh][q][c], p);
+              opaque(sum[hh][q][c]);
+            }
           }
         }
       }
 #pragma GCC unroll 2
       for (int hh = 0; hh < H; ++hh) {
-        const __m256i scale = select(sc[hh], s);
+#pragma GCC unroll 2
+        for (int q = 0; q < kNibsPerPass; ++q) {
+          const __m256i scale = select(sc[hh], 2 * k + pass + q);
 #pragma GCC unroll 8
-        for (int c = 0; c < C; ++c) sumi[hh][c] = _mm256_add_epi32(sumi[hh][c], _mm256_madd_epi16(sum[hh][c], scale));
+          for (int c = 0; c < C; ++c) {
+            sumi[hh][c] = _mm256_add_epi32(sumi[hh][c], _mm256_madd_epi16(sum[hh][q][c], scale));
+          }
+        }
       }
     }
   }
