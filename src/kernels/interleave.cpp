@@ -98,6 +98,8 @@ void interleave_k4_groups(const uint8_t* src, size_t cols, size_t g0, size_t g1,
     const uint8_t* rows = src + g * kInterleaveRows * rb;
     uint8_t* out = dst + g * kInterleaveRows * rb;
     for (size_t b = 0; b < nb; ++b, out += kInterleaveRows * sizeof(BlockQ4_K)) {
+      // put_k4_scales sets bit fields of bytes that several rows share.
+      std::memset(out + kK4ScalesOffset, 0, 2 * kK4HalfScaleBytes);
       for (size_t r = 0; r < kInterleaveRows; ++r) {
         BlockQ4_K blk;
         std::memcpy(&blk, rows + r * rb + b * sizeof(BlockQ4_K), sizeof blk);
