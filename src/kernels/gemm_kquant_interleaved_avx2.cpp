@@ -3,8 +3,8 @@
 //
 // Why a second Q4_K kernel: the row-major one (gemm_kquant_avx2.cpp) holds one weight row's
 // sub-block of 32 in a ymm, so every vpmaddubsw needs its own vpmaddwd to sum the pairs and
-// apply the sub-block scale; both use the multiply pipes, which caps batched products at
-// half the int8 peak. Here int32 lane r of a ymm is weight row r of a half group (8 rows),
+// apply the sub-block scale; both use the multiply pipe (one on Zen 3), which caps batched
+// products at half the int8 peak. Here int32 lane r of a ymm is weight row r of a half group (8 rows),
 // each vpmaddubsw multiplies 4 weights of all 8 rows by 4 broadcast activations, and a
 // sub-block's 8 results are summed in int16 (levels <= 15, |a| <= 127: a pair <= 3810,
 // eight <= 30480 < 32767) before one vpmaddwd with the rows' scales widens and scales
@@ -28,10 +28,10 @@ namespace {
 
 constexpr size_t kGroupBlock = kInterleaveRows * sizeof(BlockQ4_K);  // 2304
 constexpr size_t kHalfBytes = 32;
-// How far ahead decode prefetches into L1: three and a half group blocks. (bench_matmul
-// matmul_loaded/avx2/q4_k/n=1 on Zen 3, best of 5: 15.6-16.9 GB/s for 4 to 10 KB against
-// 13.7-15.5 without prefetching, 12.8 at one block ahead; spreading the prefetches over
-// the block's loads instead of issuing them together was slower still.)
+// How far ahead decode prefetches into L1: three and a half group blocks. (Zen 3,
+// bench_matmul matmul_loaded/avx2/q4_k/n=1, medians of 3, with an earlier version of this
+// kernel: 13.7 GB/s without prefetching, 12.8 one block ahead, 15.0 at 4 KB, 14.8-15.5 at
+// 8-10 KB; spreading the prefetches over the block's loads was slower, 11-14.)
 constexpr size_t kPrefetchBytes = 8192;
 
 // kSelect[t]: in each 128-bit lane, int32 lane l becomes [byte 4t + l, byte 4t + l] as two
