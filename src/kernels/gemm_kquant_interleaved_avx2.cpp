@@ -15,16 +15,15 @@
 // mins give sum_s m[r][s] * (bsum[2s] + bsum[2s + 1]) (vpmaddwd of [m, m] against the two
 // bsums of the sub-block). Per super-block: y += d_a * (d_w * sumi - dmin_w * summ), the
 // integer parts exact, so a row's result does not depend on the tile that computed it.
-#include <immintrin.h>
-
-#include <cstring>
-
 #include "kernels/gemm.h"
 #include "kernels/interleave.h"
 #include "kernels/quants_internal.h"
+#include "kernels/simd_avx2.h"
 
 namespace ragd::kernels::detail {
 namespace {
+
+using namespace avx2;
 
 constexpr size_t kGroupBlock = kInterleaveRows * sizeof(BlockQ4_K);  // 2304
 constexpr size_t kHalfBytes = 32;
@@ -47,23 +46,10 @@ alignas(32) constexpr uint8_t kSelect[4][32] = {
 #undef RAGD_SELECT_LANE
 };
 
-inline __m256i load256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-inline __m256i bcast4(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
-inline __m256 fp16x8(const uint8_t* p) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
 // Sub-block s's value for each row of the half, as [v, v] int16 pairs per int32 lane.
 inline __m256i select(const __m256i (&v)[2], int s) {
   return _mm256_shuffle_epi8(v[s / 4], _mm256_load_si256(reinterpret_cast<const __m256i*>(kSelect[s % 4])));
 }
-// Keeps a running int16 sum a chain, as in gemm_q8x32_interleaved_avx2.cpp: otherwise GCC
-// computes all of a sub-block's products first and spills them.
-inline void opaque(__m256i& v) { asm("" : "+x"(v)); }
-
 // A half's 64 scales and 64 mins (interleave.h) as bytes: sc[v] and m[v] are vectors v.
 inline void unpack_scales(const uint8_t* area, __m256i (&sc)[2], __m256i (&m)[2]) {
   const __m256i low = _mm256_set1_epi8(0x0F), top = _mm256_set1_epi8(0x30);

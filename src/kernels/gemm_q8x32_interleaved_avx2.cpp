@@ -30,36 +30,22 @@
 #include "kernels/gemm.h"
 #include "kernels/interleave.h"
 #include "kernels/quants.h"
+#include "kernels/simd_avx2.h"
 
 namespace ragd::kernels::detail {
 namespace {
 
+using namespace avx2;
+
 constexpr size_t kGroupRows = kInterleaveRows;  // 16
 constexpr size_t kHalfBytes = 32;               // one half of a 64-byte dword vector
 
-inline __m256i load256(const uint8_t* p) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
-inline __m256i bcast4(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
 inline float load_f32(const uint8_t* p) {
   float v;
   std::memcpy(&v, p, 4);
   return v;
 }
-inline __m256 fp16x8(const uint8_t* p) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
 inline __m256i widen16(__m256i pairs) { return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)); }
-// Hides v's value from the optimiser. Integer adds are associative, so GCC rebalances a
-// block's chain of int16 sums into a tree, computing all 8 * C products first and
-// spilling them (and the accumulators) to the stack; an opaque running sum keeps the
-// chain in order and the vectors in registers (bench_matmul smollm2_135m/q4_1/
-// decode_batch32, one thread: 94.5 -> 88.9 ms per step).
-inline void opaque(__m256i& v) { asm("" : "+x"(v)); }
 
 // An interleaved block of a 16-row group (16 * sizeof(Block) bytes) for weights with
 // nibbles (Q4_x, Q5_x): qs dwords at 0 (4 vectors of 64 bytes), Q5's qh[16] at 256, then

@@ -82,16 +82,6 @@ void get_k4_scales(const uint8_t* area, size_t r, uint8_t* sc, uint8_t* m) {
   }
 }
 
-// GGML's 12-byte packing of 8 scales and 8 mins (the inverse of unpack_k4_scales; every
-// bit is used, so the round trip is exact).
-void pack_k4_scales(const uint8_t* sc, const uint8_t* m, uint8_t* s) {
-  for (size_t j = 0; j < 4; ++j) {
-    s[j] = static_cast<uint8_t>((sc[j] & 63) | (sc[j + 4] >> 4) << 6);
-    s[j + 4] = static_cast<uint8_t>((m[j] & 63) | (m[j + 4] >> 4) << 6);
-    s[j + 8] = static_cast<uint8_t>((sc[j + 4] & 15) | (m[j + 4] & 15) << 4);
-  }
-}
-
 void interleave_k4_groups(const uint8_t* src, size_t cols, size_t g0, size_t g1, uint8_t* dst) {
   const size_t rb = row_bytes(TensorType::Q4_K, cols), nb = cols / QK_K;
   for (size_t g = g0; g < g1; ++g) {
@@ -124,7 +114,7 @@ void deinterleave_k4_row(const uint8_t* data, size_t cols, size_t r, uint8_t* ou
     for (size_t j = 0; j < QK_K / 8; ++j) std::memcpy(blk.qs + 4 * j, in + qs_dword_at(j, lane), 4);
     uint8_t sc[8], m[8];
     get_k4_scales(in + kK4ScalesOffset, lane, sc, m);
-    pack_k4_scales(sc, m, blk.scales);
+    detail::pack_k4_scales(sc, m, blk.scales);
     std::memcpy(&blk.d, in + kK4DOffset + 2 * lane, 2);
     std::memcpy(&blk.dmin, in + kK4DminOffset + 2 * lane, 2);
     std::memcpy(out + b * sizeof(BlockQ4_K), &blk, sizeof blk);

@@ -22,4 +22,14 @@ inline void unpack_k4_scales(const uint8_t* s, uint8_t* sc, uint8_t* m) {
   }
 }
 
+// The inverse of unpack_k4_scales: 8 scales and 8 mins (each 0..63) into GGML's 12 bytes.
+// Every bit is used, so unpacking what this packs gives the values back exactly.
+inline void pack_k4_scales(const uint8_t* sc, const uint8_t* m, uint8_t* s) {
+  for (size_t j = 0; j < 4; ++j) {
+    s[j] = static_cast<uint8_t>((sc[j] & 63) | (sc[j + 4] >> 4) << 6);
+    s[j + 4] = static_cast<uint8_t>((m[j] & 63) | (m[j + 4] >> 4) << 6);
+    s[j + 8] = static_cast<uint8_t>((sc[j + 4] & 15) | (m[j + 4] & 15) << 4);
+  }
+}
+
 }  // namespace ragd::kernels::detail

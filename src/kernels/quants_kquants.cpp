@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/kquant_scales.h"
 #include "kernels/quants_internal.h"
 
 namespace ragd::kernels::detail {
@@ -146,19 +147,12 @@ void quantize_k_scales(const float* x, int nmax, float rmin, int nstep, uint8_t*
   }
   const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
   const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
-  std::fill(scales_out, scales_out + K_SCALE_SIZE, 0);
+  uint8_t ls[8], lm[8];
   for (size_t j = 0; j < 8; ++j) {
-    const auto ls = static_cast<uint8_t>(std::min(63, nearest_int(inv_scale * scales[j])));
-    const auto lm = static_cast<uint8_t>(std::min(63, nearest_int(inv_min * mins[j])));
-    if (j < 4) {
-      scales_out[j] = ls;
-      scales_out[j + 4] = lm;
-    } else {
-      scales_out[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-      scales_out[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-      scales_out[j] |= static_cast<uint8_t>((lm >> 4) << 6);
-    }
+    ls[j] = static_cast<uint8_t>(std::min(63, nearest_int(inv_scale * scales[j])));
+    lm[j] = static_cast<uint8_t>(std::min(63, nearest_int(inv_min * mins[j])));
   }
+  pack_k4_scales(ls, lm, scales_out);
   *d_out = f2h(max_scale / 63.0f);
   *dmin_out = f2h(max_min / 63.0f);
   const float d = h2f(*d_out), dmin = h2f(*dmin_out);
