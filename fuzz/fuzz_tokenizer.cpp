@@ -5,6 +5,11 @@
 // enough), else the llama.cpp vocab files in ../shared/data/tokenizer when present. With
 // none, every input is a no-op and a note says so once (the target then tests nothing).
 //
+// Input: the first byte picks one vocabulary and whether special tokens are parsed (byte %
+// (2 x vocabularies)); the rest is the text. One tokenization per input instead of every
+// vocabulary in both modes keeps campaigns at a useful rate (12 encodes of a 4 KB input
+// took ~130 ms under ASan).
+//
 // Properties: every id is in the vocabulary; for a byte-level BPE vocabulary that has all
 // 256 byte tokens, decode(encode(x)) == x for valid UTF-8 x without special-token parsing
 // (no byte can be lost). Vocabularies lacking byte tokens (Falcon's lacks several control
@@ -111,16 +116,15 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view text = ragd::fuzz::as_text(data, size);
-  const bool utf8 = valid_utf8(text);
-  for (size_t t = 0; t < g_tokenizers.size(); ++t) {
-    const Tokenizer* tok = g_tokenizers[t].get();
-    for (bool parse_special : {false, true}) {
-      std::vector<int32_t> ids = tok->encode(text, /*add_special=*/parse_special, parse_special);
-      for (int32_t id : ids) RAGD_FUZZ_CHECK(id >= 0 && static_cast<size_t>(id) < tok->vocab_size());
-      std::string back = tok->decode(ids, /*render_special=*/parse_special);
-      if (!parse_special && utf8 && g_lossless[t]) RAGD_FUZZ_CHECK(back == text);
-    }
-  }
+  if (size == 0 || g_tokenizers.empty()) return 0;
+  const size_t choice = data[0] % (2 * g_tokenizers.size());
+  const size_t t = choice / 2;
+  const bool parse_special = choice % 2 == 1;
+  const std::string_view text = ragd::fuzz::as_text(data + 1, size - 1);
+  const Tokenizer* tok = g_tokenizers[t].get();
+  std::vector<int32_t> ids = tok->encode(text, /*add_special=*/parse_special, parse_special);
+  for (int32_t id : ids) RAGD_FUZZ_CHECK(id >= 0 && static_cast<size_t>(id) < tok->vocab_size());
+  std::string back = tok->decode(ids, /*render_special=*/parse_special);
+  if (!parse_special && g_lossless[t] && valid_utf8(text)) RAGD_FUZZ_CHECK(back == text);
   return 0;
 }

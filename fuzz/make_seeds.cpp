@@ -166,8 +166,10 @@ std::string make_pdf(const std::vector<std::string>& pages, const std::string& t
          " /Root 1 0 R /Info 4 0 R >>\nstartxref\n" + std::to_string(xref) + "\n%%EOF\n";
 }
 
-// The first `max_cases` cases of a llama.cpp tokenizer test input (cases separated by
-// "\n__ggml_vocab_test__\n").
+// The first 40 cases of llama.cpp tokenizer test inputs (cases separated by
+// "\n__ggml_vocab_test__\n"), each after the byte with which fuzz_tokenizer picks its
+// vocabulary and mode: consecutive cases cycle through the 12 combinations of the six
+// default vocabularies.
 void tokenizer_seeds(const fs::path& shared, const fs::path& dir) {
   const std::string sep = "\n__ggml_vocab_test__\n";
   for (const char* name : {"ggml-vocab-llama-spm.gguf.inp", "ggml-vocab-gpt-2.gguf.inp",
@@ -179,7 +181,8 @@ void tokenizer_seeds(const fs::path& shared, const fs::path& dir) {
     while (start < all.size() && n < 40) {
       size_t end = all.find(sep, start);
       std::string c = all.substr(start, end == std::string::npos ? std::string::npos : end - start);
-      put(dir, std::string(name) + "." + std::to_string(n++), c);
+      const char choice = static_cast<char>(n % 12);
+      put(dir, std::string(name) + "." + std::to_string(n++), choice + c);
       if (end == std::string::npos) break;
       start = end + sep.size();
     }
