@@ -50,6 +50,7 @@ struct BenchSpeculativeOptions {
   size_t repetitions = 1;
   std::vector<std::string> prompt_files;
   bool lookup = false;  // also measure prompt-lookup drafting
+  bool until_eos = false;  // stop at end-of-generation (real answers) instead of always gen_tokens
   bool json = false;
 };
 
@@ -73,7 +74,9 @@ Run measure(engine::Llm& llm, model::LlamaModel* draft, size_t k, const std::vec
     }
     engine::GenerationOptions g;
     g.max_tokens = o.gen_tokens;
-    g.ignore_eos = true;  // the same number of tokens in every run
+    // Without --until-eos, the same number of tokens in every run; with it, the answer the
+    // model would give (greedy: the same tokens with and without a drafter).
+    g.ignore_eos = !o.until_eos;
     g.sampling.temperature = 0;
     const auto res = gen.generate(prompt, g);
     // Tokens after the first (sampled from the prefill) over the decode time, as tg.
@@ -126,6 +129,7 @@ int run(BenchSpeculativeOptions& o) {
                        {"prompt_tokens", prompt.size()},
                        {"draft", drafter},
                        {"draft_tokens", k},
+                       {"generated_tokens", plain.tokens.size()},
                        {"tg_tokens_per_s", plain.tokens_per_s},
                        {"tg_tokens_per_s_speculative", spec.tokens_per_s},
                        {"speedup", speedup},
@@ -164,6 +168,8 @@ const CommandRegistrar registrar([](CLI::App& app) {
   sub->add_option("-n,--gen-tokens", o->gen_tokens, "Generated tokens per run")->capture_default_str()->check(CLI::Range(2, 4096));
   sub->add_option("-r,--repetitions", o->repetitions, "Runs of each; the fastest is reported")->capture_default_str()->check(CLI::Range(1, 100));
   sub->add_option("--prompt-file", o->prompt_files, "Also measure this prompt (a user message; repeatable)");
+  sub->add_flag("--until-eos", o->until_eos,
+                 "Stop each generation at end-of-generation (the real answer) instead of generating all -n tokens");
   sub->add_flag("--json", o->json, "Print JSON");
   return Command{sub, [o] { return run(*o); }};
 });
