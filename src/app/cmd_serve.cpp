@@ -93,7 +93,8 @@ constexpr KeyInfo kKeys[] = {
     {"scheduler.kv_type", "--kv-type", "KV cache elements: f16 (half the memory) or f32", "TYPE"},
     {"scheduler.draft_model", "--draft-model",
      "Speculative decoding for the default model: a smaller model of its tokenizer family (FILE or installed name) "
-     "proposes tokens it verifies in one pass; greedy output is unchanged (default: off)", "MODEL"},
+     "proposes tokens it verifies in one pass, or 'lookup' to copy them from the prompt and answer so far (no second "
+     "model; pays where answers quote their sources); greedy output is unchanged (default: off)", "MODEL"},
     {"scheduler.draft_tokens", "--draft-tokens", "Tokens the draft model proposes per step (1..16)", "N"},
     {"generation.max_tokens", "--default-max-tokens", "max_tokens when a request gives none", "N"},
     {"data.db", "--db", "Data directory of the document store ($RAGD_DATA_DIR, else $XDG_DATA_HOME/ragd or "
@@ -407,7 +408,11 @@ std::vector<std::string> add_models(const Config& config, engine::ModelRegistry&
     auto spec = model_spec(m, engine::ModelKind::Llm);
     if (!draft.empty() && &m == &llms.front()) {
       if (!spec.upstreams.empty()) fail("--draft-model: the default model '{}' is served upstream, not here", spec.name);
-      spec.draft_path = resolve_model(draft);
+      if (draft == "lookup") {
+        spec.prompt_lookup = true;
+      } else {
+        spec.draft_path = resolve_model(draft);
+      }
     }
     const size_t eq = m.find('=');
     if (budget && spec.upstreams.empty()) fit_llm_to_budget(spec, eq != std::string::npos && eq > 0, *budget, reserved, ro);

@@ -220,7 +220,9 @@ struct ModelRegistry::Impl {
     } else if (spec.kind == ModelKind::Llm) {
       m->llm = Llm::load(spec.path, options.threads);
       if (!spec.draft_path.empty()) m->draft = DraftModel::load(spec.draft_path, *m->llm);
-      m->scheduler = std::make_unique<Scheduler>(*m->llm, options.scheduler, m->draft ? m->draft->model.get() : nullptr);
+      SchedulerOptions so = options.scheduler;
+      so.prompt_lookup = spec.prompt_lookup;
+      m->scheduler = std::make_unique<Scheduler>(*m->llm, so, m->draft ? m->draft->model.get() : nullptr);
       const auto& cfg = m->llm->model->config();
       const auto blocks = m->scheduler->stats().blocks;
       size_t per_block = model::KvCache::bytes_per_block(cfg.n_layer, cfg.kv_dim(), options.scheduler.block_tokens,

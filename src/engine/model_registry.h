@@ -64,6 +64,8 @@ struct ModelSpec {
   std::vector<UpstreamEndpoint> upstreams = {};  // non-empty: served by these servers (kind Llm)
   std::string draft_path = {};  // kind Llm, local: speculative decoding with this draft model
                                 // (engine/speculative_draft.h), loaded with the model
+  bool prompt_lookup = false;   // kind Llm, local: speculative decoding by prompt lookup instead
+                                // (engine/speculative_lookup.h)
 };
 
 struct RegistryOptions {

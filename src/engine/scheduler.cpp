@@ -12,6 +12,7 @@
 
 #include "engine/admission_policy.h"
 #include "engine/sequence.h"
+#include "engine/speculative_lookup.h"
 #include "model/kv_cache.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -94,6 +95,7 @@ struct Scheduler::Impl {
   void expire_waiting();
   std::vector<ScheduledChunk> build_batch();
   void reserve_decode_blocks();
+  size_t propose_by_lookup(Sequence& s, size_t k);
   void preempt(std::unique_ptr<Sequence> s);
   bool run_draft(const std::vector<ScheduledChunk>& plan);
   bool run_forward(const std::vector<ScheduledChunk>& plan);
@@ -163,14 +165,17 @@ Scheduler::Impl::Impl(Llm& llm_, const SchedulerOptions& options, model::LlamaMo
       draft_cache(draft_ ? draft_->make_cache(opt.block_tokens, cache->n_blocks(), opt.kv_type) : nullptr),
       blocks(cache->n_blocks(), opt.block_tokens, opt.prefix_caching),
       waiting(opt.priority_levels) {
+  if (draft && opt.prompt_lookup) fail("scheduler: a draft model and prompt lookup exclude each other");
   if (draft && draft->config().n_vocab != llm.model->config().n_vocab) {
     fail("scheduler: the draft model's vocabulary ({}) is not the target's ({})",
          draft->config().n_vocab, llm.model->config().n_vocab);
   }
-  counters.speculative = draft != nullptr;
+  counters.speculative = draft != nullptr || opt.prompt_lookup;
   if (draft) {
     log::info("scheduler: speculative decoding, {} draft tokens per step ({:.1f} MiB of draft KV)",
               opt.draft_tokens, draft_cache->bytes() / 1048576.0);
+  } else if (opt.prompt_lookup) {
+    log::info("scheduler: speculative decoding by prompt lookup, up to {} tokens per step", opt.draft_tokens);
   }
   log::info("scheduler: {} KV cache of {} blocks x {} tokens ({:.1f} MiB, {} full-context sequences)",
             kernels::kv_type_name(opt.kv_type), cache->n_blocks(), opt.block_tokens,
@@ -262,7 +267,7 @@ Admission Scheduler::submit_choices(GenerationRequest request, std::span<const u
     a.choices.push_back(stream);
     auto seq = std::make_unique<Sequence>(impl_->next_id++, std::move(choice), *impl_->llm.tokenizer, stream,
                                           options_.ctx_size);
-    if (impl_->draft && !seq->options.json_constraint && !seq->options.grammar) {
+    if ((impl_->draft || options_.prompt_lookup) && !seq->options.json_constraint && !seq->options.grammar) {
       SamplingParams dp = seq->options.sampling;
       dp.seed = ~dp.seed;  // its own draws: the target's stay those of the request's seed
       seq->draft_sampler.emplace(std::move(dp));
@@ -551,6 +556,15 @@ std::vector<ScheduledChunk> Scheduler::Impl::build_batch() {
   return plan;
 }
 
+// Prompt lookup's proposal for s (at most k tokens, as a point mass each: see
+// speculative_lookup.h); returns its length, 0 when nothing matches.
+size_t Scheduler::Impl::propose_by_lookup(Sequence& s, size_t k) {
+  s.draft.clear();
+  lookup_draft(s.tokens, k, s.draft.tokens);
+  for (int32_t d : s.draft.tokens) s.draft.dists.push_back({{d, 1.0}});
+  return s.draft.tokens.size();
+}
+
 // Blocks for each running sequence's pending tokens (only decodes crossing into a new block
 // need one). When the pool is exhausted, the worst running sequence (lowest priority, then
 // youngest) is preempted until the request fits, possibly the requester itself.
@@ -563,7 +577,8 @@ void Scheduler::Impl::reserve_decode_blocks() {
     // blocks allow.
     s.draft_k = 0;
     if (s.draft_sampler && s.pending() == 1 && s.generated() > 0) {
-      const size_t k = draft_length(opt.draft_tokens, s.options.max_tokens, s.generated(), opt.ctx_size, s.tokens.size());
+      size_t k = draft_length(opt.draft_tokens, s.options.max_tokens, s.generated(), opt.ctx_size, s.tokens.size());
+      if (k > 0 && opt.prompt_lookup) k = propose_by_lookup(s, k);
       // Not at the cost of the sequences after it: leave a block for each of them.
       if (k > 0 && blocks.available() > running.size() - i && blocks.allocate(s.blocks, s.tokens.size() + k)) {
         s.draft_k = k;
@@ -600,7 +615,17 @@ void Scheduler::Impl::preempt(std::unique_ptr<Sequence> s) {
 // decode's tokens the draft has not seen; each later pass one proposed token per sequence
 // still proposing. A failure fails exactly the batch's requests, as run_forward's.
 bool Scheduler::Impl::run_draft(const std::vector<ScheduledChunk>& plan) {
-  if (!draft) return true;
+  if (!draft) {
+    // Prompt lookup proposed when blocks were reserved; build_batch may since have cut k.
+    for (const auto& c : plan) {
+      Sequence& s = *c.seq;
+      if (c.decode && s.draft_k > 0) {
+        s.draft.tokens.resize(s.draft_k);
+        s.draft.dists.resize(s.draft_k);
+      }
+    }
+    return true;
+  }
   const size_t n_vocab = draft->config().n_vocab;
   std::vector<model::SequenceBatch> batch;
   std::vector<Sequence*> seqs;  // batch entry -> its sequence

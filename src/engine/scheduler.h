@@ -55,6 +55,11 @@
 // A round takes 1 + k tokens of max_batch_tokens and blocks for its k extra positions;
 // when either is short, k shrinks (to 0: a plain decode).
 //
+// Prompt lookup (options.prompt_lookup, no draft model): a decoding sequence proposes the
+// tokens that followed the latest earlier occurrence of its last few tokens
+// (engine/speculative_lookup.h), found when its blocks are reserved, and only when there
+// is a match; the round is then verified as a draft model's. No draft passes, no draft KV.
+//
 // Choices of one prompt (submit_choices, OpenAI `n`): the first choice is an ordinary
 // sequence that carries the others ("forks") until its prompt is computed; they hold no
 // blocks and take no prefill budget meanwhile. In the step that computes its last prompt
@@ -108,6 +113,7 @@ struct SchedulerOptions {
   kernels::KvType kv_type = kernels::KvType::F16;  // KV elements: half the memory and reads
   size_t draft_tokens = 4;         // tokens a draft model proposes per step (1..16), when
                                    // the scheduler has one (speculative decoding)
+  bool prompt_lookup = false;      // speculate with prompt lookup (no draft model; see above)
 };
 
 // What one step did (for metrics: batch-size histogram, tokens/s).
@@ -131,7 +137,7 @@ struct SchedulerStats {
   uint64_t shared_prompt_tokens = 0;  // prompt tokens choices took from their first
                                       // choice's blocks instead of computing (submit_choices)
   uint64_t preemptions = 0;           // sequences that gave back their blocks to recompute
-  bool speculative = false;           // a draft model proposes tokens
+  bool speculative = false;           // a draft model or prompt lookup proposes tokens
   SpeculativeStats spec;              // its rounds, proposed and accepted tokens
 };
 

@@ -1,7 +1,8 @@
 """`ragd serve --draft-model`: speculative decoding in the server. Greedy completions equal
 those of a server without the draft (the draft here is the model itself, so it is accepted
-throughout), the ragd_spec_* counters move, and a draft of another vocabulary stops the
-server at warm-up with a message naming the tokenizer."""
+throughout; then `--draft-model lookup`, prompt lookup without a second model), the
+ragd_spec_* counters move, and a draft of another vocabulary stops the server at warm-up
+with a message naming the tokenizer."""
 import os
 import subprocess
 import tempfile
@@ -34,6 +35,12 @@ def main():
         rounds = spec.metric("ragd_spec_rounds_total")
         check(proposed and rounds and proposed <= 3 * rounds, (proposed, rounds))
         check(accepted is not None and accepted > 0.9 * proposed, (accepted, proposed))
+    with Server(ragd, models, "--draft-model", "lookup", "--draft-tokens", "3", embedder=False) as lookup:
+        got = completions(lookup)
+        check(got == want, (got, want))
+        proposed = lookup.metric("ragd_spec_draft_tokens_total")
+        rounds = lookup.metric("ragd_spec_rounds_total")
+        check(proposed and rounds and proposed <= 3 * rounds, (proposed, rounds))
 
     # A draft with another vocabulary (Qwen's for SmolLM2's), when that file is installed.
     other = os.path.join(models, "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf")

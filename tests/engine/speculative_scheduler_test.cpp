@@ -14,6 +14,7 @@
 #include "engine/scheduler.h"
 #include "engine/speculative_draft.h"
 #include "model/synth_model.h"
+#include "util/error.h"
 
 namespace ragd::engine {
 namespace {
@@ -78,9 +79,12 @@ class SpeculativeSchedulerTest : public ::testing::Test {
     return out;
   }
 
-  GenerationResult alone(size_t i, const GenerationOptions& o, size_t ctx, model::LlamaModel* draft, size_t k) {
+  // `lookup`: prompt lookup instead of a draft model.
+  GenerationResult alone(size_t i, const GenerationOptions& o, size_t ctx, model::LlamaModel* draft, size_t k,
+                         bool lookup = false) {
     Generator gen(*llm_->model, *llm_->tokenizer, ctx);
     if (draft) gen.set_draft(draft, k);
+    if (lookup) gen.set_prompt_lookup(k);
     return gen.generate(encode(kPrompts[i]), o);
   }
 
@@ -94,7 +98,7 @@ class SpeculativeSchedulerTest : public ::testing::Test {
     const auto options = request_options(max_tokens);
     std::vector<GenerationResult> with_draft, plain;
     for (size_t i = 0; i < kPrompts.size(); ++i) {
-      with_draft.push_back(alone(i, options[i], opt.ctx_size, draft, opt.draft_tokens));
+      with_draft.push_back(alone(i, options[i], opt.ctx_size, draft, opt.draft_tokens, opt.prompt_lookup));
       plain.push_back(alone(i, options[i], opt.ctx_size, nullptr, 0));
     }
     Scheduler sched(*llm_, opt, draft);
@@ -144,6 +148,18 @@ class SpeculativeSchedulerTest : public ::testing::Test {
     return opt;
   }
 
+  // Blocks of 4 tokens, 8 tokens per step for 3 sequences: prefill chunks of a few tokens
+  // beside rounds whose k must shrink to fit.
+  static SchedulerOptions tight_budget(size_t draft_tokens) {
+    auto opt = options(128);
+    opt.block_tokens = 4;
+    opt.max_batch_tokens = 8;
+    opt.max_batch_size = 3;
+    opt.max_wait_time = 0;
+    opt.draft_tokens = draft_tokens;
+    return opt;
+  }
+
   std::unique_ptr<Llm> llm_;
   std::unique_ptr<DraftModel> self_draft_;
   fs::path dir_;
@@ -166,12 +182,7 @@ TEST_F(SpeculativeSchedulerTest, RandomDraftStillGivesTheTargetsText) {
 
 TEST_F(SpeculativeSchedulerTest, SmallChunksAndTightBudgetInterleaveAndMatch) {
   // Prefill chunks of a few tokens beside rounds that must shrink k to fit the budget.
-  auto opt = options(128);
-  opt.block_tokens = 4;
-  opt.max_batch_tokens = 8;
-  opt.max_batch_size = 3;
-  opt.max_wait_time = 0;
-  opt.draft_tokens = 4;
+  auto opt = tight_budget(4);
   expect_same_as_generator(opt, self_draft_->model.get(), 40);
 }
 
@@ -203,6 +214,35 @@ TEST_F(SpeculativeSchedulerTest, PrefixCacheHitsKeepTheDraftsCacheValid) {
   const auto st = sched.stats();
   // A draft cache without the cached blocks' keys/values would propose other tokens.
   EXPECT_EQ(st.spec.accepted, st.spec.proposed);
+}
+
+// Prompt lookup (no draft model): the Generator's texts with lookup and, greedy, the
+// target's alone; stories260K repeats itself, so lookups find matches to verify.
+TEST_F(SpeculativeSchedulerTest, PromptLookupMatchesTheGenerator) {
+  for (size_t k : {1, 4}) {
+    auto opt = options(256);
+    opt.draft_tokens = k;
+    opt.prompt_lookup = true;
+    const auto st = expect_same_as_generator(opt, nullptr, 60);
+    EXPECT_GT(st.spec.proposed, 0u) << "k=" << k;
+    EXPECT_GT(st.spec.accepted, 0u) << "k=" << k;
+  }
+}
+
+TEST_F(SpeculativeSchedulerTest, PromptLookupUnderATightBudgetAndPreemption) {
+  // Budgets that cut a proposal short (run_draft trims it) and a pool that preempts.
+  auto opt = tight_budget(6);
+  opt.prompt_lookup = true;
+  const auto& c = llm_->model->config();
+  opt.max_kv_cache_bytes = model::KvCache::bytes_per_block(c.n_layer, c.kv_dim(), 4, opt.kv_type) * (128 / 4 + 8);
+  const auto st = expect_same_as_generator(opt, nullptr, 100, false);
+  EXPECT_GT(st.spec.proposed, 0u);
+}
+
+TEST_F(SpeculativeSchedulerTest, PromptLookupAndADraftModelExcludeEachOther) {
+  auto opt = options(256);
+  opt.prompt_lookup = true;
+  EXPECT_THROW(Scheduler(*llm_, opt, self_draft_->model.get()), Error);
 }
 
 TEST_F(SpeculativeSchedulerTest, GrammarRequestsDecodeWithoutTheDraft) {
