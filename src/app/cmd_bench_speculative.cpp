@@ -81,7 +81,7 @@ Run measure(engine::Llm& llm, model::LlamaModel* draft, size_t k, const std::vec
     const auto res = gen.generate(prompt, g);
     // Tokens after the first (sampled from the prefill) over the decode time, as tg.
     const double tps = res.decode_seconds > 0 ? double(res.tokens.size() - 1) / res.decode_seconds : 0;
-    if (tps > best.tokens_per_s) {
+    if (r == 0 || tps > best.tokens_per_s) {  // a one-token answer has no decode time
       best.tokens_per_s = tps;
       best.prefill_seconds = res.prefill_seconds;
       best.tokens = res.tokens;
