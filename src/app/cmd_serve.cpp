@@ -19,6 +19,7 @@
 #include "app/embed_options.h"
 #include "app/model_options.h"
 #include "app/rag_options.h"
+#include "app/speculative_options.h"
 #include "engine/model_registry.h"
 #include "engine/model_variants.h"
 #include "kernels/attention.h"
@@ -95,7 +96,7 @@ constexpr KeyInfo kKeys[] = {
      "Speculative decoding for the default model: a smaller model of its tokenizer family (FILE or installed name) "
      "proposes tokens it verifies in one pass, or 'lookup' to copy them from the prompt and answer so far (no second "
      "model; pays where answers quote their sources); greedy output is unchanged (default: off)", "MODEL"},
-    {"scheduler.draft_tokens", "--draft-tokens", "Tokens the draft model proposes per step (1..16)", "N"},
+    {"scheduler.draft_tokens", "--draft-tokens", "Tokens the draft model or prompt lookup proposes per step (1..16)", "N"},
     {"generation.max_tokens", "--default-max-tokens", "max_tokens when a request gives none", "N"},
     {"data.db", "--db", "Data directory of the document store ($RAGD_DATA_DIR, else $XDG_DATA_HOME/ragd or "
      "~/.local/share/ragd: the CLI's)", "DIR"},
@@ -408,7 +409,7 @@ std::vector<std::string> add_models(const Config& config, engine::ModelRegistry&
     auto spec = model_spec(m, engine::ModelKind::Llm);
     if (!draft.empty() && &m == &llms.front()) {
       if (!spec.upstreams.empty()) fail("--draft-model: the default model '{}' is served upstream, not here", spec.name);
-      if (draft == "lookup") {
+      if (draft == kPromptLookupDrafter) {
         spec.prompt_lookup = true;
       } else {
         spec.draft_path = resolve_model(draft);

@@ -7,10 +7,14 @@
 #include <CLI/CLI.hpp>
 
 #include <string>
+#include <string_view>
 
 #include "engine/speculative_draft.h"
 
 namespace ragd::app {
+
+// The --draft-model value that selects prompt lookup instead of a model file.
+inline constexpr std::string_view kPromptLookupDrafter = "lookup";
 
 struct SpeculativeOptions {
   std::string draft_model;  // FILE or installed model name; empty: no speculation
@@ -18,7 +22,7 @@ struct SpeculativeOptions {
 
   void add_to(CLI::App& sub);
   bool enabled() const { return !draft_model.empty(); }
-  bool lookup() const { return draft_model == "lookup"; }  // engine/speculative_lookup.h
+  bool lookup() const { return draft_model == kPromptLookupDrafter; }  // engine/speculative_lookup.h
   // The draft's GGUF path (resolve_model); only when enabled() and not lookup().
   std::string resolve() const;
 };
