@@ -45,8 +45,9 @@ int run(BenchThroughputOptions& o) {
   }
   nlohmann::json levels = nlohmann::json::array();
   if (!o.json) {
-    fmt::print("server {} · {} s per level after {} s ramp-up · max_tokens {}{}\n", o.load.url,
+    fmt::print("server {} · {} s per level after {} s ramp-up · max_tokens {}{}{}\n", o.load.url,
                o.load.duration_seconds, o.load.ramp_up_seconds, o.load.max_tokens,
+               o.load.temperature ? fmt::format(" · temperature {}", *o.load.temperature) : "",
                o.load.same_prompt ? " · same prompt" : "");
     fmt::print("| clients | requests | errors | tokens/s | TTFT p50 ms | TTFT p95 ms | ITL p50 ms | ITL p95 ms |\n");
     fmt::print("|---|---|---|---|---|---|---|---|\n");
@@ -77,6 +78,7 @@ int run(BenchThroughputOptions& o) {
                           {"max_tokens", o.load.max_tokens},
                           {"same_prompt", o.load.same_prompt},
                           {"levels", levels}};
+    out["temperature"] = o.load.temperature ? nlohmann::json(*o.load.temperature) : nlohmann::json(nullptr);
     if (o.json) fmt::print("{}\n", out.dump(2));
     if (!o.report.empty()) report::write_bench_report(o.report, {{"throughput", out}});
   }
@@ -102,6 +104,9 @@ const CommandRegistrar registrar([](CLI::App& app) {
       ->check(CLI::Range(1, 100000));
   sub->add_option("-m,--model", o->load.model, "Model name to request (default: the server's)");
   sub->add_option("--prompt", o->load.prompt, "User message")->capture_default_str();
+  sub->add_option("--temperature", o->load.temperature,
+                  "temperature of each request, 0 = greedy (default: not sent, the server's default)")
+      ->check(CLI::Range(0.0, 2.0));
   sub->add_flag("--same-prompt", o->load.same_prompt, "Send the same prompt every time (default: vary it per request)");
   sub->add_option("--api-key", o->load.api_key, "Bearer token, if the server requires one");
   sub->add_option("--path", o->load.path, "Endpoint path")->capture_default_str();

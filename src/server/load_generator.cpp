@@ -105,7 +105,9 @@ LoadResult run_load(const LoadOptions& o) {
           prompt += " (request " + std::to_string(++counter) + ")";
         }
         const auto sent = Clock::now();
-        StreamResult r = clients[i]->stream(o.path, chat_request(o.model, prompt, o.max_tokens), o.api_key);
+        nlohmann::json body = chat_request(o.model, prompt, o.max_tokens);
+        if (o.temperature) body["temperature"] = *o.temperature;
+        StreamResult r = clients[i]->stream(o.path, body, o.api_key);
         collector.record(r, sent, Clock::now());
         // A refused connection returns at once: do not spin on a dead server.
         if (!r.ok && r.status == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@ struct LoadOptions {
   std::string prompt = "Write a short story about a robot who learns to paint.";
   bool same_prompt = false;
   size_t max_tokens = 64;
+  std::optional<double> temperature;  // unset: the server's default
   size_t concurrency = 1;
   double duration_seconds = 30;
   double ramp_up_seconds = 5;

@@ -34,6 +34,7 @@ class FakeServer {
       {
         std::lock_guard lock(mu_);
         prompts_.insert(body["messages"][0]["content"].get<std::string>());
+        temperatures_.insert(body.contains("temperature") ? body["temperature"].dump() : "unset");
         ++requests_;
       }
       const std::string model = body.value("model", "ok");
@@ -85,6 +86,10 @@ class FakeServer {
     std::lock_guard lock(mu_);
     return prompts_.size();
   }
+  std::set<std::string> temperatures() {
+    std::lock_guard lock(mu_);
+    return temperatures_;
+  }
   size_t requests() {
     std::lock_guard lock(mu_);
     return requests_;
@@ -96,6 +101,7 @@ class FakeServer {
   std::thread thread_;
   std::mutex mu_;
   std::set<std::string> prompts_;
+  std::set<std::string> temperatures_;  // as sent, "unset" when absent
   size_t requests_ = 0;
 };
 
@@ -232,6 +238,22 @@ TEST(LoadGenerator, SamePromptWhenAsked) {
   run_load(o);
   EXPECT_GT(server.requests(), 0u);
   EXPECT_EQ(server.distinct_prompts(), 1u);
+}
+
+TEST(LoadGenerator, SendsTheTemperatureOnlyWhenSet) {
+  for (std::optional<double> t : {std::optional<double>{}, std::optional<double>{0.0}}) {
+    FakeServer server;
+    LoadOptions o;
+    o.url = server.url();
+    o.model = "ok";
+    o.temperature = t;
+    o.concurrency = 2;
+    o.duration_seconds = 0.1;
+    o.ramp_up_seconds = 0;
+    run_load(o);
+    EXPECT_GT(server.requests(), 0u);
+    EXPECT_EQ(server.temperatures(), (std::set<std::string>{t ? "0.0" : "unset"}));
+  }
 }
 
 TEST(LoadGenerator, Percentiles) {
