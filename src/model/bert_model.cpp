@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/attention.h"
+#include "kernels/dense_attention.h"
 #include "kernels/quants.h"
 #include "kernels/vector_ops.h"
 #include "model/fast_gelu.h"
@@ -163,7 +164,7 @@ void BertModel::attention_block(const Layer& l) {
 // one head are a single "block" of rows E floats apart, so the kernel reads them in place.
 // That kernel re-reads a head's keys for every query row, which costs more than the
 // projections once sequences reach passage length, so longer sequences go through
-// attend_long() as two float matrix products per head instead.
+// attend_long(), whose kernel transposes a head's keys once and scores 4 queries at a time.
 void BertModel::attend() {
   const auto& c = config_;
   const size_t E = c.n_embd, D = c.head_dim, H = c.n_head;
@@ -201,44 +202,17 @@ void BertModel::attend() {
   }
 }
 
-// One long sequence, head by head: S = (scale Q_h) K_h^T, P = softmax_rows(S), O_h = P V_h,
-// both products on the float matmul kernels with the head's keys and transposed values
-// as the "weights" (copied out contiguous first: matmul reads whole rows).
+// One long sequence, one head per pool task: the dense attention kernel reads the head's
+// columns of q_, k_ and v_ in place and writes its columns of attn_.
 void BertModel::attend_long(const Span& sp) {
   const auto& c = config_;
-  const size_t E = c.n_embd, D = c.head_dim, H = c.n_head, L = sp.length;
+  const size_t E = c.n_embd, D = c.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  head_q_.resize(H * L * D);
-  head_k_.resize(H * L * D);
-  head_vt_.resize(H * D * L);
-  head_o_.resize(H * L * D);
-  head_s_.resize(H * L * L);
-  pool_.parallel_for(H, [&](size_t h, size_t) {
-    float* q = &head_q_[h * L * D];
-    float* k = &head_k_[h * L * D];
-    float* vt = &head_vt_[h * D * L];
-    for (size_t i = 0; i < L; ++i) {
-      const size_t row = (sp.begin + i) * E + h * D;
-      for (size_t d = 0; d < D; ++d) {
-        q[i * D + d] = q_[row + d] * scale;
-        k[i * D + d] = k_[row + d];
-        vt[d * L + i] = v_[row + d];
-      }
-    }
-  });
-  for (size_t h = 0; h < H; ++h) {
-    const WeightView keys{kernels::TensorType::F32, &head_k_[h * L * D], L, D};
-    kernels::matmul(keys, &head_q_[h * L * D], L, &head_s_[h * L * L], pool_);
-  }
-  pool_.parallel_for(H * L, [&](size_t r, size_t) { kernels::softmax(&head_s_[r * L], L); });
-  for (size_t h = 0; h < H; ++h) {
-    const WeightView values_t{kernels::TensorType::F32, &head_vt_[h * D * L], D, L};
-    kernels::matmul(values_t, &head_s_[h * L * L], L, &head_o_[h * L * D], pool_);
-  }
-  pool_.parallel_for(H, [&](size_t h, size_t) {
-    for (size_t i = 0; i < L; ++i) {
-      std::copy_n(&head_o_[(h * L + i) * D], D, &attn_[(sp.begin + i) * E + h * D]);
-    }
+  head_scratch_.resize(pool_.size());
+  pool_.parallel_for(c.n_head, [&](size_t h, size_t thread) {
+    const size_t at = sp.begin * E + h * D;
+    kernels::dense_attention_head(&q_[at], &k_[at], &v_[at], E, sp.length, D, scale, &attn_[at],
+                                  head_scratch_[thread]);
   });
 }
 

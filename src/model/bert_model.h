@@ -54,8 +54,8 @@ class BertModel {
   // Use the scalar reference matmul (tests compare it with the fast path).
   void set_reference_mode(bool on) { reference_ = on; }
 
-  // Sequences of at least this many tokens compute attention as two matrix products per
-  // head; shorter ones row by row with the decode attention kernel (see attend()). 64 by
+  // Sequences of at least this many tokens compute attention per head with the dense
+  // attention kernel; shorter ones row by row with the decode attention kernel (see attend()). 64 by
   // default; tests lower it to reach the long path with tiny models.
   static constexpr size_t kDefaultLongSequence = 64;
   void set_long_sequence(size_t tokens) { long_sequence_ = std::max<size_t>(tokens, 1); }
@@ -111,9 +111,8 @@ class BertModel {
   std::vector<Span> spans_;
   size_t n_tokens_ = 0;
   std::vector<float> x_, q_, k_, v_, attn_, tmp_, ff_, scores_;
-  // attend_long()'s per-head copies: scaled queries, keys, transposed values, outputs
-  // (L x D each) and scores (L x L), heads back to back.
-  std::vector<float> head_q_, head_k_, head_vt_, head_o_, head_s_;
+  // attend_long()'s scratch, one per pool thread (kernels::dense_attention_head).
+  std::vector<std::vector<float>> head_scratch_;
 };
 
 }  // namespace ragd::model

@@ -149,7 +149,7 @@ TEST(BertInt8, TinyModelQuantizesAtLoadAndStaysClose) {
   for (size_t i = 0; i < seqs.size(); ++i) EXPECT_GT(cosine(ref[i], got[i]), 0.995) << i;
 }
 
-TEST(BertModel, MatrixProductAttentionMatchesNaiveForward) {
+TEST(BertModel, LongSequencePathMatchesNaiveForward) {
   // Every sequence through attend_long() (threshold 1), in f32 and int8.
   ragd::testing::ScratchDir dir;
   ragd::testing::TinyBert tb;
