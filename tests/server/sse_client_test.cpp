@@ -226,15 +226,21 @@ TEST(LoadGenerator, AggregatesRequestsTokensAndErrors) {
   EXPECT_NE(r.error_samples[0].find("HTTP 500"), std::string::npos);
 }
 
-TEST(LoadGenerator, SamePromptWhenAsked) {
-  FakeServer server;
+// Two clients of the fake server's "ok" model for 0.1 s, no ramp-up.
+LoadOptions short_load(FakeServer& server) {
   LoadOptions o;
   o.url = server.url();
   o.model = "ok";
-  o.same_prompt = true;
   o.concurrency = 2;
   o.duration_seconds = 0.1;
   o.ramp_up_seconds = 0;
+  return o;
+}
+
+TEST(LoadGenerator, SamePromptWhenAsked) {
+  FakeServer server;
+  LoadOptions o = short_load(server);
+  o.same_prompt = true;
   run_load(o);
   EXPECT_GT(server.requests(), 0u);
   EXPECT_EQ(server.distinct_prompts(), 1u);
@@ -243,13 +249,8 @@ TEST(LoadGenerator, SamePromptWhenAsked) {
 TEST(LoadGenerator, SendsTheTemperatureOnlyWhenSet) {
   for (std::optional<double> t : {std::optional<double>{}, std::optional<double>{0.0}}) {
     FakeServer server;
-    LoadOptions o;
-    o.url = server.url();
-    o.model = "ok";
+    LoadOptions o = short_load(server);
     o.temperature = t;
-    o.concurrency = 2;
-    o.duration_seconds = 0.1;
-    o.ramp_up_seconds = 0;
     run_load(o);
     EXPECT_GT(server.requests(), 0u);
     EXPECT_EQ(server.temperatures(), (std::set<std::string>{t ? "0.0" : "unset"}));
