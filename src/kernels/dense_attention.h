@@ -3,7 +3,8 @@
 //   for i < n:  out_i = sum_{j < n} softmax_j(scale * q_i . k_j) * v_j
 //
 // q, k, v and out are row-major with `stride` floats between rows (a head's head_dim
-// columns of a [n x E] projection, read and written in place, no copies).
+// columns of a [n x E] projection, read and written in place, no copies). out must not
+// overlap q, k or v: rows of out are written while later queries still read theirs.
 //
 // The AVX2 kernel (head_dim a multiple of 8, at most 64) computes the scores of 4 queries
 // at a time against the keys transposed once per call into scratch (keys in lanes), so

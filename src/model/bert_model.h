@@ -55,8 +55,8 @@ class BertModel {
   void set_reference_mode(bool on) { reference_ = on; }
 
   // Sequences of at least this many tokens compute attention per head with the dense
-  // attention kernel; shorter ones row by row with the decode attention kernel (see attend()). 64 by
-  // default; tests lower it to reach the long path with tiny models.
+  // attention kernel; shorter ones row by row with the decode attention kernel (see
+  // attend()). 64 by default; tests lower it to reach the long path with tiny models.
   static constexpr size_t kDefaultLongSequence = 64;
   void set_long_sequence(size_t tokens) { long_sequence_ = std::max<size_t>(tokens, 1); }
 
